@@ -1,0 +1,146 @@
+/// Multi-Paxos atomic broadcast as pure state machines.
+///
+/// Every role (``Acceptor``, ``Proposer``, ``Learner``, ``Client``) is a value type. Each input — a
+/// decoded message or a clock tick — is a method that mutates the role and returns what the shell must
+/// persist, send and deliver. Nothing in this module does I/O, reads a clock or draws randomness: time
+/// arrives as a tick count and randomness as a seed, so a whole cluster can be replayed exactly.
+public enum Paxos {}
+
+/// A consensus instance: one slot of the totally ordered log. Instances count from 1.
+public typealias Instance = UInt64
+
+/// A proposer's round number paired with its id, ordered by round first.
+///
+/// Pairing with the proposer id makes ballots unique across proposers; a proposer persists the highest
+/// round it used so it never reuses a ballot after a restart.
+public struct Ballot: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var round: UInt64
+    public var proposer: UInt32
+
+    public init(round: UInt64, proposer: UInt32) {
+        self.round = round
+        self.proposer = proposer
+    }
+
+    /// Lower than every ballot a proposer can use (rounds start at 1).
+    public static let zero = Ballot(round: 0, proposer: 0)
+
+    public static func < (a: Ballot, b: Ballot) -> Bool {
+        (a.round, a.proposer) < (b.round, b.proposer)
+    }
+
+    public var description: String { "\(round).\(proposer)" }
+}
+
+/// Identifies one submission: which client, which run of that client, which of its values.
+///
+/// Learners deliver each submission id at most once. Values are never keys: the course's inputs repeat
+/// values constantly. The incarnation changes every time a client process starts, so a restarted client
+/// with the same id never collides with what its earlier run submitted.
+public struct SubmissionID: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var client: UInt32
+    public var incarnation: UInt64
+    public var sequence: UInt64
+
+    public init(client: UInt32, incarnation: UInt64, sequence: UInt64) {
+        self.client = client
+        self.incarnation = incarnation
+        self.sequence = sequence
+    }
+
+    public static func < (a: SubmissionID, b: SubmissionID) -> Bool {
+        (a.client, a.incarnation, a.sequence) < (b.client, b.incarnation, b.sequence)
+    }
+
+    public var description: String { "\(client)/\(incarnation)#\(sequence)" }
+}
+
+/// One value a client asked to broadcast: the line exactly as the client read it.
+public struct Submission: Hashable, Sendable {
+    public var id: SubmissionID
+    public var value: [UInt8]
+
+    public init(id: SubmissionID, value: [UInt8]) {
+        self.id = id
+        self.value = value
+    }
+}
+
+/// What one instance decides: a batch of submissions, or a no-op that fills a hole left by a failed
+/// leader and that learners skip.
+public enum Proposal: Hashable, Sendable {
+    case noop
+    case batch([Submission])
+
+    public var submissions: [Submission] {
+        if case .batch(let s) = self { return s }
+        return []
+    }
+}
+
+/// A value an acceptor accepted in an instance, with the ballot it was accepted in.
+public struct AcceptedEntry: Hashable, Sendable {
+    public var instance: Instance
+    public var ballot: Ballot
+    public var proposal: Proposal
+
+    public init(instance: Instance, ballot: Ballot, proposal: Proposal) {
+        self.instance = instance
+        self.ballot = ballot
+        self.proposal = proposal
+    }
+}
+
+/// An instance paired with its proposal (a 2A/2B payload, or a decided instance during catch-up).
+public struct InstanceProposal: Hashable, Sendable {
+    public var instance: Instance
+    public var proposal: Proposal
+
+    public init(instance: Instance, proposal: Proposal) {
+        self.instance = instance
+        self.proposal = proposal
+    }
+}
+
+/// The multicast groups of the course's configuration: all roles usually share one address and differ
+/// by port.
+public enum Group: UInt8, CaseIterable, Hashable, Sendable, CustomStringConvertible {
+    case clients, proposers, acceptors, learners
+
+    public var description: String {
+        switch self {
+        case .clients: "clients"
+        case .proposers: "proposers"
+        case .acceptors: "acceptors"
+        case .learners: "learners"
+        }
+    }
+}
+
+/// A message to multicast to one group.
+public struct Outgoing: Hashable, Sendable {
+    public var group: Group
+    public var message: Message
+
+    public init(_ message: Message, to group: Group) {
+        self.group = group
+        self.message = message
+    }
+}
+
+/// The role a process plays, and which groups it must listen to.
+public enum Role: String, CaseIterable, Sendable {
+    case acceptor, proposer, learner, client
+
+    /// Groups whose datagrams this role consumes. Acceptors' 2B messages go to the learners' group
+    /// once; proposers listen there too, to learn which instances are decided, instead of acceptors
+    /// sending every 2B twice.
+    public var listensTo: [Group] {
+        switch self {
+        case .acceptor: [.acceptors]
+        case .proposer: [.proposers, .learners]
+        case .learner: [.learners]
+        case .client: [.clients]
+        }
+    }
+}

@@ -1,0 +1,320 @@
+/// The binary wire format, version 1.
+///
+/// A datagram is `"PX"`, a version byte, a message-type byte, then the message's fields. Integers are
+/// unsigned LEB128 varints; byte strings and lists are prefixed by their length. Decoding never traps:
+/// every read is bounds-checked, and a list's count is checked against the bytes left before anything
+/// is allocated, so a hostile count cannot make a decoder allocate more than the datagram's size.
+public enum Wire {
+    public static let magic: (UInt8, UInt8) = (0x50, 0x58)  // "PX"
+    public static let version: UInt8 = 1
+    /// Bytes before the first field.
+    public static let headerSize = 4
+
+    public enum DecodeError: Error, Hashable, Sendable, CustomStringConvertible {
+        case tooShort
+        case badMagic
+        case unsupportedVersion(UInt8)
+        case unknownType(UInt8)
+        case truncated
+        case malformed(String)
+        case trailingBytes(Int)
+
+        public var description: String {
+            switch self {
+            case .tooShort: "datagram shorter than the header"
+            case .badMagic: "not a paxos datagram (bad magic)"
+            case .unsupportedVersion(let v): "unsupported wire version \(v)"
+            case .unknownType(let t): "unknown message type \(t)"
+            case .truncated: "truncated datagram"
+            case .malformed(let why): "malformed datagram: \(why)"
+            case .trailingBytes(let n): "\(n) unexpected bytes after the message"
+            }
+        }
+    }
+
+    enum TypeCode: UInt8 {
+        case submit = 1, chosen, prepare, promise, nack, accept, accepted, replay, heartbeat, catchUp,
+             decided, recover
+    }
+
+    // MARK: sizes, for packing batches into datagrams without encoding twice
+
+    static func varintSize(_ v: UInt64) -> Int {
+        var v = v
+        var n = 1
+        while v >= 0x80 { v >>= 7; n += 1 }
+        return n
+    }
+
+    /// Encoded size of one submission inside a batch.
+    public static func size(of s: Submission) -> Int {
+        varintSize(UInt64(s.id.client)) + varintSize(s.id.incarnation) + varintSize(s.id.sequence)
+            + varintSize(UInt64(s.value.count)) + s.value.count
+    }
+
+    /// Encoded size of a proposal.
+    public static func size(of p: Proposal) -> Int {
+        switch p {
+        case .noop: return 1
+        case .batch(let subs): return 1 + varintSize(UInt64(subs.count)) + subs.reduce(0) { $0 + size(of: $1) }
+        }
+    }
+
+    static func size(of b: Ballot) -> Int { varintSize(b.round) + varintSize(UInt64(b.proposer)) }
+
+    /// Encoded size of an accepted entry inside a promise or replay.
+    public static func size(of e: AcceptedEntry) -> Int {
+        varintSize(e.instance) + size(of: e.ballot) + size(of: e.proposal)
+    }
+
+    /// Encoded size of an instance proposal inside an accept, accepted or decided message.
+    public static func size(of p: InstanceProposal) -> Int { varintSize(p.instance) + size(of: p.proposal) }
+
+    /// Upper bound of the bytes a message's fixed fields and list count take, beside its list items.
+    public static let envelopeAllowance = headerSize + 48
+
+    // MARK: encoding
+
+    public static func encode(_ message: Message) -> [UInt8] {
+        var w = Writer()
+        w.bytes.reserveCapacity(64)
+        w.bytes.append(magic.0)
+        w.bytes.append(magic.1)
+        w.bytes.append(version)
+        switch message {
+        case .submit(let subs):
+            w.bytes.append(TypeCode.submit.rawValue)
+            w.list(subs) { $0.submission($1) }
+        case .chosen(let ids):
+            w.bytes.append(TypeCode.chosen.rawValue)
+            w.list(ids) { w, id in
+                w.varint(UInt64(id.client)); w.varint(id.incarnation); w.varint(id.sequence)
+            }
+        case .prepare(let ballot, let from):
+            w.bytes.append(TypeCode.prepare.rawValue)
+            w.ballot(ballot); w.varint(from)
+        case .promise(let p):
+            w.bytes.append(TypeCode.promise.rawValue)
+            w.varint(UInt64(p.acceptor)); w.ballot(p.ballot); w.varint(p.from)
+            w.varint(UInt64(p.chunk)); w.varint(UInt64(p.chunkCount))
+            w.list(p.accepted) { $0.entry($1) }
+        case .nack(let acceptor, let promised):
+            w.bytes.append(TypeCode.nack.rawValue)
+            w.varint(UInt64(acceptor)); w.ballot(promised)
+        case .accept(let ballot, let proposals):
+            w.bytes.append(TypeCode.accept.rawValue)
+            w.ballot(ballot)
+            w.list(proposals) { $0.instanceProposal($1) }
+        case .accepted(let acceptor, let ballot, let proposals):
+            w.bytes.append(TypeCode.accepted.rawValue)
+            w.varint(UInt64(acceptor)); w.ballot(ballot)
+            w.list(proposals) { $0.instanceProposal($1) }
+        case .replay(let acceptor, let entries):
+            w.bytes.append(TypeCode.replay.rawValue)
+            w.varint(UInt64(acceptor))
+            w.list(entries) { $0.entry($1) }
+        case .heartbeat(let ballot, let firstUndecided):
+            w.bytes.append(TypeCode.heartbeat.rawValue)
+            w.ballot(ballot); w.varint(firstUndecided)
+        case .catchUp(let learner, let from, let to):
+            w.bytes.append(TypeCode.catchUp.rawValue)
+            w.varint(UInt64(learner)); w.varint(from); w.varint(to)
+        case .decided(let proposals):
+            w.bytes.append(TypeCode.decided.rawValue)
+            w.list(proposals) { $0.instanceProposal($1) }
+        case .recover(let learner, let from):
+            w.bytes.append(TypeCode.recover.rawValue)
+            w.varint(UInt64(learner)); w.varint(from)
+        }
+        return w.bytes
+    }
+
+    struct Writer {
+        var bytes: [UInt8] = []
+
+        mutating func varint(_ value: UInt64) {
+            var v = value
+            while v >= 0x80 {
+                bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
+                v >>= 7
+            }
+            bytes.append(UInt8(v))
+        }
+
+        mutating func ballot(_ b: Ballot) { varint(b.round); varint(UInt64(b.proposer)) }
+
+        mutating func list<T>(_ items: [T], _ each: (inout Writer, T) -> Void) {
+            varint(UInt64(items.count))
+            for item in items { each(&self, item) }
+        }
+
+        mutating func submission(_ s: Submission) {
+            varint(UInt64(s.id.client)); varint(s.id.incarnation); varint(s.id.sequence)
+            varint(UInt64(s.value.count)); bytes.append(contentsOf: s.value)
+        }
+
+        mutating func proposal(_ p: Proposal) {
+            switch p {
+            case .noop: bytes.append(0)
+            case .batch(let subs): bytes.append(1); list(subs) { $0.submission($1) }
+            }
+        }
+
+        mutating func instanceProposal(_ p: InstanceProposal) { varint(p.instance); proposal(p.proposal) }
+
+        mutating func entry(_ e: AcceptedEntry) { varint(e.instance); ballot(e.ballot); proposal(e.proposal) }
+    }
+
+    // MARK: decoding
+
+    /// Decodes one datagram. Never traps; anything that is not exactly one well-formed message of this
+    /// wire version is an error.
+    public static func decode(_ bytes: [UInt8]) -> Result<Message, DecodeError> {
+        bytes.withUnsafeBufferPointer { decode(UnsafeRawBufferPointer($0)) }
+    }
+
+    public static func decode(_ buffer: UnsafeRawBufferPointer) -> Result<Message, DecodeError> {
+        guard buffer.count >= headerSize else { return .failure(.tooShort) }
+        guard buffer[0] == magic.0, buffer[1] == magic.1 else { return .failure(.badMagic) }
+        guard buffer[2] == version else { return .failure(.unsupportedVersion(buffer[2])) }
+        guard let code = TypeCode(rawValue: buffer[3]) else { return .failure(.unknownType(buffer[3])) }
+        var r = Reader(buffer: buffer, offset: headerSize)
+        do {
+            let message = try r.message(code)
+            guard r.offset == buffer.count else { return .failure(.trailingBytes(buffer.count - r.offset)) }
+            return .success(message)
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    struct Reader {
+        let buffer: UnsafeRawBufferPointer
+        var offset: Int
+
+        var remaining: Int { buffer.count - offset }
+
+        mutating func byte() throws(DecodeError) -> UInt8 {
+            guard offset < buffer.count else { throw .truncated }
+            defer { offset += 1 }
+            return buffer[offset]
+        }
+
+        mutating func varint() throws(DecodeError) -> UInt64 {
+            var result: UInt64 = 0
+            var shift: UInt64 = 0
+            while true {
+                let b = try byte()
+                // The tenth byte may only hold the top bit of a 64-bit value.
+                if shift == 63 && b > 1 { throw .malformed("varint overflows 64 bits") }
+                result |= UInt64(b & 0x7F) << shift
+                if b & 0x80 == 0 { return result }
+                shift += 7
+            }
+        }
+
+        mutating func u32() throws(DecodeError) -> UInt32 {
+            let v = try varint()
+            guard v <= UInt64(UInt32.max) else { throw .malformed("id beyond 32 bits") }
+            return UInt32(v)
+        }
+
+        /// A list count, refused when it claims more items than the bytes left could hold.
+        mutating func count(minimumItemSize: Int) throws(DecodeError) -> Int {
+            let n = try varint()
+            guard n <= UInt64(remaining / minimumItemSize) else { throw .truncated }
+            return Int(n)
+        }
+
+        mutating func list<T>(minimumItemSize: Int, _ each: (inout Reader) throws(DecodeError) -> T)
+            throws(DecodeError) -> [T]
+        {
+            let n = try count(minimumItemSize: minimumItemSize)
+            var items: [T] = []
+            items.reserveCapacity(n)
+            for _ in 0..<n { items.append(try each(&self)) }
+            return items
+        }
+
+        mutating func ballot() throws(DecodeError) -> Ballot {
+            Ballot(round: try varint(), proposer: try u32())
+        }
+
+        mutating func submissionID() throws(DecodeError) -> SubmissionID {
+            SubmissionID(client: try u32(), incarnation: try varint(), sequence: try varint())
+        }
+
+        mutating func submission() throws(DecodeError) -> Submission {
+            let id = try submissionID()
+            let length = try count(minimumItemSize: 1)
+            let value = [UInt8](UnsafeRawBufferPointer(rebasing: buffer[offset..<offset + length]))
+            offset += length
+            return Submission(id: id, value: value)
+        }
+
+        mutating func proposal() throws(DecodeError) -> Proposal {
+            switch try byte() {
+            case 0: return .noop
+            case 1: return .batch(try list(minimumItemSize: 4) { r throws(DecodeError) in try r.submission() })
+            case let t: throw .malformed("unknown proposal kind \(t)")
+            }
+        }
+
+        mutating func instanceProposal() throws(DecodeError) -> InstanceProposal {
+            InstanceProposal(instance: try varint(), proposal: try proposal())
+        }
+
+        mutating func entry() throws(DecodeError) -> AcceptedEntry {
+            AcceptedEntry(instance: try varint(), ballot: try ballot(), proposal: try proposal())
+        }
+
+        mutating func message(_ code: TypeCode) throws(DecodeError) -> Message {
+            switch code {
+            case .submit:
+                return .submit(try list(minimumItemSize: 4) { r throws(DecodeError) in try r.submission() })
+            case .chosen:
+                return .chosen(try list(minimumItemSize: 3) { r throws(DecodeError) in try r.submissionID() })
+            case .prepare:
+                return .prepare(ballot: try ballot(), from: try varint())
+            case .promise:
+                let acceptor = try u32()
+                let ballot = try ballot()
+                let from = try varint()
+                let chunk = try u32()
+                let chunkCount = try u32()
+                guard chunk < chunkCount else { throw .malformed("promise chunk \(chunk) of \(chunkCount)") }
+                let accepted = try list(minimumItemSize: 4) { r throws(DecodeError) in try r.entry() }
+                return .promise(Promise(acceptor: acceptor, ballot: ballot, from: from, chunk: chunk,
+                                        chunkCount: chunkCount, accepted: accepted))
+            case .nack:
+                return .nack(acceptor: try u32(), promised: try ballot())
+            case .accept:
+                let ballot = try ballot()
+                return .accept(ballot: ballot,
+                               proposals: try list(minimumItemSize: 2) { r throws(DecodeError) in try r.instanceProposal() })
+            case .accepted:
+                let acceptor = try u32()
+                let ballot = try ballot()
+                return .accepted(acceptor: acceptor, ballot: ballot,
+                                 proposals: try list(minimumItemSize: 2) { r throws(DecodeError) in try r.instanceProposal() })
+            case .replay:
+                let acceptor = try u32()
+                return .replay(acceptor: acceptor,
+                               entries: try list(minimumItemSize: 4) { r throws(DecodeError) in try r.entry() })
+            case .heartbeat:
+                return .heartbeat(ballot: try ballot(), firstUndecided: try varint())
+            case .catchUp:
+                return .catchUp(learner: try u32(), from: try varint(), to: try varint())
+            case .decided:
+                return .decided(try list(minimumItemSize: 2) { r throws(DecodeError) in try r.instanceProposal() })
+            case .recover:
+                return .recover(learner: try u32(), from: try varint())
+            }
+        }
+    }
+}
+
+extension Message {
+    /// Convenience for `Wire.encode(self)`.
+    public var encoded: [UInt8] { Wire.encode(self) }
+}

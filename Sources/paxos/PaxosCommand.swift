@@ -1,0 +1,2 @@
+// placeholder until the shells land
+@main struct PaxosMain { static func main() {} }
