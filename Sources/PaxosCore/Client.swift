@@ -1,0 +1,106 @@
+extension Paxos {
+    /// What a client asks of its shell after one input.
+    public struct ClientEffects: Hashable, Sendable {
+        public var send: [Outgoing] = []
+        public init() {}
+    }
+
+    /// A client: numbers each value it reads, submits them to the proposers several per datagram, and
+    /// resubmits every value until the leader reports it decided.
+    public struct Client: Hashable, Sendable {
+        struct Outstanding: Hashable, Sendable {
+            var value: [UInt8]
+            var sentAt: UInt64
+        }
+
+        public let id: UInt32
+        public let incarnation: UInt64
+        public let settings: ProtocolSettings
+
+        private var now: UInt64
+        private var nextSequence: UInt64 = 1
+        private var queue: [[UInt8]] = []
+        private var queueHead = 0
+        private var outstanding: [UInt64: Outstanding] = [:]
+        private var inputClosed = false
+        public private(set) var decidedCount = 0
+
+        /// `incarnation` must differ between runs of the same client id (the shell draws it at random),
+        /// so learners never confuse this run's submissions with an earlier run's.
+        public init(id: UInt32, incarnation: UInt64, settings: ProtocolSettings, now: UInt64 = 0) {
+            self.id = id
+            self.incarnation = incarnation
+            self.settings = settings
+            self.now = now
+        }
+
+        /// Every value read has been submitted and decided, and no more will come.
+        public var isDone: Bool { inputClosed && queueHead == queue.count && outstanding.isEmpty }
+        /// Values read but not yet decided.
+        public var undecided: Int { queue.count - queueHead + outstanding.count }
+
+        /// Values read from input, in order.
+        public mutating func submit(_ values: [[UInt8]]) -> ClientEffects {
+            queue.append(contentsOf: values)
+            var effects = ClientEffects()
+            sendFromQueue(into: &effects)
+            return effects
+        }
+
+        /// No more values will be read.
+        public mutating func closeInput() { inputClosed = true }
+
+        public mutating func on(_ message: Message) -> ClientEffects {
+            var effects = ClientEffects()
+            guard case .chosen(let ids) = message else { return effects }
+            for id in ids where id.client == self.id && id.incarnation == incarnation {
+                if outstanding.removeValue(forKey: id.sequence) != nil { decidedCount += 1 }
+            }
+            sendFromQueue(into: &effects)
+            return effects
+        }
+
+        public mutating func tick(now: UInt64) -> ClientEffects {
+            self.now = max(self.now, now)
+            var effects = ClientEffects()
+            var late: [Submission] = []
+            for (seq, o) in outstanding where self.now - o.sentAt >= settings.clientRetryTicks {
+                late.append(Submission(id: submissionID(seq), value: o.value))
+                outstanding[seq]?.sentAt = self.now
+            }
+            late.sort { $0.id.sequence < $1.id.sequence }
+            send(late, into: &effects)
+            sendFromQueue(into: &effects)
+            return effects
+        }
+
+        private func submissionID(_ seq: UInt64) -> SubmissionID {
+            SubmissionID(client: id, incarnation: incarnation, sequence: seq)
+        }
+
+        private mutating func sendFromQueue(into effects: inout ClientEffects) {
+            var fresh: [Submission] = []
+            while outstanding.count < settings.clientWindow && queueHead < queue.count {
+                let value = queue[queueHead]
+                queueHead += 1
+                let seq = nextSequence
+                nextSequence += 1
+                outstanding[seq] = Outstanding(value: value, sentAt: now)
+                fresh.append(Submission(id: submissionID(seq), value: value))
+            }
+            if queueHead > 4096 && queueHead * 2 > queue.count {
+                queue.removeFirst(queueHead)
+                queueHead = 0
+            }
+            send(fresh, into: &effects)
+        }
+
+        private func send(_ submissions: [Submission], into effects: inout ClientEffects) {
+            // A datagram carries at most one batch's worth, so a leader can put it in one instance.
+            let budget = min(settings.datagramPayloadBudget, settings.maxBatchBytes)
+            for chunk in chunked(submissions, budget: budget, size: Wire.size(of:)) {
+                effects.send.append(Outgoing(.submit(chunk), to: .proposers))
+            }
+        }
+    }
+}

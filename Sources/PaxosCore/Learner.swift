@@ -1,0 +1,205 @@
+extension Paxos {
+    /// What a learner asks of its shell after one input: persist `persist` durably, then print every
+    /// delivery in it in order, then send `send`.
+    public struct LearnerEffects: Hashable, Sendable {
+        public var persist: [DeliveredInstance] = []
+        public var send: [Outgoing] = []
+        public init() {}
+
+        /// The values to print, in order, once `persist` is durable.
+        public var deliveries: [Delivery] { persist.flatMap(\.deliveries) }
+    }
+
+    /// Which sequence numbers of one client run were delivered: all below `floor`, and a sparse set above.
+    struct DeliveredSequences: Hashable, Sendable {
+        var floor: UInt64 = 1  // clients number their submissions from 1
+        var above: Set<UInt64> = []
+
+        func contains(_ s: UInt64) -> Bool { s < floor || above.contains(s) }
+
+        mutating func insert(_ s: UInt64) {
+            if s == floor {
+                floor += 1
+                while above.remove(floor) != nil { floor += 1 }
+            } else if s > floor {
+                above.insert(s)
+            }
+        }
+    }
+
+    struct ClientRun: Hashable, Sendable {
+        var client: UInt32
+        var incarnation: UInt64
+    }
+
+    /// A learner: counts 2B votes, delivers decided instances in instance order, each submission exactly
+    /// once, and catches up on instances it missed by asking acceptors and the other learners.
+    public struct Learner: Hashable, Sendable {
+        public let id: UInt32
+        public let settings: ProtocolSettings
+        /// The first instance not yet delivered.
+        public private(set) var nextInstance: Instance
+        /// The output position the next delivered value gets.
+        public private(set) var nextPosition: UInt64
+        /// The highest instance this learner has heard of (decided or voted on).
+        public private(set) var highestSeen: Instance
+
+        private var tally: VoteTally
+        private var decidedAhead: [Instance: Proposal] = [:]
+        private var delivered: [ClientRun: DeliveredSequences] = [:]
+        /// Recently delivered instances, kept to answer other learners' catch-up requests.
+        private var served: [Instance: Proposal] = [:]
+        private var servedFloor: Instance
+
+        private var now: UInt64 = 0
+        private var gapSince: UInt64?
+        private var lastRequest: UInt64?
+        private var lastRequestEnd: Instance = 0
+        private var lastHeard: UInt64 = 0
+        private var lastAdvance: UInt64 = 0
+        private var lastRecover: UInt64?
+
+        public init(id: UInt32, settings: ProtocolSettings, restoring state: LearnerDurableState = .init(), now: UInt64 = 0) {
+            self.id = id
+            self.settings = settings
+            self.nextInstance = max(state.nextInstance, 1)
+            self.nextPosition = max(state.nextPosition, 1)
+            self.highestSeen = self.nextInstance - 1
+            self.servedFloor = self.nextInstance
+            self.tally = VoteTally(quorum: settings.quorum)
+            for s in state.delivered {
+                delivered[ClientRun(client: s.client, incarnation: s.incarnation), default: .init()].insert(s.sequence)
+            }
+            self.now = now
+            self.lastHeard = now
+            self.lastAdvance = now
+        }
+
+        public mutating func on(_ message: Message) -> LearnerEffects {
+            var effects = LearnerEffects()
+            switch message {
+            case .accepted(let acceptor, let ballot, let proposals):
+                guard settings.isAcceptor(acceptor) else { break }
+                lastHeard = now
+                for p in proposals {
+                    vote(acceptor: acceptor, ballot: ballot, instance: p.instance, proposal: p.proposal)
+                }
+            case .replay(let acceptor, let entries):
+                guard settings.isAcceptor(acceptor) else { break }
+                for e in entries {
+                    vote(acceptor: acceptor, ballot: e.ballot, instance: e.instance, proposal: e.proposal)
+                }
+            case .decided(let proposals):
+                for p in proposals where p.instance >= nextInstance {
+                    highestSeen = max(highestSeen, p.instance)
+                    decidedAhead[p.instance] = p.proposal
+                    tally.forget(p.instance)
+                }
+            case .catchUp(let learner, let from, let to) where learner != id:
+                serve(from: from, to: to, into: &effects)
+            default:
+                break
+            }
+            deliverReady(into: &effects)
+            return effects
+        }
+
+        public mutating func tick(now: UInt64) -> LearnerEffects {
+            self.now = max(self.now, now)
+            var effects = LearnerEffects()
+            let behind = highestSeen >= nextInstance
+            if behind {
+                if gapSince == nil { gapSince = self.now }
+                let waited = self.now - (gapSince ?? self.now)
+                let sinceRequest = lastRequest.map { self.now - $0 } ?? .max
+                if waited >= settings.catchUpDelayTicks && sinceRequest >= settings.catchUpRetryTicks {
+                    requestCatchUp(into: &effects)
+                }
+                // Acceptors' votes could not settle the gap (their ballots differ, or a quorum of them
+                // lost the instance's state is impossible — but a partial one is not): ask the leader.
+                let stuck = self.now - lastAdvance
+                let sinceRecover = lastRecover.map { self.now - $0 } ?? .max
+                if stuck >= settings.recoverTicks && sinceRecover >= settings.recoverTicks {
+                    lastRecover = self.now
+                    effects.send.append(Outgoing(.recover(learner: id, from: nextInstance), to: .proposers))
+                }
+            } else {
+                gapSince = nil
+                // Idle: a learner that started after everything was decided hears nothing, so it probes.
+                let sinceRequest = lastRequest.map { self.now - $0 } ?? .max
+                if self.now - lastHeard >= settings.probeTicks && sinceRequest >= settings.probeTicks {
+                    requestCatchUp(into: &effects)
+                }
+            }
+            return effects
+        }
+
+        private mutating func vote(acceptor: UInt32, ballot: Ballot, instance: Instance, proposal: Proposal) {
+            guard instance >= nextInstance, decidedAhead[instance] == nil else { return }
+            highestSeen = max(highestSeen, instance)
+            if case .decided(let p) = tally.record(acceptor: acceptor, ballot: ballot, instance: instance,
+                                                   proposal: proposal) {
+                decidedAhead[instance] = p
+            }
+        }
+
+        private mutating func deliverReady(into effects: inout LearnerEffects) {
+            let before = nextInstance
+            while let proposal = decidedAhead.removeValue(forKey: nextInstance) {
+                var deliveries: [Delivery] = []
+                for s in proposal.submissions {
+                    let run = ClientRun(client: s.id.client, incarnation: s.id.incarnation)
+                    guard !(delivered[run]?.contains(s.id.sequence) ?? false) else { continue }
+                    delivered[run, default: .init()].insert(s.id.sequence)
+                    deliveries.append(Delivery(position: nextPosition, submission: s))
+                    nextPosition += 1
+                }
+                effects.persist.append(DeliveredInstance(instance: nextInstance, deliveries: deliveries))
+                remember(nextInstance, proposal)
+                nextInstance += 1
+            }
+            guard nextInstance != before else { return }
+            lastAdvance = now
+            lastHeard = now
+            gapSince = nil
+            lastRecover = nil
+            tally.forget(below: nextInstance)
+            // Catching up: once the previous answer is used up, ask for the next chunk at once instead of
+            // waiting for a tick.
+            if highestSeen >= nextInstance && nextInstance >= lastRequestEnd && lastRequest != nil {
+                requestCatchUp(into: &effects)
+            }
+        }
+
+        private mutating func remember(_ instance: Instance, _ proposal: Proposal) {
+            guard settings.learnerServeCache > 0 else { return }
+            served[instance] = proposal
+            while served.count > settings.learnerServeCache {
+                served[servedFloor] = nil
+                servedFloor += 1
+            }
+        }
+
+        private mutating func requestCatchUp(into effects: inout LearnerEffects) {
+            let end = nextInstance + UInt64(settings.catchUpChunk)
+            lastRequest = now
+            lastRequestEnd = end
+            let request = Message.catchUp(learner: id, from: nextInstance, to: end)
+            effects.send.append(Outgoing(request, to: .acceptors))
+            effects.send.append(Outgoing(request, to: .learners))
+        }
+
+        private func serve(from: Instance, to: Instance, into effects: inout LearnerEffects) {
+            guard from > 0, to > from, from < nextInstance else { return }
+            let end = min(to, nextInstance, from &+ UInt64(settings.catchUpChunk))
+            guard end > from else { return }
+            var found: [InstanceProposal] = []
+            for i in max(from, servedFloor)..<max(end, max(from, servedFloor)) {
+                if let p = served[i] { found.append(InstanceProposal(instance: i, proposal: p)) }
+            }
+            for chunk in chunked(found, budget: settings.datagramPayloadBudget, size: Wire.size(of:)) {
+                effects.send.append(Outgoing(.decided(chunk), to: .learners))
+            }
+        }
+    }
+}

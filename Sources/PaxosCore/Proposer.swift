@@ -1,0 +1,305 @@
+extension Paxos {
+    /// What a proposer asks of its shell after one input: persist `persist`, then send `send`.
+    public struct ProposerEffects: Hashable, Sendable {
+        public var persist: ProposerDurableState?
+        public var send: [Outgoing] = []
+        public init() {}
+    }
+
+    /// A proposer. One leads; the others stand by and take over when the leader goes silent.
+    ///
+    /// The leader runs phase 1 once for every instance from its first undecided one on (acceptors'
+    /// promises cover the rest of the log), re-proposes what acceptors report as accepted — the value of
+    /// the highest ballot per instance, a no-op in holes — and then assigns batches of client submissions
+    /// to fresh instances, keeping a window of them in flight and re-sending any not decided in time.
+    /// It learns decisions by counting the acceptors' 2B votes, as learners do.
+    public struct Proposer: Hashable, Sendable {
+        public enum Mode: Hashable, Sendable { case follower, candidate, leader }
+
+        struct InFlight: Hashable, Sendable {
+            var proposal: Proposal
+            var sentAt: UInt64
+        }
+
+        struct PromiseChunks: Hashable, Sendable {
+            var chunkCount: UInt32
+            var chunks: [UInt32: [AcceptedEntry]] = [:]
+            var isComplete: Bool { chunks.count == Int(chunkCount) }
+        }
+
+        public let id: UInt32
+        public let settings: ProtocolSettings
+        public private(set) var mode: Mode = .follower
+        /// This proposer's current (or last) ballot.
+        public private(set) var ballot: Ballot
+        /// The highest ballot this proposer has heard of.
+        public private(set) var knownBallot: Ballot = .zero
+        public var firstUndecided: Instance { decided.firstUndecided }
+
+        private var rng: SplitMix64
+        private var highestRound: UInt64
+        private var now: UInt64
+        private var decided = DecidedInstances()
+        private var tally: VoteTally
+
+        private var electionDeadline: UInt64 = 0
+        private var prepareFrom: Instance = 1
+        private var prepareSentAt: UInt64 = 0
+        private var promises: [UInt32: PromiseChunks] = [:]
+
+        private var nextInstance: Instance = 1
+        private var inFlight: [Instance: InFlight] = [:]
+        private var pending: [Submission] = []
+        private var pendingHead = 0
+        private var queued: Set<SubmissionID> = []
+        private var lastHeartbeat: UInt64 = 0
+        private var lastRecover: UInt64?
+
+        public init(id: UInt32, settings: ProtocolSettings, restoring state: ProposerDurableState = .init(),
+                    seed: UInt64, now: UInt64 = 0) {
+            self.id = id
+            self.settings = settings
+            self.rng = SplitMix64(seed: seed)
+            self.highestRound = state.highestRound
+            self.ballot = Ballot(round: state.highestRound, proposer: id)
+            self.now = now
+            self.tally = VoteTally(quorum: settings.quorum)
+            // Proposers start their first election staggered by id, so proposer 1 usually leads.
+            self.electionDeadline = now + UInt64(max(Int(id) - 1, 0)) * settings.leaderTimeoutTicks + jitter()
+        }
+
+        /// Pending submissions plus those in flight: what the leader still has to get decided.
+        public var backlog: Int { pending.count - pendingHead + inFlight.count }
+
+        // MARK: inputs
+
+        public mutating func on(_ message: Message) -> ProposerEffects {
+            var effects = ProposerEffects()
+            switch message {
+            case .submit(let submissions):
+                guard mode != .follower else { break }  // standbys drop; clients resubmit after failover
+                for s in submissions where s.id.sequence > 0 && !queued.contains(s.id) {
+                    guard pending.count - pendingHead < settings.maxPending else { break }
+                    queued.insert(s.id)
+                    pending.append(s)
+                }
+            case .promise(let p):
+                onPromise(p, into: &effects)
+            case .nack(let acceptor, let promised):
+                guard settings.isAcceptor(acceptor) else { break }
+                hear(promised)
+                if mode != .follower && promised > ballot { stepDown() }
+            case .accepted(let acceptor, let b, let proposals):
+                guard settings.isAcceptor(acceptor) else { break }
+                hear(b)
+                if b == knownBallot && b.proposer != id { electionDeadline = now + settings.leaderTimeoutTicks + jitter() }
+                for p in proposals {
+                    vote(acceptor: acceptor, ballot: b, instance: p.instance, proposal: p.proposal, into: &effects)
+                }
+            case .replay(let acceptor, let entries):
+                guard settings.isAcceptor(acceptor) else { break }
+                for e in entries {
+                    vote(acceptor: acceptor, ballot: e.ballot, instance: e.instance, proposal: e.proposal, into: &effects)
+                }
+            case .decided(let proposals):
+                for p in proposals { onDecided(p.instance, p.proposal, into: &effects) }
+            case .heartbeat(let b, _):
+                guard b.proposer != id, b.round > 0 else { break }
+                hear(b)
+                if b >= knownBallot { electionDeadline = now + settings.leaderTimeoutTicks + jitter() }
+            case .recover(_, let from):
+                guard mode == .leader, from > 0 else { break }
+                if let last = lastRecover, now - last < settings.leaderTimeoutTicks { break }
+                lastRecover = now
+                startElection(from: min(from, decided.firstUndecided), into: &effects)
+            default:
+                break
+            }
+            if mode == .leader { fillWindow(into: &effects) }
+            return effects
+        }
+
+        public mutating func tick(now: UInt64) -> ProposerEffects {
+            self.now = max(self.now, now)
+            var effects = ProposerEffects()
+            switch mode {
+            case .follower:
+                if self.now >= electionDeadline { startElection(from: decided.firstUndecided, into: &effects) }
+            case .candidate:
+                if self.now - prepareSentAt >= settings.prepareRetryTicks { sendPrepare(into: &effects) }
+            case .leader:
+                if self.now - lastHeartbeat >= settings.heartbeatTicks {
+                    lastHeartbeat = self.now
+                    effects.send.append(Outgoing(.heartbeat(ballot: ballot, firstUndecided: decided.firstUndecided),
+                                                 to: .proposers))
+                }
+                var retry: [InstanceProposal] = []
+                for (i, f) in inFlight where self.now - f.sentAt >= settings.acceptRetryTicks {
+                    retry.append(InstanceProposal(instance: i, proposal: f.proposal))
+                    inFlight[i]?.sentAt = self.now
+                }
+                retry.sort { $0.instance < $1.instance }
+                sendAccept(retry, into: &effects)
+                fillWindow(into: &effects)
+            }
+            return effects
+        }
+
+        // MARK: election
+
+        private mutating func jitter() -> UInt64 {
+            settings.electionBackoffTicks == 0 ? 0 : rng.next() % (settings.electionBackoffTicks + 1)
+        }
+
+        private mutating func hear(_ b: Ballot) {
+            if b > knownBallot { knownBallot = b }
+        }
+
+        private mutating func startElection(from: Instance, into effects: inout ProposerEffects) {
+            requeueInFlight()
+            highestRound = max(highestRound, knownBallot.round) + 1
+            ballot = Ballot(round: highestRound, proposer: id)
+            hear(ballot)
+            // Persisted before the prepare leaves, so a restarted proposer never reuses this ballot.
+            effects.persist = ProposerDurableState(highestRound: highestRound)
+            mode = .candidate
+            prepareFrom = max(from, 1)
+            promises = [:]
+            sendPrepare(into: &effects)
+        }
+
+        private mutating func sendPrepare(into effects: inout ProposerEffects) {
+            prepareSentAt = now
+            effects.send.append(Outgoing(.prepare(ballot: ballot, from: prepareFrom), to: .acceptors))
+        }
+
+        private mutating func stepDown() {
+            mode = .follower
+            electionDeadline = now + settings.leaderTimeoutTicks + jitter()
+            promises = [:]
+            inFlight = [:]
+            pending = []
+            pendingHead = 0
+            queued = []
+        }
+
+        private mutating func onPromise(_ p: Promise, into effects: inout ProposerEffects) {
+            guard mode == .candidate, p.ballot == ballot, p.from == prepareFrom, settings.isAcceptor(p.acceptor),
+                  p.chunk < p.chunkCount else { return }
+            var collected = promises[p.acceptor] ?? PromiseChunks(chunkCount: p.chunkCount)
+            guard collected.chunkCount == p.chunkCount else { return }
+            collected.chunks[p.chunk] = p.accepted
+            promises[p.acceptor] = collected
+            let complete = promises.values.filter(\.isComplete)
+            guard complete.count >= settings.quorum else { return }
+            becomeLeader(promises: complete, into: &effects)
+        }
+
+        /// Phase 1 succeeded: adopt, per instance, the value accepted in the highest ballot any promising
+        /// acceptor reports; fill holes below the highest such instance with no-ops.
+        private mutating func becomeLeader(promises complete: [PromiseChunks], into effects: inout ProposerEffects) {
+            mode = .leader
+            promises = [:]
+            lastHeartbeat = now
+            effects.send.append(Outgoing(.heartbeat(ballot: ballot, firstUndecided: decided.firstUndecided), to: .proposers))
+            var best: [Instance: AcceptedEntry] = [:]
+            var highest: Instance = 0
+            for promise in complete {
+                for chunk in promise.chunks.values {
+                    for e in chunk where e.instance >= prepareFrom {
+                        if let seen = best[e.instance], seen.ballot >= e.ballot { continue }
+                        best[e.instance] = e
+                        highest = max(highest, e.instance)
+                    }
+                }
+            }
+            var recovered: [InstanceProposal] = []
+            if highest >= prepareFrom {
+                // Instances known decided are proposed again too: a learner's recover request means their
+                // votes are scattered over ballots, and re-proposing the highest-ballot value is safe.
+                for i in prepareFrom...highest {
+                    let proposal = best[i]?.proposal ?? .noop
+                    inFlight[i] = InFlight(proposal: proposal, sentAt: now)
+                    for s in proposal.submissions { queued.insert(s.id) }
+                    recovered.append(InstanceProposal(instance: i, proposal: proposal))
+                }
+            }
+            nextInstance = max(highest + 1, prepareFrom)
+            sendAccept(recovered, into: &effects)
+        }
+
+        /// A leader starting a new election keeps its clients' submissions: those in flight go back to the
+        /// front of the queue (if they were accepted somewhere, phase 1 re-proposes them too, and learners
+        /// deliver each submission once).
+        private mutating func requeueInFlight() {
+            guard mode == .leader else { return }
+            let waiting = inFlight.keys.sorted().flatMap { inFlight[$0]!.proposal.submissions }
+            inFlight = [:]
+            pending = waiting + pending[pendingHead...]
+            pendingHead = 0
+        }
+
+        // MARK: phase 2
+
+        private mutating func fillWindow(into effects: inout ProposerEffects) {
+            var fresh: [InstanceProposal] = []
+            let budget = settings.maxBatchBytes
+            while inFlight.count < settings.window && pendingHead < pending.count {
+                var batch: [Submission] = []
+                var used = 0
+                while pendingHead < pending.count {
+                    let s = pending[pendingHead]
+                    let size = Wire.size(of: s)
+                    if !batch.isEmpty && used + size > budget { break }
+                    batch.append(s)
+                    used += size
+                    pendingHead += 1
+                }
+                let proposal = Proposal.batch(batch)
+                inFlight[nextInstance] = InFlight(proposal: proposal, sentAt: now)
+                fresh.append(InstanceProposal(instance: nextInstance, proposal: proposal))
+                nextInstance += 1
+            }
+            if pendingHead > 4096 && pendingHead * 2 > pending.count {
+                pending.removeFirst(pendingHead)
+                pendingHead = 0
+            }
+            sendAccept(fresh, into: &effects)
+        }
+
+        private func sendAccept(_ proposals: [InstanceProposal], into effects: inout ProposerEffects) {
+            for chunk in chunked(proposals, budget: settings.datagramPayloadBudget, size: Wire.size(of:)) {
+                effects.send.append(Outgoing(.accept(ballot: ballot, proposals: chunk), to: .acceptors))
+            }
+        }
+
+        private mutating func vote(acceptor: UInt32, ballot b: Ballot, instance: Instance, proposal: Proposal,
+                                   into effects: inout ProposerEffects) {
+            guard instance > 0, !decided.contains(instance) || inFlight[instance] != nil else { return }
+            if case .decided(let p) = tally.record(acceptor: acceptor, ballot: b, instance: instance, proposal: proposal) {
+                onDecided(instance, p, into: &effects)
+            }
+        }
+
+        private mutating func onDecided(_ instance: Instance, _ proposal: Proposal, into effects: inout ProposerEffects) {
+            guard instance > 0 else { return }
+            let isNew = decided.insert(instance)
+            tally.forget(instance)
+            guard mode == .leader else { return }
+            let mine = inFlight.removeValue(forKey: instance)
+            guard isNew || mine != nil else { return }
+            if let mine {
+                let chosenIDs = Set(proposal.submissions.map(\.id))
+                // Another ballot decided something else here: our submissions still need an instance.
+                for s in mine.proposal.submissions where !chosenIDs.contains(s.id) {
+                    pending.append(s)
+                }
+            }
+            let ids = proposal.submissions.map(\.id)
+            for id in ids { queued.remove(id) }
+            for chunk in chunked(ids, budget: settings.datagramPayloadBudget, size: { _ in 24 }) {
+                effects.send.append(Outgoing(.chosen(chunk), to: .clients))
+            }
+        }
+    }
+}

@@ -1,0 +1,88 @@
+/// Protocol parameters shared by every role of a cluster. Durations are in ticks: the shell decides how
+/// long a tick is (10 ms by default), the simulator advances ticks as it pleases.
+public struct ProtocolSettings: Hashable, Sendable {
+    /// The configured number of acceptors. A quorum is a majority of this number, whatever number of
+    /// acceptors actually runs: with one of three alive nothing may be decided.
+    public var acceptorCount: Int = 3
+    /// Largest datagram any role sends; longer lists are split into several messages.
+    public var maxDatagramBytes: Int = 60_000
+    /// Largest encoded proposal (a batch of submissions) for one instance.
+    public var maxBatchBytes: Int = 8_000
+    /// Instances a leader keeps in flight (proposed, not yet known decided).
+    public var window: Int = 256
+    /// A leader re-sends the 2A of an instance not decided after this long.
+    public var acceptRetryTicks: UInt64 = 20
+    /// A candidate re-sends its prepare after this long without a quorum of promises.
+    public var prepareRetryTicks: UInt64 = 20
+    /// A leader multicasts a heartbeat to the proposers this often.
+    public var heartbeatTicks: UInt64 = 10
+    /// A standby that hears nothing from a leader this long starts an election.
+    public var leaderTimeoutTicks: UInt64 = 50
+    /// Upper bound of the random delay added to elections, so competing proposers do not livelock.
+    public var electionBackoffTicks: UInt64 = 30
+    /// A client resubmits a value not known decided after this long.
+    public var clientRetryTicks: UInt64 = 50
+    /// Submissions a client keeps outstanding at once.
+    public var clientWindow: Int = 4_096
+    /// Submissions a leader queues before it drops new ones (clients resubmit them).
+    public var maxPending: Int = 1_000_000
+    /// A learner that misses an instance while later ones are known asks for it after this long.
+    public var catchUpDelayTicks: UInt64 = 5
+    /// A learner repeats an unanswered catch-up request after this long.
+    public var catchUpRetryTicks: UInt64 = 10
+    /// An idle learner probes for instances it may have missed this often (a learner that starts after
+    /// everything was decided hears nothing otherwise).
+    public var probeTicks: UInt64 = 100
+    /// A learner whose gap does not close for this long asks the leader to re-run the instances.
+    public var recoverTicks: UInt64 = 100
+    /// Instances asked for, or served, per catch-up request.
+    public var catchUpChunk: Int = 512
+    /// Decided instances a learner keeps in memory to serve other learners' catch-up requests.
+    public var learnerServeCache: Int = 1_000_000
+
+    public init() {}
+
+    /// A majority of the configured acceptors.
+    public var quorum: Int { acceptorCount / 2 + 1 }
+
+    /// Acceptor ids run from 1 to `acceptorCount`; messages claiming any other id are ignored.
+    public func isAcceptor(_ id: UInt32) -> Bool { id >= 1 && Int(id) <= acceptorCount }
+
+    /// Bytes available for list items in one datagram.
+    var datagramPayloadBudget: Int { max(maxDatagramBytes - Wire.envelopeAllowance, 64) }
+}
+
+/// SplitMix64: a tiny, seedable generator, so the core's randomness (election backoff) is replayable.
+public struct SplitMix64: RandomNumberGenerator, Sendable, Hashable {
+    public private(set) var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Splits items into consecutive groups whose encoded sizes stay within `budget` bytes. An item larger
+/// than the budget travels alone.
+func chunked<T>(_ items: [T], budget: Int, maxCount: Int = .max, size: (T) -> Int) -> [[T]] {
+    var chunks: [[T]] = []
+    var current: [T] = []
+    var used = 0
+    for item in items {
+        let s = size(item)
+        if !current.isEmpty && (used + s > budget || current.count >= maxCount) {
+            chunks.append(current)
+            current = []
+            used = 0
+        }
+        current.append(item)
+        used += s
+    }
+    if !current.isEmpty { chunks.append(current) }
+    return chunks
+}

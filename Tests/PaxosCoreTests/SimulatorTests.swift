@@ -1,0 +1,139 @@
+import Foundation
+import PaxosCore
+import Testing
+
+/// Random schedules of the whole cluster under loss, duplication, reordering, delay and crash-restart.
+///
+/// `PAXOS_SIM_SCHEDULES` sets how many (default 10,000), `PAXOS_SIM_BASE` the first seed. A failure
+/// prints the one command that replays its seed with a full trace.
+@Suite struct SimulatorTests {
+    static func environment(_ name: String) -> String? { ProcessInfo.processInfo.environment[name] }
+
+    static func replayCommand(_ seed: UInt64) -> String {
+        "PAXOS_SIM_SEED=\(seed) swift test --filter SimulatorTests/replay"
+    }
+
+    @Test func randomSchedules() async throws {
+        let count = UInt64(Self.environment("PAXOS_SIM_SCHEDULES") ?? "") ?? 10_000
+        let base = UInt64(Self.environment("PAXOS_SIM_BASE") ?? "") ?? 1
+        let shards: UInt64 = 2  // this machine's cores
+        let started = ContinuousClock.now
+        let results = await withTaskGroup(of: (ran: UInt64, failure: String?, messages: Int).self) { group in
+            for shard in 0..<shards {
+                group.addTask {
+                    var ran: UInt64 = 0
+                    var messages = 0
+                    var seed = base + shard
+                    while seed < base + count {
+                        var sim = Simulation(.random(seed: seed))
+                        do {
+                            try sim.run()
+                        } catch {
+                            return (ran, "schedule \(sim.config) failed: \(error)\nreplay: \(Self.replayCommand(seed))", messages)
+                        }
+                        messages += sim.messagesDelivered
+                        ran += 1
+                        seed += shards
+                    }
+                    return (ran, nil, messages)
+                }
+            }
+            var all: [(ran: UInt64, failure: String?, messages: Int)] = []
+            for await r in group { all.append(r) }
+            return all
+        }
+        let ran = results.reduce(0) { $0 + $1.ran }
+        let messages = results.reduce(0) { $0 + $1.messages }
+        print("simulator: ran \(ran) of \(count) schedules from seed \(base) (\(messages) messages delivered) in \(ContinuousClock.now - started)")
+        for failure in results.compactMap(\.failure) { Issue.record(Comment(rawValue: failure)) }
+        #expect(ran == count)
+    }
+
+    /// Replays one seed (`PAXOS_SIM_SEED`, else seed 1) and prints its trace if it fails.
+    @Test func replay() throws {
+        let seed = UInt64(Self.environment("PAXOS_SIM_SEED") ?? "") ?? 1
+        var sim = Simulation(.random(seed: seed))
+        sim.traceAll = Self.environment("PAXOS_SIM_SEED") != nil && Self.environment("PAXOS_SIM_QUIET") == nil
+        print("replaying \(sim.config)")
+        do {
+            try sim.run()
+            print("seed \(seed): all \(sim.totalSubmissions) submissions delivered by every learner at tick \(sim.now)")
+        } catch {
+            Issue.record("\(sim.config) failed: \(error)\nlast events:\n\(sim.trace.suffix(60).joined(separator: "\n"))")
+        }
+    }
+}
+
+/// The course's cases, as fixed scenarios.
+@Suite struct ScenarioTests {
+    @Test func oneOfThreeAcceptorsDecidesNothing() throws {
+        var config = Simulation.Config(seed: 11)
+        config.acceptorsRunning = 1
+        config.faultyTicks = 600
+        var sim = Simulation(config)
+        while sim.now < 600 { try sim.step(faulty: false) }
+        #expect(sim.chosen.isEmpty)
+        #expect(sim.learnerOutput.values.allSatisfy { $0.isEmpty })
+        #expect(sim.clients.values.allSatisfy { !$0.isDone })
+    }
+
+    @Test(arguments: [UInt64(21), 22, 23])
+    func twoOfThreeAcceptorsDecideEverything(seed: UInt64) throws {
+        var config = Simulation.Config(seed: seed)
+        config.acceptorsRunning = 2
+        config.valuesPerClient = 40
+        config.faultyTicks = 0
+        var sim = Simulation(config)
+        try sim.run()
+        #expect(sim.learnerOutput[1]!.count == 80)
+        #expect(sim.learnerOutput[1]! == sim.learnerOutput[2]!)
+    }
+
+    @Test func lateLearnerPrintsTheWholeSequence() throws {
+        var config = Simulation.Config(seed: 31)
+        config.valuesPerClient = 60
+        config.lateLearnerStart = 400  // long after every value was decided
+        config.faultyTicks = 401
+        var sim = Simulation(config)
+        while sim.now < 400 { try sim.step(faulty: false) }
+        #expect(sim.learnerOutput[1]!.count == 120)
+        #expect(sim.learnerOutput[2]!.isEmpty)
+        try sim.run()
+        #expect(sim.learnerOutput[2]! == sim.learnerOutput[1]!)
+    }
+
+    @Test func acceptorKilledAndRestartedMidRun() throws {
+        var config = Simulation.Config(seed: 41)
+        config.valuesPerClient = 60
+        config.faultyTicks = 0
+        var sim = Simulation(config)
+        while sim.now < 20 { try sim.step(faulty: false) }
+        sim.crash(.acceptor(1))
+        while sim.now < 40 { try sim.step(faulty: false) }
+        sim.crash(.acceptor(2))  // no quorum now: nothing may be decided
+        let chosenBefore = sim.chosen.count
+        while sim.now < 80 { try sim.step(faulty: false) }
+        #expect(sim.chosen.count == chosenBefore)
+        sim.restart(.acceptor(1))
+        try sim.run()
+        #expect(sim.learnerOutput[1]!.count == 120)
+        #expect(sim.learnerOutput[1]! == sim.learnerOutput[2]!)
+    }
+
+    @Test func leaderCrashIsTakenOverByTheStandby() throws {
+        var config = Simulation.Config(seed: 51)
+        config.valuesPerClient = 60
+        config.faultyTicks = 0
+        var sim = Simulation(config)
+        while sim.now < 30 { try sim.step(faulty: false) }
+        let leader = sim.proposers.first { $0.value?.mode == .leader }?.key
+        #expect(leader != nil)
+        sim.crash(.proposer(leader!))
+        // The crashed leader stays down: the standby must finish the job alone.
+        while !sim.everythingDelivered && sim.now < 2_000 { try sim.step(faulty: false) }
+        #expect(sim.learnerOutput[1]!.count == 120)
+        #expect(sim.learnerOutput[1]! == sim.learnerOutput[2]!)
+        let newLeader = sim.proposers.first { $0.value?.mode == .leader }?.key
+        #expect(newLeader != nil && newLeader != leader)
+    }
+}
