@@ -1,0 +1,76 @@
+import PaxosCore
+
+/// An acceptor's durable state in SQLite: its promise and the latest proposal it accepted per instance.
+public final class AcceptorStore {
+    private let db: Database
+    private let upsertPromise: Statement
+    private let upsertAccepted: Statement
+    private let selectPromise: Statement
+    private let selectAccepted: Statement
+
+    /// Opens (creating and migrating if needed) the acceptor database at `path`.
+    public init(path: String, synchronous: Synchronous = .full) throws {
+        db = try Database(path: path, kind: .acceptor, synchronous: synchronous)
+        upsertPromise = try db.prepare("INSERT OR REPLACE INTO promise (id, round, proposer) VALUES (1, ?1, ?2)")
+        upsertAccepted = try db.prepare(
+            "INSERT OR REPLACE INTO accepted (instance, round, proposer, proposal) VALUES (?1, ?2, ?3, ?4)")
+        selectPromise = try db.prepare("SELECT round, proposer FROM promise WHERE id = 1")
+        selectAccepted = try db.prepare("SELECT instance, round, proposer, proposal FROM accepted ORDER BY instance")
+    }
+
+    deinit { db.close() }
+
+    /// Closes the database; later calls throw. Idempotent.
+    public func close() { db.close() }
+
+    public var path: String { db.path }
+
+    /// Everything the acceptor persisted: its promise (`.zero` if none) and its accepted entries by instance.
+    public func load() throws -> AcceptorDurableState {
+        var state = AcceptorDurableState()
+        try selectPromise.query(doing: "loading the promise") { row in
+            state.promised = Ballot(round: try row.uint64(0), proposer: try row.uint32(1))
+        }
+        try selectAccepted.query(doing: "loading accepted values") { row in
+            let instance = try row.uint64(0)
+            let proposal = try row.withBytes(3) { blob in
+                do {
+                    return try ProposalCodec.decode(blob)
+                } catch {
+                    throw StoreError.corrupt(db.path, "accepted proposal of instance \(instance): \(error)")
+                }
+            }
+            state.accepted.append(AcceptedEntry(
+                instance: instance, ballot: Ballot(round: try row.uint64(1), proposer: try row.uint32(2)),
+                proposal: proposal))
+        }
+        // Instances are stored as signed bit patterns, so SQL sorts any at or past 2^63 (only a hostile
+        // proposer could send one) first; move them back to the end to restore unsigned order.
+        if let split = state.accepted.firstIndex(where: { $0.instance < 1 << 63 }), split > 0 {
+            state.accepted = Array(state.accepted[split...] + state.accepted[..<split])
+        }
+        return state
+    }
+
+    /// Persists a write in one transaction: the promise if raised, then each accepted entry, replacing
+    /// what the instance held (so of two entries for one instance, the later wins).
+    public func write(_ w: AcceptorWrite) throws {
+        if w.isEmpty { return }
+        try db.transaction(doing: "writing acceptor state") {
+            if let promised = w.promised {
+                try upsertPromise.run(doing: "writing the promise") { bind in
+                    try bind(1, promised.round)
+                    try bind(2, promised.proposer)
+                }
+            }
+            for entry in w.accepted {
+                try upsertAccepted.run(doing: "writing an accepted value") { bind in
+                    try bind(1, entry.instance)
+                    try bind(2, entry.ballot.round)
+                    try bind(3, entry.ballot.proposer)
+                    try bind(4, blob: ProposalCodec.encode(entry.proposal))
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,80 @@
+/// The schema of each kind of database, embedded so the binary works wherever it is copied.
+///
+/// The source of truth reads better as plain files: `migrations/<kind>/NNNN_name.sql` at the repository
+/// root. These literals must stay byte-identical to those files, in the same order; a test in
+/// PaxosStoreTests compares them. To change a schema, add a new numbered file AND append it here;
+/// never edit a migration that has shipped, since databases in the field already applied it.
+public struct Migration: Hashable, Sendable {
+    /// The file's name under `migrations/<kind>/`; its number is the schema version it brings a database to.
+    public let name: String
+    /// SQL run inside the opening transaction.
+    public let sql: String
+}
+
+extension StoreKind {
+    /// This kind's migrations in the order they apply; a database's `user_version` counts how many ran.
+    public var migrations: [Migration] {
+        switch self {
+        case .acceptor: Migrations.acceptor
+        case .learner: Migrations.learner
+        case .proposer: Migrations.proposer
+        }
+    }
+}
+
+enum Migrations {
+    static let acceptor: [Migration] = [
+        Migration(name: "0001_initial.sql", sql: #"""
+            -- An acceptor's promise (a single row) and the latest proposal it accepted in each instance.
+            -- Rounds and instances are unsigned 64-bit numbers stored as their signed bit patterns.
+            CREATE TABLE promise (
+                id       INTEGER PRIMARY KEY CHECK (id = 1),
+                round    INTEGER NOT NULL,
+                proposer INTEGER NOT NULL
+            );
+
+            CREATE TABLE accepted (
+                instance INTEGER PRIMARY KEY,
+                round    INTEGER NOT NULL,
+                proposer INTEGER NOT NULL,
+                proposal BLOB NOT NULL -- PaxosStore's compact proposal encoding
+            );
+
+            """#),
+    ]
+
+    static let learner: [Migration] = [
+        Migration(name: "0001_initial.sql", sql: #"""
+            -- Every value a learner delivered, by output position, and the first instance it has not delivered.
+            -- `value` is TEXT when the line is valid UTF-8, so the sqlite3 shell prints it exactly as the learner
+            -- did, and a BLOB otherwise (TEXT affinity never converts a blob, nor text that looks like a number).
+            -- Incarnations, sequences, positions and instances are unsigned 64-bit numbers stored as their
+            -- signed bit patterns.
+            CREATE TABLE learned (
+                position    INTEGER PRIMARY KEY,
+                value       TEXT NOT NULL,
+                client      INTEGER NOT NULL,
+                incarnation INTEGER NOT NULL,
+                sequence    INTEGER NOT NULL,
+                instance    INTEGER NOT NULL
+            );
+
+            CREATE TABLE progress (
+                id            INTEGER PRIMARY KEY CHECK (id = 1),
+                next_instance INTEGER NOT NULL
+            );
+
+            """#),
+    ]
+
+    static let proposer: [Migration] = [
+        Migration(name: "0001_initial.sql", sql: #"""
+            -- The highest ballot round a proposer ever used (a single row), so a restart never reuses a ballot.
+            CREATE TABLE ballot (
+                id            INTEGER PRIMARY KEY CHECK (id = 1),
+                highest_round INTEGER NOT NULL
+            );
+
+            """#),
+    ]
+}

@@ -1,0 +1,100 @@
+import Foundation
+import PaxosCore
+import Testing
+@testable import PaxosStore
+
+@Suite struct AcceptorStoreTests {
+    static let a = Submission(id: SubmissionID(client: 1, incarnation: 0xDEAD_BEEF_0000_0001, sequence: 1), value: Array("alpha".utf8))
+    static let b = Submission(id: SubmissionID(client: 2, incarnation: .max, sequence: 7), value: Array("β ünïcödé".utf8))
+    static let empty = Submission(id: SubmissionID(client: .max, incarnation: 0, sequence: 0), value: [])
+
+    @Test func freshStoreIsEmpty() throws {
+        try withTemporaryDirectory { dir in
+            let store = try AcceptorStore(path: dir.file("acceptor-1.sqlite"))
+            #expect(try store.load() == AcceptorDurableState())
+        }
+    }
+
+    @Test func roundTripAndReopen() throws {
+        try withTemporaryDirectory { dir in
+            let path = dir.file("acceptor-1.sqlite")
+            let entries = [
+                AcceptedEntry(instance: 1, ballot: Ballot(round: 3, proposer: 2), proposal: .batch([Self.a, Self.b])),
+                AcceptedEntry(instance: 2, ballot: Ballot(round: 3, proposer: 2), proposal: .noop),
+                AcceptedEntry(instance: 5, ballot: Ballot(round: .max, proposer: .max), proposal: .batch([Self.empty])),
+            ]
+            let expected = AcceptorDurableState(promised: Ballot(round: 4, proposer: 1), accepted: entries)
+            do {
+                let store = try AcceptorStore(path: path)
+                // Written out of order and in two transactions; loaded back by instance.
+                try store.write(AcceptorWrite(promised: Ballot(round: 3, proposer: 2), accepted: [entries[2], entries[0]]))
+                try store.write(AcceptorWrite(promised: Ballot(round: 4, proposer: 1), accepted: [entries[1]]))
+                try store.write(AcceptorWrite())
+                #expect(try store.load() == expected)
+                store.close()
+            }
+            // A new process: only the file remains.
+            let reopened = try AcceptorStore(path: path, synchronous: .normal)
+            #expect(try reopened.load() == expected)
+        }
+    }
+
+    @Test func laterAcceptedEntryReplacesEarlier() throws {
+        try withTemporaryDirectory { dir in
+            let store = try AcceptorStore(path: dir.file("acceptor.sqlite"), synchronous: .off)
+            let first = AcceptedEntry(instance: 9, ballot: Ballot(round: 1, proposer: 1), proposal: .batch([Self.a]))
+            let second = AcceptedEntry(instance: 9, ballot: Ballot(round: 2, proposer: 3), proposal: .batch([Self.b]))
+            let third = AcceptedEntry(instance: 9, ballot: Ballot(round: 5, proposer: 1), proposal: .noop)
+            // Within one write the later entry wins...
+            try store.write(AcceptorWrite(accepted: [first, second]))
+            #expect(try store.load().accepted == [second])
+            // ...and so does a later write.
+            try store.write(AcceptorWrite(promised: Ballot(round: 5, proposer: 1), accepted: [third]))
+            #expect(try store.load() == AcceptorDurableState(promised: Ballot(round: 5, proposer: 1), accepted: [third]))
+        }
+    }
+
+    @Test func instancesPast2To63KeepUnsignedOrder() throws {
+        try withTemporaryDirectory { dir in
+            let store = try AcceptorStore(path: dir.file("acceptor.sqlite"))
+            let instances: [Instance] = [.max, 1 << 63, 3, (1 << 63) - 1]
+            try store.write(AcceptorWrite(accepted: instances.map {
+                AcceptedEntry(instance: $0, ballot: Ballot(round: 1, proposer: 1), proposal: .noop)
+            }))
+            #expect(try store.load().accepted.map(\.instance) == instances.sorted())
+        }
+    }
+
+    @Test func corruptProposalBlobThrows() throws {
+        try withTemporaryDirectory { dir in
+            let path = dir.file("acceptor.sqlite")
+            do {
+                let store = try AcceptorStore(path: path)
+                try store.write(AcceptorWrite(accepted: [
+                    AcceptedEntry(instance: 1, ballot: Ballot(round: 1, proposer: 1), proposal: .batch([Self.a])),
+                ]))
+            }
+            // A batch claiming 255 submissions in two bytes.
+            try rawExecute(path, "UPDATE accepted SET proposal = x'01ff01' WHERE instance = 1")
+            let store = try AcceptorStore(path: path)
+            let error = #expect(throws: StoreError.self) { try store.load() }
+            #expect(error?.reason == .corrupt)
+            #expect(error?.description.contains("instance 1") == true)
+
+            // A value of the wrong type in a column is corrupt too, not a silent zero.
+            try rawExecute(path, "UPDATE accepted SET proposal = x'00', round = 'x' WHERE instance = 1")
+            #expect(throws: StoreError.self) { try store.load() }
+        }
+    }
+
+    @Test func closedStoreThrowsAndCloseIsIdempotent() throws {
+        try withTemporaryDirectory { dir in
+            let store = try AcceptorStore(path: dir.file("acceptor.sqlite"))
+            store.close()
+            store.close()
+            let error = #expect(throws: StoreError.self) { try store.load() }
+            #expect(error?.reason == .closed)
+            #expect(throws: StoreError.self) { try store.write(AcceptorWrite(promised: Ballot(round: 1, proposer: 1))) }
+        }
+    }
+}

@@ -1,0 +1,121 @@
+import Foundation
+import PaxosCore
+import Testing
+@testable import PaxosStore
+
+@Suite struct LearnerStoreTests {
+    static func delivery(_ position: UInt64, _ value: [UInt8], client: UInt32 = 1, incarnation: UInt64 = 42) -> Delivery {
+        Delivery(position: position, submission: Submission(
+            id: SubmissionID(client: client, incarnation: incarnation, sequence: position * 10), value: value))
+    }
+
+    @Test func freshStoreStartsAtOne() throws {
+        try withTemporaryDirectory { dir in
+            let store = try LearnerStore(path: dir.file("learner-1.sqlite"))
+            #expect(try store.load() == LearnerDurableState(nextInstance: 1, nextPosition: 1, delivered: []))
+            #expect(try store.values() == [])
+        }
+    }
+
+    @Test func roundTripAndReopen() throws {
+        try withTemporaryDirectory { dir in
+            let path = dir.file("learner-1.sqlite")
+            let d1 = Self.delivery(1, Array("one".utf8), incarnation: .max)
+            let d2 = Self.delivery(2, Array("two".utf8), client: .max)
+            let d3 = Self.delivery(3, Array("three".utf8), incarnation: 1 << 63)
+            let expected = LearnerDurableState(nextInstance: 6, nextPosition: 4,
+                                               delivered: [d1, d2, d3].map(\.submission.id))
+            do {
+                let store = try LearnerStore(path: path)
+                try store.write([DeliveredInstance(instance: 1, deliveries: [d1, d2])])
+                // Instance 4 was a no-op and 5 repeated delivered submissions: progress still moves.
+                try store.write([
+                    DeliveredInstance(instance: 2, deliveries: []),
+                    DeliveredInstance(instance: 3, deliveries: [d3]),
+                    DeliveredInstance(instance: 4, deliveries: []),
+                    DeliveredInstance(instance: 5, deliveries: []),
+                ])
+                try store.write([])
+                #expect(try store.load() == expected)
+            }
+            let reopened = try LearnerStore(path: path)
+            #expect(try reopened.load() == expected)
+            #expect(try reopened.values() == [d1, d2, d3].map(\.submission.value))
+            #expect(try reopened.values(fromPosition: 2) == [d2, d3].map(\.submission.value))
+            #expect(try reopened.values(fromPosition: 2, limit: 1) == [d2.submission.value])
+            #expect(try reopened.values(limit: 0) == [])
+            #expect(try reopened.values(fromPosition: 9) == [])
+        }
+    }
+
+    @Test func valuesKeepTheirExactBytes() throws {
+        try withTemporaryDirectory { dir in
+            let path = dir.file("learner.sqlite")
+            let values: [[UInt8]] = [
+                Array("héllo wörld — 日本語 🎉".utf8),
+                [],                               // an empty line
+                Array("42".utf8),                 // looks like a number; must stay text
+                Array(" 1e3 ".utf8),
+                [0xFF, 0xFE, 0x00, 0x41],         // not UTF-8
+                [0xC0, 0xAF],                     // overlong encoding of "/": not UTF-8
+                [0xED, 0xA0, 0x80],               // a UTF-16 surrogate: not UTF-8
+                Array("tab\tand\\backslash'quote\"".utf8),
+            ]
+            let store = try LearnerStore(path: path)
+            try store.write(values.enumerated().map { i, v in
+                DeliveredInstance(instance: UInt64(i + 1), deliveries: [Self.delivery(UInt64(i + 1), v)])
+            })
+            #expect(try store.values() == values)
+            store.close()
+            // Valid UTF-8 is TEXT, so the sqlite3 shell prints it as the learner did; the rest are BLOBs.
+            #expect(try rawQuery(path, "SELECT typeof(value) FROM learned ORDER BY position")
+                == ["text", "text", "text", "text", "blob", "blob", "blob", "text"])
+            #expect(try rawQuery(path, "SELECT value FROM learned WHERE position = 1") == ["héllo wörld — 日本語 🎉"])
+            #expect(try LearnerStore(path: path).values() == values)
+        }
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/sqlite3")))
+    func sqliteShellPrintsTheDeliveredLines() throws {
+        try withTemporaryDirectory { dir in
+            let path = dir.file("learner-1.sqlite")
+            let lines = ["first line", "ça va? ✓", "", "  spaced  ", "last"]
+            do {
+                let store = try LearnerStore(path: path)
+                try store.write(lines.enumerated().map { i, line in
+                    DeliveredInstance(instance: UInt64(i + 1), deliveries: [Self.delivery(UInt64(i + 1), Array(line.utf8))])
+                })
+            }
+            let shell = Process()
+            shell.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+            shell.arguments = [path, "SELECT value FROM learned ORDER BY position"]
+            let output = Pipe()
+            shell.standardOutput = output
+            try shell.run()
+            let printed = output.fileHandleForReading.readDataToEndOfFile()
+            shell.waitUntilExit()
+            #expect(shell.terminationStatus == 0)
+            #expect(printed == Data(lines.map { $0 + "\n" }.joined().utf8))
+        }
+    }
+
+    @Test func failedWriteRollsBackTheWholeTransaction() throws {
+        try withTemporaryDirectory { dir in
+            let store = try LearnerStore(path: dir.file("learner.sqlite"))
+            let d1 = Self.delivery(1, Array("a".utf8))
+            try store.write([DeliveredInstance(instance: 1, deliveries: [d1])])
+            // Position 1 again: the insert fails, and instance 2's row and the progress go with it.
+            let error = #expect(throws: StoreError.self) {
+                try store.write([
+                    DeliveredInstance(instance: 2, deliveries: [Self.delivery(2, Array("b".utf8))]),
+                    DeliveredInstance(instance: 3, deliveries: [Self.delivery(1, Array("c".utf8))]),
+                ])
+            }
+            #expect(error?.description.contains("learner.sqlite") == true)
+            #expect(try store.load() == LearnerDurableState(nextInstance: 2, nextPosition: 2, delivered: [d1.submission.id]))
+            // And the store is still usable.
+            try store.write([DeliveredInstance(instance: 2, deliveries: [Self.delivery(2, Array("b".utf8))])])
+            #expect(try store.values() == [Array("a".utf8), Array("b".utf8)])
+        }
+    }
+}

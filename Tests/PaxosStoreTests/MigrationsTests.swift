@@ -1,0 +1,42 @@
+import Foundation
+import Testing
+@testable import PaxosStore
+
+/// The SQL under `migrations/` (readable, reviewable) and the copies embedded in the binary (so it runs
+/// anywhere) must never drift apart.
+@Suite struct MigrationsTests {
+    /// The repository root: this file is Tests/PaxosStoreTests/MigrationsTests.swift.
+    static let root = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let directory = root.appendingPathComponent("migrations")
+
+    @Test(arguments: StoreKind.allCases)
+    func filesMatchEmbeddedMigrations(kind: StoreKind) throws {
+        let folder = Self.directory.appendingPathComponent(kind.rawValue)
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
+        #expect(names == kind.migrations.map(\.name), "files under migrations/\(kind) and the embedded list differ")
+        for (name, migration) in zip(names, kind.migrations) {
+            let file = try Data(contentsOf: folder.appendingPathComponent(name))
+            #expect(file == Data(migration.sql.utf8), "migrations/\(kind)/\(name) differs from its embedded copy")
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func migrationsAreNumberedFromOneWithoutGaps(kind: StoreKind) {
+        for (index, migration) in kind.migrations.enumerated() {
+            #expect(migration.name.hasPrefix(String(format: "%04d_", index + 1)), "\(kind)/\(migration.name)")
+            #expect(migration.name.hasSuffix(".sql"))
+        }
+        #expect(!kind.migrations.isEmpty)
+    }
+
+    @Test func everyFolderIsAKind() throws {
+        let folders = try FileManager.default.contentsOfDirectory(atPath: Self.directory.path).sorted()
+        #expect(folders == StoreKind.allCases.map(\.rawValue).sorted())
+    }
+
+    @Test func applicationIDsAreDistinct() {
+        #expect(Set(StoreKind.allCases.map(\.applicationID)).count == StoreKind.allCases.count)
+        #expect(StoreKind.allCases.allSatisfy { StoreKind(applicationID: $0.applicationID) == $0 && $0.applicationID != 0 })
+    }
+}
