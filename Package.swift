@@ -25,16 +25,22 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
-        // The one executable: a subcommand per role; thin shells around PaxosCore.
-        .executableTarget(name: "paxos", dependencies: [
+        // Thin shells: feed datagrams and ticks to a role, persist its writes, then send and print.
+        .target(name: "PaxosNode", dependencies: [
             "PaxosCore", "PaxosStore", "PaxosTransport",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
+        // The one executable: a subcommand per role.
+        .executableTarget(name: "paxos", dependencies: [
+            "PaxosCore", "PaxosStore", "PaxosNode",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "PaxosCoreTests", dependencies: ["PaxosCore"]),
         .testTarget(name: "PaxosStoreTests", dependencies: ["PaxosStore", "PaxosCore"]),
+        .testTarget(name: "PaxosNodeTests", dependencies: ["PaxosNode", "PaxosCore", "PaxosStore"]),
         .testTarget(name: "PaxosTransportTests", dependencies: [
             "PaxosTransport",
             .product(name: "NIOCore", package: "swift-nio"),
