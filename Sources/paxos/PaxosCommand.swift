@@ -1,2 +1,312 @@
-// placeholder until the shells land
-@main struct PaxosMain { static func main() {} }
+import ArgumentParser
+import Foundation
+import Logging
+import PaxosCore
+import PaxosNode
+import PaxosStore
+
+@main
+struct PaxosCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "paxos",
+        abstract: "Durable Paxos atomic broadcast over IP multicast.",
+        discussion: """
+            Start acceptors, learners, proposers and clients as separate processes with the same config file.
+            Learners print only learned values on standard output; logs go to standard error.
+            """,
+        subcommands: [AcceptorCommand.self, ProposerCommand.self, LearnerCommand.self, ClientCommand.self])
+
+    /// Errors are one line on standard error and a non-zero exit; `--help` prints the help.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                print(fullMessage(for: error))
+                Foundation.exit(0)
+            }
+            let message = self.message(for: error)
+            if !message.isEmpty { FileHandle.standardError.write(Data("paxos: \(message)\n".utf8)) }
+            Foundation.exit(code.rawValue == 0 ? 1 : code.rawValue)
+        }
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+struct RoleOptions: ParsableArguments {
+    @Argument(help: "This process's id, from 1.")
+    var id: UInt32
+
+    @Argument(help: "The cluster configuration file (the course's paxos.conf).")
+    var config: String
+
+    @Option(help: "Folder of the SQLite state files (default: paxos-state/ beside the config file).")
+    var state: String?
+
+    @Option(help: "Log level on standard error: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .info
+
+    func validate() throws {
+        guard id >= 1 else { throw ValidationError("the id must be 1 or more") }
+    }
+}
+
+/// A failure that ends the process with one line on standard error.
+struct Failure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// What every role does before it starts: read the config, find the state folder, lock the state file.
+struct Startup {
+    let options: RoleOptions
+    let role: Role
+    let config: ClusterConfig
+    let stateDirectory: String
+    let logger: Logger
+
+    init(_ options: RoleOptions, role: Role) throws {
+        self.options = options
+        self.role = role
+        let path = options.config
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw Failure("cannot read config file '\(path)'")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw Failure("\(path): not a text file")
+        }
+        do {
+            config = try ClusterConfig.parse(text)
+        } catch {
+            throw Failure("\(path): \(error)")
+        }
+        if role == .acceptor && Int(options.id) > config.settings.acceptorCount {
+            throw Failure("acceptor id \(options.id) is beyond acceptor-count \(config.settings.acceptorCount) in \(path)")
+        }
+        let configFolder = (path as NSString).deletingLastPathComponent
+        let base = configFolder.isEmpty ? "." : configFolder
+        if let state = options.state {
+            stateDirectory = state
+        } else if let dir = config.stateDirectory {
+            stateDirectory = dir.hasPrefix("/") ? dir : base + "/" + dir
+        } else {
+            stateDirectory = base + "/paxos-state"
+        }
+        var logger = Logger(label: "paxos.\(role.rawValue).\(options.id)") { label in
+            StreamLogHandler.standardError(label: label)
+        }
+        logger.logLevel = options.logLevel
+        self.logger = logger
+    }
+
+    var synchronous: Synchronous {
+        switch config.synchronous {
+        case .full: .full
+        case .normal: .normal
+        case .off: .off
+        }
+    }
+
+    /// Creates the state folder if needed, and takes an exclusive lock so two processes never share one
+    /// role's state (the lock dies with the process, kill -9 included).
+    func prepareState() throws -> String {
+        do {
+            try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw Failure("cannot create state folder '\(stateDirectory)': \(error.localizedDescription)")
+        }
+        guard access(stateDirectory, W_OK) == 0 else {
+            throw Failure("state folder '\(stateDirectory)' is not writable")
+        }
+        let name = "\(role.rawValue)-\(options.id)"
+        let lockPath = "\(stateDirectory)/\(name).lock"
+        let fd = open(lockPath, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw Failure("cannot open lock file '\(lockPath)': \(String(cString: strerror(errno)))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            throw Failure("\(role.rawValue) \(options.id) is already running with state in '\(stateDirectory)'")
+        }
+        return "\(stateDirectory)/\(name).sqlite"
+    }
+
+    func run(_ node: any Node, runtime: NodeRuntime) throws {
+        let reason: StopReason
+        do {
+            reason = try runtime.run(node, role: role)
+        } catch {
+            throw Failure("cannot open multicast sockets: \(error)")
+        }
+        let c = node.counters
+        logger.info("stopping", metadata: ["reason": "\(reason)", "received": "\(c.received)", "dropped": "\(c.dropped)",
+                                           "sent": "\(c.sent)", "commits": "\(c.commits)"])
+        switch reason {
+        case .signal, .finished: return
+        case .timedOut: throw Failure("client \(options.id): timed out before all values were decided")
+        case .failed(let why): throw Failure(why)
+        }
+    }
+}
+
+extension ParsableCommand {
+    /// Runs a role body, turning failures into one line on standard error and exit status 1.
+    func guarded(_ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch let failure as Failure {
+            FileHandle.standardError.write(Data("paxos: error: \(failure)\n".utf8))
+            throw ExitCode(1)
+        } catch let error as StoreError {
+            FileHandle.standardError.write(Data("paxos: error: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct AcceptorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "acceptor", abstract: "Run an acceptor.")
+    @OptionGroup var options: RoleOptions
+
+    func run() throws {
+        try guarded {
+            let startup = try Startup(options, role: .acceptor)
+            let store = try AcceptorStore(path: try startup.prepareState(), synchronous: startup.synchronous)
+            defer { store.close() }
+            let state = try store.load()
+            startup.logger.info("acceptor \(options.id) starts", metadata: [
+                "promised": "\(state.promised)", "accepted": "\(state.accepted.count)", "state": "\(store.path)"])
+            let runtime = NodeRuntime(config: startup.config, logger: startup.logger)
+            let acceptor = Paxos.Acceptor(id: options.id, settings: startup.config.settings, restoring: state)
+            try startup.run(AcceptorNode(acceptor: acceptor, store: store, outbox: runtime.outbox), runtime: runtime)
+        }
+    }
+}
+
+struct ProposerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "proposer", abstract: "Run a proposer.")
+    @OptionGroup var options: RoleOptions
+
+    func run() throws {
+        try guarded {
+            let startup = try Startup(options, role: .proposer)
+            let store = try ProposerStore(path: try startup.prepareState(), synchronous: .full)
+            defer { store.close() }
+            let state = try store.load()
+            startup.logger.info("proposer \(options.id) starts", metadata: ["highestRound": "\(state.highestRound)"])
+            let runtime = NodeRuntime(config: startup.config, logger: startup.logger)
+            let proposer = Paxos.Proposer(id: options.id, settings: startup.config.settings, restoring: state,
+                                          seed: UInt64.random(in: .min ... .max))
+            try startup.run(ProposerNode(proposer: proposer, store: store, outbox: runtime.outbox), runtime: runtime)
+        }
+    }
+}
+
+struct LearnerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "learner", abstract: "Run a learner: prints learned values, one per line, on standard output.",
+        aliases: ["learn"])
+    @OptionGroup var options: RoleOptions
+
+    func run() throws {
+        try guarded {
+            let startup = try Startup(options, role: .learner)
+            let store = try LearnerStore(path: try startup.prepareState(), synchronous: startup.synchronous)
+            defer { store.close() }
+            let state = try store.load()
+            startup.logger.info("learner \(options.id) starts", metadata: [
+                "nextInstance": "\(state.nextInstance)", "nextPosition": "\(state.nextPosition)", "state": "\(store.path)"])
+            let runtime = NodeRuntime(config: startup.config, logger: startup.logger)
+            let learner = Paxos.Learner(id: options.id, settings: startup.config.settings, restoring: state)
+            let node = LearnerNode(learner: learner, store: store, outbox: runtime.outbox, output: StandardOutput.print)
+            try startup.run(node, runtime: runtime)
+        }
+    }
+}
+
+/// Learned values go to standard output, a line each, written out after every burst of deliveries.
+enum StandardOutput {
+    static func print(_ deliveries: [Delivery]) {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(deliveries.count * 8)
+        for d in deliveries {
+            bytes.append(contentsOf: d.submission.value)
+            bytes.append(0x0A)
+        }
+        // Straight to the file descriptor: nothing sits in a buffer when the learner is killed.
+        bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = write(STDOUT_FILENO, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { return }  // stdout closed: the values are in the learn database all the same
+                offset += n
+            }
+        }
+    }
+}
+
+struct ClientCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "client", abstract: "Run a client: submits the lines of standard input, exits once all are decided.")
+    @OptionGroup var options: RoleOptions
+
+    @Option(help: "Give up (exit 1) if values are still undecided after this many seconds; 0 waits forever.")
+    var timeout: Double = 600
+
+    func run() throws {
+        try guarded {
+            let startup = try Startup(options, role: .client)
+            let runtime = NodeRuntime(config: startup.config, logger: startup.logger)
+            let client = Paxos.Client(id: options.id, incarnation: UInt64.random(in: .min ... .max),
+                                      settings: startup.config.settings)
+            let node = ClientNode(client: client, outbox: runtime.outbox)
+            let ticksAllowed = timeout > 0 ? UInt64(timeout * 1000 / Double(startup.config.tickMilliseconds)) : .max
+            runtime.onTick = { tick in if tick >= ticksAllowed { runtime.stop(.timedOut) } }
+            let feeder = StandardInputFeeder(node: node, runtime: runtime)
+            Thread.detachNewThread { feeder.run() }
+            try startup.run(node, runtime: runtime)
+            startup.logger.info("client \(options.id): \(node.client.decidedCount) values decided")
+        }
+    }
+}
+
+/// Reads standard input on its own thread and hands complete lines to the client on the event loop.
+/// A line is the bytes before "\n", kept exactly as read.
+final class StandardInputFeeder: @unchecked Sendable {
+    let node: ClientNode
+    let runtime: NodeRuntime
+
+    init(node: ClientNode, runtime: NodeRuntime) {
+        self.node = node
+        self.runtime = runtime
+    }
+
+    func run() {
+        var partial: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            var lines: [[UInt8]] = []
+            for byte in buffer[0..<n] {
+                if byte == 0x0A {
+                    lines.append(partial)
+                    partial.removeAll(keepingCapacity: true)
+                } else {
+                    partial.append(byte)
+                }
+            }
+            if !lines.isEmpty {
+                let batch = lines
+                runtime.execute { [self] in self.node.submit(batch) }
+            }
+        }
+        let last = partial
+        runtime.execute { [self] in
+            if !last.isEmpty { self.node.submit([last]) }
+            self.node.closeInput()
+        }
+    }
+}

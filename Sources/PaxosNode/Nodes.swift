@@ -1,0 +1,206 @@
+import PaxosCore
+
+/// Where a node's effects go. The stores implement the persistence protocols; tests use recorders.
+public protocol AcceptorPersistence: AnyObject { func write(_ w: AcceptorWrite) throws }
+public protocol LearnerPersistence: AnyObject { func write(_ instances: [DeliveredInstance]) throws }
+public protocol ProposerPersistence: AnyObject { func write(highestRound: UInt64) throws }
+
+/// Sends encoded messages to a group; `flush` ends a burst of sends.
+public struct Outbox {
+    public var send: (Outgoing) -> Void
+    public var flush: () -> Void
+
+    public init(send: @escaping (Outgoing) -> Void, flush: @escaping () -> Void = {}) {
+        self.send = send
+        self.flush = flush
+    }
+}
+
+/// Counters every node keeps, for logs and the operator's view.
+public struct NodeCounters: Sendable {
+    public var received = 0
+    public var dropped = 0
+    public var sent = 0
+    public var commits = 0
+    public var lastDropReason: String?
+}
+
+/// One process's protocol role behind a uniform interface for the runtime.
+///
+/// The shells' contract lives here: inputs of a burst (every datagram read in one go, or one tick) are
+/// fed to the role, their effects are gathered, and at the end of the burst the gathered write is made
+/// durable in ONE transaction before any message of the burst is sent or any value printed. That is group
+/// commit, and it is what makes the acceptors' promises and votes survive kill -9.
+public protocol Node: AnyObject {
+    var counters: NodeCounters { get }
+    /// Decodes and handles one datagram; a datagram that does not decode is dropped and counted.
+    func receive(_ datagram: [UInt8])
+    func tick(now: UInt64)
+    /// Persists what the burst produced, then sends (and, for learners, prints) it.
+    func endOfBurst() throws
+    /// A client whose values are all decided is finished; other roles never are.
+    var isFinished: Bool { get }
+}
+
+extension Node {
+    public var isFinished: Bool { false }
+}
+
+/// Decodes a datagram or counts it as dropped.
+func decode(_ datagram: [UInt8], counters: inout NodeCounters) -> Message? {
+    switch Wire.decode(datagram) {
+    case .success(let m):
+        counters.received += 1
+        return m
+    case .failure(let error):
+        counters.dropped += 1
+        counters.lastDropReason = error.description
+        return nil
+    }
+}
+
+public final class AcceptorNode: Node {
+    public private(set) var acceptor: Paxos.Acceptor
+    public private(set) var counters = NodeCounters()
+    private let store: AcceptorPersistence
+    private let outbox: Outbox
+    private var write = AcceptorWrite()
+    private var sends: [Outgoing] = []
+
+    public init(acceptor: Paxos.Acceptor, store: AcceptorPersistence, outbox: Outbox) {
+        self.acceptor = acceptor
+        self.store = store
+        self.outbox = outbox
+    }
+
+    public func receive(_ datagram: [UInt8]) {
+        guard let message = decode(datagram, counters: &counters) else { return }
+        let effects = acceptor.on(message)
+        write.merge(effects.persist)
+        sends.append(contentsOf: effects.send)
+    }
+
+    public func tick(now: UInt64) {}
+
+    public func endOfBurst() throws {
+        if !write.isEmpty {
+            try store.write(write)
+            counters.commits += 1
+            write = AcceptorWrite()
+        }
+        flushSends(&sends, outbox: outbox, counters: &counters)
+    }
+}
+
+public final class ProposerNode: Node {
+    public private(set) var proposer: Paxos.Proposer
+    public private(set) var counters = NodeCounters()
+    private let store: ProposerPersistence
+    private let outbox: Outbox
+    private var highestRound: UInt64?
+    private var sends: [Outgoing] = []
+
+    public init(proposer: Paxos.Proposer, store: ProposerPersistence, outbox: Outbox) {
+        self.proposer = proposer
+        self.store = store
+        self.outbox = outbox
+    }
+
+    public func receive(_ datagram: [UInt8]) {
+        guard let message = decode(datagram, counters: &counters) else { return }
+        absorb(proposer.on(message))
+    }
+
+    public func tick(now: UInt64) { absorb(proposer.tick(now: now)) }
+
+    private func absorb(_ effects: Paxos.ProposerEffects) {
+        if let p = effects.persist { highestRound = max(highestRound ?? 0, p.highestRound) }
+        sends.append(contentsOf: effects.send)
+    }
+
+    public func endOfBurst() throws {
+        if let round = highestRound {
+            try store.write(highestRound: round)
+            counters.commits += 1
+            highestRound = nil
+        }
+        flushSends(&sends, outbox: outbox, counters: &counters)
+    }
+}
+
+public final class LearnerNode: Node {
+    public private(set) var learner: Paxos.Learner
+    public private(set) var counters = NodeCounters()
+    private let store: LearnerPersistence
+    private let outbox: Outbox
+    private let output: ([Delivery]) -> Void
+    private var delivered: [DeliveredInstance] = []
+    private var sends: [Outgoing] = []
+
+    /// `output` prints deliveries (in order); it is called only after they are durable.
+    public init(learner: Paxos.Learner, store: LearnerPersistence, outbox: Outbox, output: @escaping ([Delivery]) -> Void) {
+        self.learner = learner
+        self.store = store
+        self.outbox = outbox
+        self.output = output
+    }
+
+    public func receive(_ datagram: [UInt8]) {
+        guard let message = decode(datagram, counters: &counters) else { return }
+        absorb(learner.on(message))
+    }
+
+    public func tick(now: UInt64) { absorb(learner.tick(now: now)) }
+
+    private func absorb(_ effects: Paxos.LearnerEffects) {
+        delivered.append(contentsOf: effects.persist)
+        sends.append(contentsOf: effects.send)
+    }
+
+    public func endOfBurst() throws {
+        if !delivered.isEmpty {
+            try store.write(delivered)
+            counters.commits += 1
+            let deliveries = delivered.flatMap(\.deliveries)
+            delivered = []
+            if !deliveries.isEmpty { output(deliveries) }
+        }
+        flushSends(&sends, outbox: outbox, counters: &counters)
+    }
+}
+
+public final class ClientNode: Node {
+    public private(set) var client: Paxos.Client
+    public private(set) var counters = NodeCounters()
+    private let outbox: Outbox
+    private var sends: [Outgoing] = []
+
+    public init(client: Paxos.Client, outbox: Outbox) {
+        self.client = client
+        self.outbox = outbox
+    }
+
+    /// Values read from standard input.
+    public func submit(_ values: [[UInt8]]) { sends.append(contentsOf: client.submit(values).send) }
+
+    public func closeInput() { client.closeInput() }
+
+    public func receive(_ datagram: [UInt8]) {
+        guard let message = decode(datagram, counters: &counters) else { return }
+        sends.append(contentsOf: client.on(message).send)
+    }
+
+    public func tick(now: UInt64) { sends.append(contentsOf: client.tick(now: now).send) }
+
+    public func endOfBurst() throws { flushSends(&sends, outbox: outbox, counters: &counters) }
+
+    public var isFinished: Bool { client.isDone }
+}
+
+private func flushSends(_ sends: inout [Outgoing], outbox: Outbox, counters: inout NodeCounters) {
+    guard !sends.isEmpty else { return }
+    for out in sends { outbox.send(out) }
+    counters.sent += sends.count
+    sends.removeAll(keepingCapacity: true)
+    outbox.flush()
+}

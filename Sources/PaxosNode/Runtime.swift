@@ -1,0 +1,155 @@
+import Dispatch
+import Logging
+import NIOCore
+import NIOPosix
+import PaxosCore
+import PaxosTransport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why a node stopped.
+public enum StopReason: Sendable, Equatable {
+    /// SIGTERM or SIGINT.
+    case signal(Int32)
+    /// A client whose values were all decided.
+    case finished
+    /// A client that ran out of time.
+    case timedOut
+    /// Persisting failed (disk full, read-only...): the node stops rather than answer without it.
+    case failed(String)
+}
+
+/// Runs one node on a single event loop: datagrams and ticks are handled on that loop only, so the
+/// node needs no locks. Ends on SIGTERM/SIGINT, when a client finishes, or on a storage failure.
+public final class NodeRuntime: @unchecked Sendable {
+    public let config: ClusterConfig
+    public let logger: Logger
+    private let group: MultiThreadedEventLoopGroup
+    public let eventLoop: any EventLoop
+    private var node: (any Node)?
+    private var transport: MulticastTransport?
+    private let stopped: EventLoopPromise<StopReason>
+    private var ticker: RepeatedTask?
+    private var signalSources: [any DispatchSourceSignal] = []
+    private var tickCount: UInt64 = 0
+    private var isStopping = false
+    /// Called on the loop once per tick, after the node's own tick (a client uses it for its timeout).
+    public var onTick: ((UInt64) -> Void)?
+
+    public init(config: ClusterConfig, logger: Logger) {
+        self.config = config
+        self.logger = logger
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        self.eventLoop = group.next()
+        self.stopped = eventLoop.makePromise(of: StopReason.self)
+    }
+
+    /// An outbox that multicasts through this runtime's transport.
+    public var outbox: Outbox {
+        Outbox(
+            send: { [unowned self] out in
+                let endpoint = self.config.endpoint(out.group)
+                self.transport?.send(Wire.encode(out.message), to: MulticastEndpoint(group: endpoint.address, port: endpoint.port))
+            },
+            flush: { [unowned self] in self.transport?.flush() })
+    }
+
+    /// Opens the sockets of `role`, then runs `node` until it stops. Blocks the calling thread.
+    public func run(_ node: any Node, role: Role) throws -> StopReason {
+        self.node = node
+        let settings = TransportSettings(interface: config.interface, ttl: config.ttl,
+                                         maxDatagramBytes: 65_507)
+        let endpoints = role.listensTo.map { group -> MulticastEndpoint in
+            let e = config.endpoint(group)
+            return MulticastEndpoint(group: e.address, port: e.port)
+        }
+        do {
+            transport = try MulticastTransport.start(
+                on: eventLoop, listen: endpoints, settings: settings,
+                onDatagram: { [unowned self] _, buffer in
+                    self.node?.receive(Array(buffer.readableBytesView))
+                },
+                onBurstEnd: { [unowned self] in self.endOfBurst() }
+            ).wait()
+        } catch {
+            try? group.syncShutdownGracefully()
+            throw error
+        }
+        installSignalHandlers()
+        let tick = TimeAmount.milliseconds(Int64(config.tickMilliseconds))
+        ticker = eventLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { [unowned self] _ in
+            self.tickCount += 1
+            self.node?.tick(now: self.tickCount)
+            self.onTick?(self.tickCount)
+            self.endOfBurst()
+        }
+        // A client may have been handed all its input before the loop started.
+        eventLoop.execute { [unowned self] in self.endOfBurst() }
+        let reason = try stopped.futureResult.wait()
+        shutdown()
+        return reason
+    }
+
+    /// Runs `body` on the loop with the node, then ends the burst (used to feed a client's input).
+    public func execute(_ body: @escaping @Sendable () -> Void) {
+        eventLoop.execute { [unowned self] in
+            body()
+            self.endOfBurst()
+        }
+    }
+
+    /// Stops the node (callable from any thread).
+    public func stop(_ reason: StopReason) {
+        eventLoop.execute { [unowned self] in self.finish(reason) }
+    }
+
+    public var counters: NodeCounters? { node?.counters }
+
+    private func endOfBurst() {
+        guard let node, !isStopping else { return }
+        do {
+            try node.endOfBurst()
+        } catch {
+            finish(.failed("\(error)"))
+            return
+        }
+        if node.isFinished { finish(.finished) }
+    }
+
+    private func finish(_ reason: StopReason) {
+        guard !isStopping else { return }
+        // What the last burst produced is persisted (or the failure reported) before the sockets close.
+        if case .signal = reason, let node {
+            do { try node.endOfBurst() } catch {
+                isStopping = true
+                stopped.succeed(.failed("\(error)"))
+                return
+            }
+        }
+        isStopping = true
+        stopped.succeed(reason)
+    }
+
+    private func installSignalHandlers() {
+        for sig in [SIGTERM, SIGINT] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { [unowned self] in self.stop(.signal(sig)) }
+            source.resume()
+            signalSources.append(source)
+        }
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    private func shutdown() {
+        ticker?.cancel()
+        for s in signalSources { s.cancel() }
+        if let transport {
+            try? eventLoop.flatSubmit { transport.close() }.wait()
+        }
+        node = nil
+        try? group.syncShutdownGracefully()
+    }
+}

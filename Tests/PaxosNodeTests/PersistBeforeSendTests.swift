@@ -1,0 +1,157 @@
+import PaxosCore
+import PaxosNode
+import Testing
+
+/// The shells' contract: within a burst, the write is durable before any message leaves or any value is
+/// printed; a failed write sends and prints nothing.
+final class Journal {
+    enum Event: Equatable {
+        case persisted(String)
+        case sent(Group, String)
+        case printed([UInt64])
+        case flushed
+    }
+
+    var events: [Event] = []
+    var failWrites = false
+
+    var outbox: Outbox {
+        Outbox(send: { [unowned self] out in self.events.append(.sent(out.group, Self.kind(out.message))) },
+               flush: { [unowned self] in self.events.append(.flushed) })
+    }
+
+    static func kind(_ m: Message) -> String {
+        switch m {
+        case .promise: "promise"
+        case .accepted: "accepted"
+        case .nack: "nack"
+        case .prepare: "prepare"
+        case .accept: "accept"
+        case .heartbeat: "heartbeat"
+        case .catchUp: "catchUp"
+        case .chosen: "chosen"
+        case .submit: "submit"
+        case .decided: "decided"
+        default: "other"
+        }
+    }
+
+    struct DiskFull: Error {}
+}
+
+extension Journal: AcceptorPersistence, LearnerPersistence, ProposerPersistence {
+    func write(_ w: AcceptorWrite) throws {
+        if failWrites { throw DiskFull() }
+        events.append(.persisted("acceptor promised=\(w.promised.map { "\($0)" } ?? "-") accepted=\(w.accepted.map(\.instance))"))
+    }
+
+    func write(_ instances: [DeliveredInstance]) throws {
+        if failWrites { throw DiskFull() }
+        events.append(.persisted("learner \(instances.map(\.instance))"))
+    }
+
+    func write(highestRound: UInt64) throws {
+        if failWrites { throw DiskFull() }
+        events.append(.persisted("proposer round=\(highestRound)"))
+    }
+}
+
+let ballot = Ballot(round: 1, proposer: 1)
+
+func submission(_ seq: UInt64, _ value: String) -> Submission {
+    Submission(id: SubmissionID(client: 1, incarnation: 7, sequence: seq), value: Array(value.utf8))
+}
+
+func datagram(_ m: Message) -> [UInt8] { Wire.encode(m) }
+
+@Suite struct PersistBeforeSendTests {
+    @Test func acceptorPersistsAWholeBurstOnceBeforeAnswering() throws {
+        let journal = Journal()
+        let node = AcceptorNode(acceptor: Paxos.Acceptor(id: 1, settings: ProtocolSettings()), store: journal,
+                                outbox: journal.outbox)
+        node.receive(datagram(.prepare(ballot: ballot, from: 1)))
+        node.receive(datagram(.accept(ballot: ballot, proposals: [InstanceProposal(instance: 1, proposal: .batch([submission(1, "42")]))])))
+        node.receive(datagram(.accept(ballot: ballot, proposals: [InstanceProposal(instance: 2, proposal: .noop)])))
+        #expect(journal.events.isEmpty)  // nothing leaves before the end of the burst
+        try node.endOfBurst()
+        #expect(journal.events == [
+            .persisted("acceptor promised=1.1 accepted=[1, 2]"),
+            .sent(.proposers, "promise"), .sent(.learners, "accepted"), .sent(.learners, "accepted"), .flushed,
+        ])
+        #expect(node.counters.commits == 1)
+    }
+
+    @Test func acceptorWhoseWriteFailsSendsNothing() throws {
+        let journal = Journal()
+        journal.failWrites = true
+        let node = AcceptorNode(acceptor: Paxos.Acceptor(id: 1, settings: ProtocolSettings()), store: journal,
+                                outbox: journal.outbox)
+        node.receive(datagram(.prepare(ballot: ballot, from: 1)))
+        #expect(throws: Journal.DiskFull.self) { try node.endOfBurst() }
+        #expect(journal.events.isEmpty)
+    }
+
+    @Test func acceptorAnswersWithoutWritingWhenNothingChanges() throws {
+        let journal = Journal()
+        let node = AcceptorNode(acceptor: Paxos.Acceptor(id: 1, settings: ProtocolSettings(),
+                                                         restoring: AcceptorDurableState(promised: Ballot(round: 5, proposer: 2))),
+                                store: journal, outbox: journal.outbox)
+        node.receive(datagram(.prepare(ballot: ballot, from: 1)))  // lower ballot: a nack, no write
+        try node.endOfBurst()
+        #expect(journal.events == [.sent(.proposers, "nack"), .flushed])
+    }
+
+    @Test func learnerPersistsThenPrintsThenSends() throws {
+        let journal = Journal()
+        var settings = ProtocolSettings()
+        settings.acceptorCount = 3
+        let node = LearnerNode(learner: Paxos.Learner(id: 1, settings: settings), store: journal, outbox: journal.outbox,
+                               output: { deliveries in journal.events.append(.printed(deliveries.map(\.position))) })
+        let p = InstanceProposal(instance: 1, proposal: .batch([submission(1, "5"), submission(2, "5")]))
+        node.receive(datagram(.accepted(acceptor: 1, ballot: ballot, proposals: [p])))
+        node.receive(datagram(.accepted(acceptor: 1, ballot: ballot, proposals: [p])))  // a duplicate never counts twice
+        try node.endOfBurst()
+        #expect(journal.events.isEmpty)
+        node.receive(datagram(.accepted(acceptor: 2, ballot: ballot, proposals: [p])))
+        node.receive(datagram(.catchUp(learner: 2, from: 1, to: 2)))  // answered from what was delivered
+        try node.endOfBurst()
+        #expect(journal.events == [.persisted("learner [1]"), .printed([1, 2]), .sent(.learners, "decided"), .flushed])
+    }
+
+    @Test func learnerWhoseWriteFailsPrintsNothing() throws {
+        let journal = Journal()
+        journal.failWrites = true
+        let node = LearnerNode(learner: Paxos.Learner(id: 1, settings: ProtocolSettings()), store: journal,
+                               outbox: journal.outbox,
+                               output: { deliveries in journal.events.append(.printed(deliveries.map(\.position))) })
+        let p = InstanceProposal(instance: 1, proposal: .batch([submission(1, "5")]))
+        node.receive(datagram(.accepted(acceptor: 1, ballot: ballot, proposals: [p])))
+        node.receive(datagram(.accepted(acceptor: 3, ballot: ballot, proposals: [p])))
+        #expect(throws: Journal.DiskFull.self) { try node.endOfBurst() }
+        #expect(journal.events.isEmpty)
+    }
+
+    @Test func proposerPersistsItsRoundBeforeThePrepareLeaves() throws {
+        let journal = Journal()
+        var settings = ProtocolSettings()
+        settings.electionBackoffTicks = 0
+        let node = ProposerNode(proposer: Paxos.Proposer(id: 1, settings: settings, restoring: ProposerDurableState(highestRound: 4), seed: 1),
+                                store: journal, outbox: journal.outbox)
+        node.tick(now: 1)
+        try node.endOfBurst()
+        #expect(journal.events == [.persisted("proposer round=5"), .sent(.acceptors, "prepare"), .flushed])
+    }
+
+    @Test func undecodableDatagramsAreDroppedAndCounted() throws {
+        let journal = Journal()
+        let node = AcceptorNode(acceptor: Paxos.Acceptor(id: 1, settings: ProtocolSettings()), store: journal,
+                                outbox: journal.outbox)
+        node.receive([])
+        node.receive(Array("hello, paxos".utf8))
+        node.receive(Array(datagram(.prepare(ballot: ballot, from: 1)).dropLast()))
+        try node.endOfBurst()
+        #expect(node.counters.dropped == 3)
+        #expect(node.counters.received == 0)
+        #expect(journal.events.isEmpty)
+    }
+}
