@@ -239,7 +239,7 @@ struct Simulation {
             guard var proposer = proposers[p]! else { continue }
             let effects = proposer.tick(now: now)
             proposers[p] = proposer
-            applyProposer(p, effects, faulty: faulty)
+            try applyProposer(p, effects, faulty: faulty)
         }
         for l in learners.keys.sorted() {
             guard var learner = learners[l]! else { continue }
@@ -275,7 +275,7 @@ struct Simulation {
             guard var proposer = proposers[p]! else { return }
             let effects = proposer.on(message)
             proposers[p] = proposer
-            applyProposer(p, effects, faulty: faulty)
+            try applyProposer(p, effects, faulty: faulty)
         case .learner(let l):
             guard var learner = learners[l]! else { return }
             let effects = learner.on(message)
@@ -293,6 +293,7 @@ struct Simulation {
 
     mutating func applyAcceptor(_ a: UInt32, _ effects: Paxos.AcceptorEffects, faulty: Bool) throws(Violation) {
         var disk = acceptorDisk[a]!
+        let promisedBefore = disk.promised
         if let p = effects.persist.promised {
             guard p >= disk.promised else { throw Violation(tick: now, what: "A\(a) lowered its promise") }
             disk.promised = p
@@ -308,6 +309,9 @@ struct Simulation {
         for out in effects.send {
             switch out.message {
             case .accepted(let acceptor, let ballot, let proposals):
+                guard ballot >= promisedBefore else {
+                    throw Violation(tick: now, what: "A\(a) accepted ballot \(ballot) below its promise \(promisedBefore)")
+                }
                 for p in proposals {
                     try observeVote(acceptor: acceptor, ballot: ballot, instance: p.instance, proposal: p.proposal)
                 }
@@ -325,8 +329,14 @@ struct Simulation {
         send(effects.send, from: .acceptor(a), faulty: faulty)
     }
 
-    mutating func applyProposer(_ p: UInt32, _ effects: Paxos.ProposerEffects, faulty: Bool) {
-        if let state = effects.persist { proposerDisk[p] = state }
+    mutating func applyProposer(_ p: UInt32, _ effects: Paxos.ProposerEffects, faulty: Bool) throws(Violation) {
+        if let state = effects.persist {
+            // Each election uses a round never used before, restarts included.
+            guard state.highestRound > proposerDisk[p]!.highestRound else {
+                throw Violation(tick: now, what: "P\(p) reused round \(state.highestRound) (disk had \(proposerDisk[p]!.highestRound))")
+            }
+            proposerDisk[p] = state
+        }
         send(effects.send, from: .proposer(p), faulty: faulty)
     }
 

@@ -120,6 +120,25 @@ import Testing
         #expect(sim.learnerOutput[1]! == sim.learnerOutput[2]!)
     }
 
+    @Test(arguments: [UInt64(61), 62, 63, 64])
+    func leaderRestartedInPhaseTwoKeepsItsBallotsUnique(seed: UInt64) throws {
+        var config = Simulation.Config(seed: seed)
+        config.valuesPerClient = 40
+        config.proposers = 1  // no standby: the restarted proposer must out-ballot its own past
+        config.loss = 0.2
+        config.faultyTicks = 0
+        var sim = Simulation(config)
+        for crashAt: UInt64 in [25, 60, 95] {
+            while sim.now < crashAt { try sim.step(faulty: true) }
+            sim.crash(.proposer(1))
+            try sim.step(faulty: true)
+            sim.restart(.proposer(1))
+        }
+        try sim.run()
+        #expect(sim.learnerOutput[1]!.count == 80)
+        #expect(sim.proposerDisk[1]!.highestRound >= 4)
+    }
+
     @Test func leaderCrashIsTakenOverByTheStandby() throws {
         var config = Simulation.Config(seed: 51)
         config.valuesPerClient = 60
