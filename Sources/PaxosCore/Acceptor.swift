@@ -47,10 +47,8 @@ extension Paxos {
             return effects
         }
 
-        private static func isValid(_ b: Ballot) -> Bool { b.round > 0 && b.proposer > 0 }
-
         private mutating func onPrepare(ballot: Ballot, from: Instance, into effects: inout AcceptorEffects) {
-            guard Self.isValid(ballot) else { return }
+            guard ballot.isValid else { return }
             guard ballot >= promised else {
                 effects.send.append(Outgoing(.nack(acceptor: id, promised: promised), to: .proposers))
                 return
@@ -76,7 +74,7 @@ extension Paxos {
         }
 
         private mutating func onAccept(ballot: Ballot, proposals: [InstanceProposal], into effects: inout AcceptorEffects) {
-            guard Self.isValid(ballot), !proposals.isEmpty else { return }
+            guard ballot.isValid, !proposals.isEmpty else { return }
             guard ballot >= promised else {
                 effects.send.append(Outgoing(.nack(acceptor: id, promised: promised), to: .proposers))
                 return

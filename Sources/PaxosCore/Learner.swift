@@ -117,7 +117,7 @@ extension Paxos {
                 }
                 // Acceptors' votes could not settle the gap (their ballots differ, or a quorum of them
                 // lost the instance's state is impossible — but a partial one is not): ask the leader.
-                let stuck = self.now - lastAdvance
+                let stuck = self.now - max(lastAdvance, gapSince ?? self.now)
                 let sinceRecover = lastRecover.map { self.now - $0 } ?? .max
                 if stuck >= settings.recoverTicks && sinceRecover >= settings.recoverTicks {
                     lastRecover = self.now

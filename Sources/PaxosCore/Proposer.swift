@@ -86,7 +86,7 @@ extension Paxos {
             case .promise(let p):
                 onPromise(p, into: &effects)
             case .nack(let acceptor, let promised):
-                guard settings.isAcceptor(acceptor) else { break }
+                guard settings.isAcceptor(acceptor), promised.isValid else { break }
                 hear(promised)
                 if mode != .follower && promised > ballot { stepDown() }
             case .accepted(let acceptor, let b, let proposals):
@@ -104,7 +104,7 @@ extension Paxos {
             case .decided(let proposals):
                 for p in proposals { onDecided(p.instance, p.proposal, into: &effects) }
             case .heartbeat(let b, _):
-                guard b.proposer != id, b.round > 0 else { break }
+                guard b.proposer != id, b.isValid else { break }
                 hear(b)
                 if b >= knownBallot { electionDeadline = now + settings.leaderTimeoutTicks + jitter() }
             case .recover(_, let from):
@@ -152,7 +152,7 @@ extension Paxos {
         }
 
         private mutating func hear(_ b: Ballot) {
-            if b > knownBallot { knownBallot = b }
+            if b.isValid && b > knownBallot { knownBallot = b }
         }
 
         private mutating func startElection(from: Instance, into effects: inout ProposerEffects) {

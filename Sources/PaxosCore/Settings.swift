@@ -6,7 +6,7 @@ public struct ProtocolSettings: Hashable, Sendable {
     public var acceptorCount: Int = 3
     /// Largest datagram any role sends; longer lists are split into several messages.
     public var maxDatagramBytes: Int = 60_000
-    /// Largest encoded proposal (a batch of submissions) for one instance.
+    /// Largest total encoded size of the submissions batched into one instance.
     public var maxBatchBytes: Int = 8_000
     /// Instances a leader keeps in flight (proposed, not yet known decided).
     public var window: Int = 256

@@ -25,6 +25,14 @@ public struct Ballot: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// Lower than every ballot a proposer can use (rounds start at 1).
     public static let zero = Ballot(round: 0, proposer: 0)
 
+    /// Rounds above this are absurd (a proposer would need 2^62 elections) and are ignored wherever
+    /// they arrive, so a forged datagram can neither overflow a proposer's next round nor sit above
+    /// every ballot a real proposer could ever reach.
+    public static let maxRound: UInt64 = 1 << 62
+
+    /// A ballot a proposer could have used: round 1 to `maxRound`, proposer id from 1.
+    public var isValid: Bool { round >= 1 && round <= Ballot.maxRound && proposer >= 1 }
+
     public static func < (a: Ballot, b: Ballot) -> Bool {
         (a.round, a.proposer) < (b.round, b.proposer)
     }

@@ -1,0 +1,282 @@
+@testable import PaxosCore
+import Testing
+
+/// The binary wire format: exact round trips, precise errors, and a decoder that never traps.
+@Suite struct WireTests {
+    // MARK: fixtures
+
+    static let maxBallot = Ballot(round: .max, proposer: .max)
+    static let maxID = SubmissionID(client: .max, incarnation: .max, sequence: .max)
+
+    static func submission(_ client: UInt32, _ incarnation: UInt64, _ sequence: UInt64, _ value: [UInt8]) -> Submission {
+        Submission(id: SubmissionID(client: client, incarnation: incarnation, sequence: sequence), value: value)
+    }
+
+    /// Values that exercise the codec: non-ASCII and raw bytes, empty, and lengths on varint boundaries.
+    static let oddSubmissions: [Submission] = [
+        submission(.max, .max, .max, Array("héllo wörld ✓".utf8) + [0x00, 0xFF, 0x80, 0x7F]),
+        submission(0, 0, 0, []),
+        submission(1, 2, 3, Array(repeating: 0xAB, count: 127)),
+        submission(128, 1 << 63, 16_384, Array(repeating: 0x01, count: 128)),
+        submission(7, 42, 1, Array("32767\n".utf8)),
+    ]
+
+    static let noopAndBatches: [Proposal] = [.noop, .batch([]), .batch(oddSubmissions)]
+
+    static let entries: [AcceptedEntry] = [
+        AcceptedEntry(instance: 1, ballot: Ballot(round: 1, proposer: 1), proposal: .noop),
+        AcceptedEntry(instance: 2, ballot: Ballot(round: 3, proposer: 2), proposal: .batch([])),
+        AcceptedEntry(instance: .max, ballot: maxBallot, proposal: .batch(oddSubmissions)),
+    ]
+
+    static let instanceProposals: [InstanceProposal] = [
+        InstanceProposal(instance: 1, proposal: .noop),
+        InstanceProposal(instance: 300, proposal: .batch([])),
+        InstanceProposal(instance: .max, proposal: .batch(oddSubmissions)),
+    ]
+
+    /// At least one sample of every message case, with extreme and empty fields.
+    static let samples: [Message] = [
+        .submit([]),
+        .submit(oddSubmissions),
+        .chosen([]),
+        .chosen([maxID, SubmissionID(client: 0, incarnation: 0, sequence: 0), SubmissionID(client: 3, incarnation: 1 << 40, sequence: 9)]),
+        .prepare(ballot: maxBallot, from: .max),
+        .prepare(ballot: .zero, from: 0),
+        .promise(Promise(acceptor: 1, ballot: Ballot(round: 2, proposer: 1), from: 1, chunk: 0, chunkCount: 1, accepted: [])),
+        .promise(Promise(acceptor: .max, ballot: maxBallot, from: .max, chunk: .max - 1, chunkCount: .max, accepted: entries)),
+        .nack(acceptor: .max, promised: maxBallot),
+        .nack(acceptor: 0, promised: .zero),
+        .accept(ballot: maxBallot, proposals: instanceProposals),
+        .accept(ballot: Ballot(round: 1, proposer: 1), proposals: []),
+        .accepted(acceptor: .max, ballot: maxBallot, proposals: instanceProposals),
+        .accepted(acceptor: 2, ballot: Ballot(round: 5, proposer: 3), proposals: []),
+        .replay(acceptor: .max, entries: entries),
+        .replay(acceptor: 1, entries: []),
+        .heartbeat(ballot: maxBallot, firstUndecided: .max),
+        .catchUp(learner: .max, from: .max, to: 0),
+        .catchUp(learner: 1, from: 1, to: 513),
+        .decided([]),
+        .decided(instanceProposals),
+        .recover(learner: .max, from: .max),
+    ]
+
+    /// Exhaustive over `Message`, so a new case that lacks a sample fails `samplesCoverEveryCase`.
+    static func typeCode(_ m: Message) -> UInt8 {
+        switch m {
+        case .submit: 1
+        case .chosen: 2
+        case .prepare: 3
+        case .promise: 4
+        case .nack: 5
+        case .accept: 6
+        case .accepted: 7
+        case .replay: 8
+        case .heartbeat: 9
+        case .catchUp: 10
+        case .decided: 11
+        case .recover: 12
+        }
+    }
+
+    static func header(_ type: UInt8) -> [UInt8] { [0x50, 0x58, 1, type] }
+
+    static func varint(_ value: UInt64) -> [UInt8] {
+        var w = Wire.Writer()
+        w.varint(value)
+        return w.bytes
+    }
+
+    static func isMalformed(_ r: Result<Message, Wire.DecodeError>) -> Bool {
+        if case .failure(.malformed) = r { return true }
+        return false
+    }
+
+    // MARK: round trips
+
+    @Test func samplesCoverEveryCase() {
+        #expect(Set(Self.samples.map(Self.typeCode)) == Set(1...12))
+    }
+
+    @Test(arguments: samples)
+    func roundTrips(_ message: Message) {
+        let bytes = Wire.encode(message)
+        #expect(Array(bytes.prefix(4)) == Self.header(Self.typeCode(message)))
+        #expect(message.encoded == bytes)
+        #expect(Wire.decode(bytes) == .success(message))
+    }
+
+    @Test func decodesFromAnUnalignedSliceOfALargerBuffer() {
+        let message = Self.samples[1]
+        let bytes = [0xEE] + Wire.encode(message) + [0xEE]
+        let result = bytes.withUnsafeBytes { Wire.decode(UnsafeRawBufferPointer(rebasing: $0[1..<(bytes.count - 1)])) }
+        #expect(result == .success(message))
+    }
+
+    // MARK: precise errors
+
+    @Test(arguments: samples)
+    func everyStrictPrefixFails(_ message: Message) {
+        let bytes = Wire.encode(message)
+        for length in 0..<bytes.count {
+            let expected: Wire.DecodeError = length < Wire.headerSize ? .tooShort : .truncated
+            #expect(Wire.decode(Array(bytes.prefix(length))) == .failure(expected), "prefix of \(length) bytes")
+        }
+    }
+
+    @Test func headerErrors() {
+        #expect(Wire.decode([]) == .failure(.tooShort))
+        #expect(Wire.decode([0x50, 0x58, 1]) == .failure(.tooShort))
+        #expect(Wire.decode([0x51, 0x58, 1, 1, 0]) == .failure(.badMagic))
+        #expect(Wire.decode([0x50, 0x59, 1, 1, 0]) == .failure(.badMagic))
+        #expect(Wire.decode([0x50, 0x58, 2, 1, 0]) == .failure(.unsupportedVersion(2)))
+        #expect(Wire.decode([0x50, 0x58, 0, 1, 0]) == .failure(.unsupportedVersion(0)))
+        #expect(Wire.decode(Self.header(0) + [0]) == .failure(.unknownType(0)))
+        #expect(Wire.decode(Self.header(13) + [0]) == .failure(.unknownType(13)))
+        #expect(Wire.decode(Self.header(255)) == .failure(.unknownType(255)))
+    }
+
+    @Test(arguments: samples)
+    func trailingBytesAreRefused(_ message: Message) {
+        #expect(Wire.decode(Wire.encode(message) + [0]) == .failure(.trailingBytes(1)))
+        #expect(Wire.decode(Wire.encode(message) + [1, 2, 3]) == .failure(.trailingBytes(3)))
+    }
+
+    @Test func aCountClaimingMoreItemsThanBytesLeftFailsWithoutAllocating() {
+        // A count of 2^64-1 would trap in reserveCapacity if it were trusted.
+        #expect(Wire.decode(Self.header(1) + Self.varint(.max)) == .failure(.truncated))
+        #expect(Wire.decode(Self.header(2) + Self.varint(.max) + [0, 0, 0]) == .failure(.truncated))
+        #expect(Wire.decode(Self.header(11) + Self.varint(1 << 40) + [1, 0]) == .failure(.truncated))
+        // chosen: 3 bytes per id at least; 4 ids cannot fit in 9 bytes, 3 can.
+        #expect(Wire.decode(Self.header(2) + [4] + Array(repeating: 0, count: 9)) == .failure(.truncated))
+        let zero = SubmissionID(client: 0, incarnation: 0, sequence: 0)
+        #expect(Wire.decode(Self.header(2) + [3] + Array(repeating: 0, count: 9)) == .success(.chosen([zero, zero, zero])))
+        // A value length beyond the datagram.
+        #expect(Wire.decode(Self.header(1) + [1, 1, 1, 1] + Self.varint(1 << 50) + [0x41]) == .failure(.truncated))
+        #expect(Wire.decode(Self.header(1) + [1, 1, 1, 1, 2, 0x41]) == .failure(.truncated))
+    }
+
+    @Test func varintsLongerThan64BitsAreMalformed() {
+        // Ten bytes whose last one holds only the top bit: exactly UInt64.max.
+        let maxVarint = Array(repeating: UInt8(0xFF), count: 9) + [0x01]
+        #expect(Self.varint(.max) == maxVarint)
+        #expect(Wire.decode(Self.header(12) + [1] + maxVarint) == .success(.recover(learner: 1, from: .max)))
+        // Tenth byte with more than the top bit: overflow.
+        #expect(Self.isMalformed(Wire.decode(Self.header(12) + [1] + Array(repeating: 0xFF, count: 9) + [0x02])))
+        // Eleven bytes (ten continuation bytes, then a terminator).
+        #expect(Self.isMalformed(Wire.decode(Self.header(12) + [1] + Array(repeating: 0x80, count: 10) + [0x00])))
+        // An endless run of continuation bytes fails at the tenth byte, not by reading past the end.
+        #expect(Self.isMalformed(Wire.decode(Self.header(12) + [1] + Array(repeating: 0xFF, count: 100))))
+    }
+
+    @Test func otherMalformedFields() {
+        // An id beyond 32 bits.
+        #expect(Self.isMalformed(Wire.decode(Self.header(5) + Self.varint(UInt64(UInt32.max) + 1) + [1, 1])))
+        #expect(Wire.decode(Self.header(5) + Self.varint(UInt64(UInt32.max)) + [1, 1])
+                    == .success(.nack(acceptor: .max, promised: Ballot(round: 1, proposer: 1))))
+        // A promise chunk index not below its count (including a count of 0).
+        #expect(Self.isMalformed(Wire.decode(Self.header(4) + [1, 1, 1, 1, /*chunk*/ 1, /*count*/ 1, 0])))
+        #expect(Self.isMalformed(Wire.decode(Self.header(4) + [1, 1, 1, 1, 0, 0, 0])))
+        // A proposal kind other than 0 (noop) and 1 (batch).
+        #expect(Self.isMalformed(Wire.decode(Self.header(11) + [1, 1, 2])))
+        #expect(Wire.decode(Self.header(11) + [1, 1, 0]) == .success(.decided([InstanceProposal(instance: 1, proposal: .noop)])))
+    }
+
+    // MARK: fuzzing
+
+    /// Decodes anything without trapping; whatever it accepts survives a re-encode unchanged.
+    static func checkDecodes(_ bytes: [UInt8]) -> Bool {
+        guard case .success(let m) = Wire.decode(bytes) else { return false }
+        #expect(Wire.decode(Wire.encode(m)) == .success(m))
+        return true
+    }
+
+    @Test func hundredThousandRandomDatagramsNeverTrap() {
+        var rng = SplitMix64(seed: 0xF0221)
+        var accepted = 0
+        for k in 0..<100_000 {
+            let length = Int(rng.next() % 48)
+            var bytes = (0..<length).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            // Most get a valid header, so the fields' decoding is what is exercised.
+            if k % 4 != 0 && length >= 4 {
+                bytes[0] = 0x50; bytes[1] = 0x58; bytes[2] = 1
+                bytes[3] = UInt8(rng.next() % 14)
+            }
+            if Self.checkDecodes(bytes) { accepted += 1 }
+        }
+        // Short random fields do decode sometimes, so the success path is exercised too.
+        #expect(accepted > 100)
+    }
+
+    @Test func randomMutationsOfValidDatagramsNeverTrap() {
+        var rng = SplitMix64(seed: 0xBAD_DA7A)
+        var accepted = 0
+        for k in 0..<50_000 {
+            var bytes = Wire.encode(Self.samples[k % Self.samples.count])
+            for _ in 0...(rng.next() % 4) {
+                let at = Int(rng.next() % UInt64(bytes.count + 1))
+                switch rng.next() % 5 {
+                case 0 where at < bytes.count: bytes[at] = UInt8(truncatingIfNeeded: rng.next())
+                case 1 where at < bytes.count: bytes[at] ^= UInt8(1) << (rng.next() % 8)
+                case 2 where at < bytes.count: bytes.remove(at: at)
+                case 3: bytes.insert(UInt8(truncatingIfNeeded: rng.next()), at: at)
+                default: bytes.removeLast(min(bytes.count, Int(rng.next() % 8)))
+                }
+            }
+            if Self.checkDecodes(bytes) { accepted += 1 }
+        }
+        #expect(accepted > 100)
+    }
+
+    // MARK: sizes
+
+    @Test func sizeOfASubmissionIsItsEncodedLength() {
+        for s in Self.oddSubmissions {
+            // .submit is the header, a one-byte count, then the submission.
+            #expect(Wire.size(of: s) == Wire.encode(.submit([s])).count - Wire.headerSize - 1, "\(s.id)")
+        }
+        let all = Self.oddSubmissions
+        #expect(all.reduce(0) { $0 + Wire.size(of: $1) } == Wire.encode(.submit(all)).count - Wire.headerSize - 1)
+    }
+
+    @Test func sizeOfAProposalIsItsEncodedLength() {
+        var many: [Submission] = []
+        for k in 0..<130 { many.append(Self.submission(1, 1, UInt64(k + 1), [UInt8(k)])) }  // a two-byte count
+        for p in Self.noopAndBatches + [.batch(many)] {
+            let ip = InstanceProposal(instance: 1, proposal: p)
+            // .decided is the header, a one-byte count, then instance (1 byte) and proposal.
+            #expect(Wire.size(of: p) == Wire.encode(.decided([ip])).count - Wire.headerSize - 2)
+            #expect(Wire.size(of: ip) == Wire.encode(.decided([ip])).count - Wire.headerSize - 1)
+            // A batch is a kind byte followed by what .submit lists.
+            #expect(Wire.size(of: .batch(p.submissions)) == Wire.encode(.submit(p.submissions)).count - Wire.headerSize + 1)
+        }
+        #expect(Wire.size(of: Proposal.noop) == 1)
+        #expect(Wire.size(of: Proposal.batch([])) == 2)
+    }
+
+    @Test func sizeOfEntriesAndInstanceProposalsIsTheirEncodedLength() {
+        for e in Self.entries {
+            // .replay: header, acceptor (1 byte), count (1 byte), entry.
+            #expect(Wire.size(of: e) == Wire.encode(.replay(acceptor: 1, entries: [e])).count - Wire.headerSize - 2)
+        }
+        for ip in Self.instanceProposals {
+            let ballot = Ballot(round: 1, proposer: 1)
+            // .accept: header, ballot (2 bytes), count (1 byte), instance proposal.
+            #expect(Wire.size(of: ip) == Wire.encode(.accept(ballot: ballot, proposals: [ip])).count - Wire.headerSize - 3)
+        }
+    }
+
+    @Test(arguments: samples)
+    func fixedFieldsFitTheEnvelopeAllowance(_ message: Message) {
+        let items: Int
+        switch message {
+        case .submit(let s): items = s.reduce(0) { $0 + Wire.size(of: $1) }
+        case .promise(let p): items = p.accepted.reduce(0) { $0 + Wire.size(of: $1) }
+        case .replay(_, let e): items = e.reduce(0) { $0 + Wire.size(of: $1) }
+        case .accept(_, let p), .accepted(_, _, let p), .decided(let p): items = p.reduce(0) { $0 + Wire.size(of: $1) }
+        case .chosen(let ids): items = ids.count * 24  // the bound the leader packs `.chosen` with
+        default: items = 0
+        }
+        #expect(Wire.encode(message).count - items <= Wire.envelopeAllowance)
+    }
+}
