@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Starts a Paxos client: submits the values read from stdin, one per line, exits once all are decided.
+# Usage: client.sh <id> <config> [--state DIR] [--log-level LEVEL]
+# The binary is found as described in lib/find-bin.sh (PAXOS_BIN, .paxos-bin, the repo's release build, PATH).
+set -euo pipefail
+. "$(CDPATH='' cd -P -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)/lib/find-bin.sh"
+paxos_launch client "$@"

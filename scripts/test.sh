@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The project's test command (README, .ci/run): unit tests and the simulator's 10,000 schedules
+# (swift test), then the course-timeline integration tests against the release build.
+# PAXOS_SIM_SCHEDULES overrides the schedule count; -n N sets integration values per client.
+set -euo pipefail
+cd "$(CDPATH='' cd -P -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)"
+
+swift test
+swift build -c release --product paxos
+PAXOS_BIN="$PWD/.build/release/paxos" scripts/integration-test.sh "$@"
