@@ -216,6 +216,10 @@ struct LearnerCommand: ParsableCommand {
             let state = try store.load()
             startup.logger.info("learner \(options.id) starts", metadata: [
                 "nextInstance": "\(state.nextInstance)", "nextPosition": "\(state.nextPosition)", "state": "\(store.path)"])
+            let repaired = try OutputRepair.repair(fd: STDOUT_FILENO, delivered: state.nextPosition - 1) { from in
+                try store.values(fromPosition: from)
+            }
+            if repaired != .untouched { startup.logger.notice("learner \(options.id) output file: \(repaired)") }
             let runtime = NodeRuntime(config: startup.config, logger: startup.logger)
             let learner = Paxos.Learner(id: options.id, settings: startup.config.settings, restoring: state)
             let node = LearnerNode(learner: learner, store: store, outbox: runtime.outbox, output: StandardOutput.print)
@@ -233,16 +237,9 @@ enum StandardOutput {
             bytes.append(contentsOf: d.submission.value)
             bytes.append(0x0A)
         }
-        // Straight to the file descriptor: nothing sits in a buffer when the learner is killed.
-        bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = write(STDOUT_FILENO, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { return }  // stdout closed: the values are in the learn database all the same
-                offset += n
-            }
-        }
+        // Straight to the file descriptor: nothing sits in a buffer when the learner is killed. If standard
+        // output is closed the values are in the learn database all the same.
+        try? OutputRepair.writeAll(fd: STDOUT_FILENO, bytes: bytes)
     }
 }
 
