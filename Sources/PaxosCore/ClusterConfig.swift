@@ -20,6 +20,9 @@ public struct ClusterConfig: Hashable, Sendable {
     public var tickMilliseconds = 10
     /// SQLite's synchronous level for acceptors' and learners' databases.
     public var synchronous = Synchronous.full
+    /// A shared secret: every datagram then carries an HMAC-SHA256 tag under it, and datagrams without a
+    /// valid tag are rejected. The environment variable PAXOS_KEY, when set, takes precedence.
+    public var key: String?
     public var settings = ProtocolSettings()
 
     public func endpoint(_ group: Group) -> Endpoint { endpoints[group]! }
@@ -38,6 +41,7 @@ public struct ClusterConfig: Hashable, Sendable {
         ("state-dir", "folder of the SQLite files, relative to the config file (default paxos-state)"),
         ("tick-ms", "milliseconds per protocol tick, 1-1000 (default 10)"),
         ("synchronous", "SQLite synchronous level: full, normal or off (default full)"),
+        ("key", "shared secret, at least 16 characters: datagrams carry an HMAC-SHA256 tag (default: none)"),
         ("window", "instances a leader keeps in flight, 1-100000 (default 256)"),
         ("batch-bytes", "largest batch of values in one instance, 64-60000 bytes (default 8000)"),
         ("datagram-bytes", "largest datagram sent, 512-65000 bytes (default 60000)"),
@@ -108,6 +112,11 @@ public struct ClusterConfig: Hashable, Sendable {
                 throw ParseError(line: line, message: "'synchronous' must be full, normal or off, not '\(value)'")
             }
             synchronous = s
+        case "key":
+            guard value.utf8.count >= 16 else {
+                throw ParseError(line: line, message: "'key' must be at least 16 characters")
+            }
+            self.key = value
         case "window": settings.window = try int(1...100_000)
         case "batch-bytes": settings.maxBatchBytes = try int(64...60_000)
         case "datagram-bytes": settings.maxDatagramBytes = try int(512...65_000)

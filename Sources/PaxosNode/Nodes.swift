@@ -40,6 +40,29 @@ public protocol Node: AnyObject {
     func endOfBurst() throws
     /// A client whose values are all decided is finished; other roles never are.
     var isFinished: Bool { get }
+    /// What the operator's view shows of this role, beside the counters.
+    var progress: NodeProgress { get }
+}
+
+/// A role's position in the log, for `paxos status` and the metrics.
+public struct NodeProgress: Sendable, Equatable {
+    /// Acceptor: highest instance accepted; proposer: last instance of its decided prefix;
+    /// learner: last instance delivered; client: 0.
+    public var instance: UInt64 = 0
+    /// Learner: values delivered; client: values decided.
+    public var values: UInt64 = 0
+    /// Role-specific details, e.g. a proposer's mode and ballot.
+    public var details: [(String, String)] = []
+
+    public init(instance: UInt64 = 0, values: UInt64 = 0, details: [(String, String)] = []) {
+        self.instance = instance
+        self.values = values
+        self.details = details
+    }
+
+    public static func == (a: NodeProgress, b: NodeProgress) -> Bool {
+        a.instance == b.instance && a.values == b.values && a.details.map { "\($0)=\($1)" } == b.details.map { "\($0)=\($1)" }
+    }
 }
 
 extension Node {
@@ -82,6 +105,11 @@ public final class AcceptorNode: Node {
 
     public func tick(now: UInt64) {}
 
+    public var progress: NodeProgress {
+        NodeProgress(instance: acceptor.accepted.keys.max() ?? 0,
+                     details: [("promised", "\(acceptor.promised)"), ("accepted", "\(acceptor.accepted.count)")])
+    }
+
     public func endOfBurst() throws {
         if !write.isEmpty {
             try store.write(write)
@@ -112,6 +140,11 @@ public final class ProposerNode: Node {
     }
 
     public func tick(now: UInt64) { absorb(proposer.tick(now: now)) }
+
+    public var progress: NodeProgress {
+        NodeProgress(instance: proposer.firstUndecided - 1,
+                     details: [("mode", "\(proposer.mode)"), ("ballot", "\(proposer.ballot)"), ("backlog", "\(proposer.backlog)")])
+    }
 
     private func absorb(_ effects: Paxos.ProposerEffects) {
         if let p = effects.persist { highestRound = max(highestRound ?? 0, p.highestRound) }
@@ -151,6 +184,11 @@ public final class LearnerNode: Node {
     }
 
     public func tick(now: UInt64) { absorb(learner.tick(now: now)) }
+
+    public var progress: NodeProgress {
+        NodeProgress(instance: learner.nextInstance - 1, values: learner.nextPosition - 1,
+                     details: [("heard", "\(learner.highestSeen)")])
+    }
 
     private func absorb(_ effects: Paxos.LearnerEffects) {
         delivered.append(contentsOf: effects.persist)
@@ -195,6 +233,10 @@ public final class ClientNode: Node {
     public func endOfBurst() throws { flushSends(&sends, outbox: outbox, counters: &counters) }
 
     public var isFinished: Bool { client.isDone }
+
+    public var progress: NodeProgress {
+        NodeProgress(values: UInt64(client.decidedCount), details: [("undecided", "\(client.undecided)")])
+    }
 }
 
 private func flushSends(_ sends: inout [Outgoing], outbox: Outbox, counters: inout NodeCounters) {

@@ -37,10 +37,17 @@ public final class NodeRuntime: @unchecked Sendable {
     private var isStopping = false
     /// Called on the loop once per tick, after the node's own tick (a client uses it for its timeout).
     public var onTick: ((UInt64) -> Void)?
+    /// With a shared key, every datagram sent is tagged and every one received must carry a valid tag.
+    public let authenticator: DatagramAuthenticator?
+    /// Datagrams refused because their tag was missing or wrong.
+    public private(set) var rejected = 0
+    /// Called on the loop about once a second, and once more when the node stops.
+    public var onStatus: ((StatusReport) -> Void)?
 
-    public init(config: ClusterConfig, logger: Logger) {
+    public init(config: ClusterConfig, logger: Logger, authenticator: DatagramAuthenticator? = nil) {
         self.config = config
         self.logger = logger
+        self.authenticator = authenticator
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         self.eventLoop = group.next()
         self.stopped = eventLoop.makePromise(of: StopReason.self)
@@ -51,7 +58,9 @@ public final class NodeRuntime: @unchecked Sendable {
         Outbox(
             send: { [unowned self] out in
                 let endpoint = self.config.endpoint(out.group)
-                self.transport?.send(Wire.encode(out.message), to: MulticastEndpoint(group: endpoint.address, port: endpoint.port))
+                let message = Wire.encode(out.message)
+                let datagram = self.authenticator?.seal(message) ?? message
+                self.transport?.send(datagram, to: MulticastEndpoint(group: endpoint.address, port: endpoint.port))
             },
             flush: { [unowned self] in self.transport?.flush() })
     }
@@ -69,7 +78,7 @@ public final class NodeRuntime: @unchecked Sendable {
             transport = try MulticastTransport.start(
                 on: eventLoop, listen: endpoints, settings: settings,
                 onDatagram: { [unowned self] _, buffer in
-                    self.node?.receive(Array(buffer.readableBytesView))
+                    self.received(Array(buffer.readableBytesView))
                 },
                 onBurstEnd: { [unowned self] in self.endOfBurst() }
             ).wait()
@@ -84,10 +93,12 @@ public final class NodeRuntime: @unchecked Sendable {
             self.node?.tick(now: self.tickCount)
             self.onTick?(self.tickCount)
             self.endOfBurst()
+            if self.tickCount % UInt64(max(1_000 / self.config.tickMilliseconds, 1)) == 0 { self.reportStatus(running: true) }
         }
         // A client may have been handed all its input before the loop started.
         eventLoop.execute { [unowned self] in self.endOfBurst() }
         let reason = try stopped.futureResult.wait()
+        try? eventLoop.submit { [unowned self] in self.reportStatus(running: false) }.wait()
         shutdown()
         return reason
     }
@@ -106,6 +117,23 @@ public final class NodeRuntime: @unchecked Sendable {
     }
 
     public var counters: NodeCounters? { node?.counters }
+
+    private func reportStatus(running: Bool) {
+        guard let node, let onStatus else { return }
+        onStatus(StatusReport(running: running, counters: node.counters, rejected: rejected, progress: node.progress))
+    }
+
+    private func received(_ datagram: [UInt8]) {
+        guard let authenticator else {
+            node?.receive(datagram)
+            return
+        }
+        guard let message = authenticator.open(datagram) else {
+            rejected += 1
+            return
+        }
+        node?.receive(message)
+    }
 
     private func endOfBurst() {
         guard let node, !isStopping else { return }

@@ -40,6 +40,13 @@ final class Database {
         sqlite3_extended_result_codes(handle, 1)
         sqlite3_busy_timeout(handle, 5_000)
 
+        // SQLite silently opens a write-protected file read-only; a store that cannot write is useless.
+        // Checked before the first read: reading a WAL database read-only would leave -wal and -shm files
+        // behind (a read-only connection cannot remove them on close).
+        if sqlite3_db_readonly(handle, "main") == 1 {
+            throw StoreError(path: path, reason: .readOnly, "\(path): database is read-only (check the file's permissions and mount)")
+        }
+
         // Inspect before changing anything: these reads are the first to touch the file, so a file that
         // is not SQLite fails here (SQLITE_NOTADB) and is never written.
         let applicationID = Int32(truncatingIfNeeded: try scalar("PRAGMA application_id", doing: "reading the header"))
@@ -60,10 +67,6 @@ final class Database {
         if version > supported {
             throw StoreError(path: path, reason: .newerSchema(version: version, supported: supported),
                              "\(path) has schema version \(version), newer than this binary supports (\(supported)); use a newer paxos")
-        }
-        // SQLite silently opens a write-protected file read-only; a store that cannot write is useless.
-        if sqlite3_db_readonly(handle, "main") == 1 {
-            throw StoreError(path: path, reason: .readOnly, "\(path): database is read-only (check the file's permissions)")
         }
 
         // WAL: a commit appends to one file and syncs it once, instead of journaling pages twice.

@@ -14,10 +14,15 @@ struct PaxosCommand: ParsableCommand {
             Start acceptors, learners, proposers and clients as separate processes with the same config file.
             Learners print only learned values on standard output; logs go to standard error.
             """,
-        subcommands: [AcceptorCommand.self, ProposerCommand.self, LearnerCommand.self, ClientCommand.self])
+        subcommands: [AcceptorCommand.self, ProposerCommand.self, LearnerCommand.self, ClientCommand.self,
+                      StatusCommand.self])
 
     /// Errors are one line on standard error and a non-zero exit; `--help` prints the help.
     static func main() {
+        if let usage = usageProblem(Array(CommandLine.arguments.dropFirst())) {
+            FileHandle.standardError.write(Data("paxos: \(usage)\n".utf8))
+            Foundation.exit(ExitCode.validationFailure.rawValue)
+        }
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -27,18 +32,54 @@ struct PaxosCommand: ParsableCommand {
                 print(fullMessage(for: error))
                 Foundation.exit(0)
             }
-            let message = self.message(for: error)
+            let message = oneLine(self.message(for: error))
             if !message.isEmpty { FileHandle.standardError.write(Data("paxos: \(message)\n".utf8)) }
             Foundation.exit(code.rawValue == 0 ? 1 : code.rawValue)
         }
     }
+
+    /// What ArgumentParser would report unclearly: no role at all (it prints the help and exits 0), an
+    /// unknown role (it reports every argument as unexpected), and a negative id (it takes it for an option
+    /// and complains about the config path instead).
+    static func usageProblem(_ arguments: [String]) -> String? {
+        let roles = configuration.subcommands.map { $0.configuration.commandName ?? "" }
+        let names = Set(roles + configuration.subcommands.flatMap { $0.configuration.aliases } + ["help"])
+        guard let first = arguments.first else {
+            return "missing role: expected \(roles.joined(separator: ", ")) (see 'paxos --help')"
+        }
+        if !first.hasPrefix("-") && !names.contains(first) {
+            return "unknown role '\(first)': expected \(roles.joined(separator: ", "))"
+        }
+        if names.contains(first), arguments.count > 1, arguments[1].hasPrefix("-"),
+           arguments[1].dropFirst().allSatisfy({ $0.isASCII && $0.isNumber }), arguments[1].count > 1 {
+            return "the id must be a whole number from 1 to \(UInt32.max), not '\(arguments[1])'"
+        }
+        return nil
+    }
+}
+
+/// ArgumentParser's messages may span lines (a list of allowed values, one per line); errors are one line.
+func oneLine(_ message: String) -> String {
+    let lines = message.split(whereSeparator: \.isNewline)
+        .map { $0.trimmingCharacters(in: .whitespaces) }
+        .filter { !$0.isEmpty }
+    guard let first = lines.first else { return "" }
+    let rest = lines.dropFirst().map { $0.hasPrefix("- ") ? String($0.dropFirst(2)) : $0 }
+    return rest.isEmpty ? first : first + " " + rest.joined(separator: ", ")
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
 
 struct RoleOptions: ParsableArguments {
-    @Argument(help: "This process's id, from 1.")
+    @Argument(help: "This process's id, from 1.", transform: RoleOptions.parseID)
     var id: UInt32
+
+    static func parseID(_ text: String) throws -> UInt32 {
+        guard let id = UInt32(text), id >= 1 else {
+            throw ValidationError("the id must be a whole number from 1 to \(UInt32.max)")
+        }
+        return id
+    }
 
     @Argument(help: "The cluster configuration file (the course's paxos.conf).")
     var config: String
@@ -72,9 +113,7 @@ struct Startup {
         self.options = options
         self.role = role
         let path = options.config
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw Failure("cannot read config file '\(path)'")
-        }
+        let data = try Self.readConfig(path)
         guard let text = String(data: data, encoding: .utf8) else {
             throw Failure("\(path): not a text file")
         }
@@ -82,6 +121,9 @@ struct Startup {
             config = try ClusterConfig.parse(text)
         } catch {
             throw Failure("\(path): \(error)")
+        }
+        if let key = ProcessInfo.processInfo.environment["PAXOS_KEY"], !key.isEmpty, key.utf8.count < 16 {
+            throw Failure("PAXOS_KEY must be at least 16 characters")
         }
         if role == .acceptor && Int(options.id) > config.settings.acceptorCount {
             throw Failure("acceptor id \(options.id) is beyond acceptor-count \(config.settings.acceptorCount) in \(path)")
@@ -100,6 +142,30 @@ struct Startup {
         }
         logger.logLevel = options.logLevel
         self.logger = logger
+    }
+
+    /// The config file's bytes; failures name the file and the system's reason (missing, a directory,
+    /// permission denied...).
+    static func readConfig(_ path: String) throws -> Data {
+        func failure() -> Failure { Failure("cannot read config file '\(path)': \(String(cString: strerror(errno)))") }
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { throw failure() }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw failure() }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            let what = info.st_mode & S_IFMT == S_IFDIR ? "it is a directory" : "it is not a regular file"
+            throw Failure("cannot read config file '\(path)': \(what)")
+        }
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else { throw failure() }
+            if n == 0 { return data }
+            data.append(contentsOf: buffer[0..<n])
+        }
     }
 
     var synchronous: Synchronous {
@@ -131,7 +197,18 @@ struct Startup {
         return "\(stateDirectory)/\(name).sqlite"
     }
 
+    /// The shared key: PAXOS_KEY from the environment, else the config's `key` line, else none.
+    var authenticator: DatagramAuthenticator? {
+        let key = ProcessInfo.processInfo.environment["PAXOS_KEY"].flatMap { $0.isEmpty ? nil : $0 } ?? config.key
+        return key.map { DatagramAuthenticator(secret: $0.utf8) }
+    }
+
+    func makeRuntime() -> NodeRuntime {
+        NodeRuntime(config: config, logger: logger, authenticator: authenticator)
+    }
+
     func run(_ node: any Node, runtime: NodeRuntime) throws {
+        reportStatus(of: runtime)
         let reason: StopReason
         do {
             reason = try runtime.run(node, role: role)
@@ -140,6 +217,7 @@ struct Startup {
         }
         let c = node.counters
         logger.info("stopping", metadata: ["reason": "\(reason)", "received": "\(c.received)", "dropped": "\(c.dropped)",
+                                           "rejected": "\(runtime.rejected)",
                                            "sent": "\(c.sent)", "commits": "\(c.commits)"])
         switch reason {
         case .signal, .finished: return
@@ -154,11 +232,12 @@ extension ParsableCommand {
     func guarded(_ body: () throws -> Void) throws {
         do {
             try body()
-        } catch let failure as Failure {
-            FileHandle.standardError.write(Data("paxos: error: \(failure)\n".utf8))
-            throw ExitCode(1)
-        } catch let error as StoreError {
-            FileHandle.standardError.write(Data("paxos: error: \(error)\n".utf8))
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            // Failure, StoreError or anything else: one line, whatever the error's text holds.
+            let text = "\(error)".split(whereSeparator: \.isNewline).joined(separator: " ")
+            FileHandle.standardError.write(Data("paxos: error: \(text)\n".utf8))
             throw ExitCode(1)
         }
     }
@@ -176,7 +255,7 @@ struct AcceptorCommand: ParsableCommand {
             let state = try store.load()
             startup.logger.info("acceptor \(options.id) starts", metadata: [
                 "promised": "\(state.promised)", "accepted": "\(state.accepted.count)", "state": "\(store.path)"])
-            let runtime = NodeRuntime(config: startup.config, logger: startup.logger)
+            let runtime = startup.makeRuntime()
             let acceptor = Paxos.Acceptor(id: options.id, settings: startup.config.settings, restoring: state)
             try startup.run(AcceptorNode(acceptor: acceptor, store: store, outbox: runtime.outbox), runtime: runtime)
         }
@@ -194,7 +273,7 @@ struct ProposerCommand: ParsableCommand {
             defer { store.close() }
             let state = try store.load()
             startup.logger.info("proposer \(options.id) starts", metadata: ["highestRound": "\(state.highestRound)"])
-            let runtime = NodeRuntime(config: startup.config, logger: startup.logger)
+            let runtime = startup.makeRuntime()
             let proposer = Paxos.Proposer(id: options.id, settings: startup.config.settings, restoring: state,
                                           seed: UInt64.random(in: .min ... .max))
             try startup.run(ProposerNode(proposer: proposer, store: store, outbox: runtime.outbox), runtime: runtime)
@@ -220,7 +299,7 @@ struct LearnerCommand: ParsableCommand {
                 try store.values(fromPosition: from)
             }
             if repaired != .untouched { startup.logger.notice("learner \(options.id) output file: \(repaired)") }
-            let runtime = NodeRuntime(config: startup.config, logger: startup.logger)
+            let runtime = startup.makeRuntime()
             let learner = Paxos.Learner(id: options.id, settings: startup.config.settings, restoring: state)
             let node = LearnerNode(learner: learner, store: store, outbox: runtime.outbox, output: StandardOutput.print)
             try startup.run(node, runtime: runtime)
@@ -254,7 +333,8 @@ struct ClientCommand: ParsableCommand {
     func run() throws {
         try guarded {
             let startup = try Startup(options, role: .client)
-            let runtime = NodeRuntime(config: startup.config, logger: startup.logger)
+            _ = try startup.prepareState()  // its lock and status file
+            let runtime = startup.makeRuntime()
             let client = Paxos.Client(id: options.id, incarnation: UInt64.random(in: .min ... .max),
                                       settings: startup.config.settings)
             let node = ClientNode(client: client, outbox: runtime.outbox)

@@ -1,0 +1,137 @@
+import ArgumentParser
+import Foundation
+import Metrics
+import PaxosCore
+import PaxosNode
+import Prometheus
+
+/// Exports a node's counters through swift-metrics, in Prometheus' text format, to
+/// `<state>/<role>-<id>.prom` (the format node_exporter's textfile collector reads).
+final class NodeMetrics {
+    private let registry = PrometheusCollectorRegistry()
+    private let received, dropped, rejected, sent, commits: Metrics.Counter
+    private let instance, values: Metrics.Gauge
+    private var last: StatusReport?
+
+    init(role: Role, id: UInt32) {
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let labels = [("role", role.rawValue), ("id", "\(id)")]
+        received = Metrics.Counter(label: "paxos_datagrams_received_total", dimensions: labels)
+        dropped = Metrics.Counter(label: "paxos_datagrams_dropped_total", dimensions: labels)
+        rejected = Metrics.Counter(label: "paxos_datagrams_rejected_total", dimensions: labels)
+        sent = Metrics.Counter(label: "paxos_messages_sent_total", dimensions: labels)
+        commits = Metrics.Counter(label: "paxos_commits_total", dimensions: labels)
+        instance = Metrics.Gauge(label: "paxos_instance", dimensions: labels)
+        values = Metrics.Gauge(label: "paxos_values", dimensions: labels)
+    }
+
+    func update(_ r: StatusReport) {
+        let before = last
+        func delta(_ now: Int, _ then: Int?) -> Int64 { Int64(max(now - (then ?? 0), 0)) }
+        received.increment(by: delta(r.counters.received, before?.counters.received))
+        dropped.increment(by: delta(r.counters.dropped, before?.counters.dropped))
+        rejected.increment(by: delta(r.rejected, before?.rejected))
+        sent.increment(by: delta(r.counters.sent, before?.counters.sent))
+        commits.increment(by: delta(r.counters.commits, before?.counters.commits))
+        instance.record(Double(r.progress.instance))
+        values.record(Double(r.progress.values))
+        last = r
+    }
+
+    var exposition: String { registry.emitToString() }
+}
+
+extension Startup {
+    /// Keeps `<state>/<role>-<id>.status` and `.prom` current while the node runs.
+    func reportStatus(of runtime: NodeRuntime) {
+        let base = "\(stateDirectory)/\(role.rawValue)-\(options.id)"
+        let metrics = NodeMetrics(role: role, id: options.id)
+        let role = role.rawValue
+        let id = options.id
+        let pid = getpid()
+        runtime.onStatus = { report in
+            let now = Date().timeIntervalSince1970
+            StatusFile.write(StatusFile.render(role: role, id: id, pid: pid, now: now, report: report), to: base + ".status")
+            metrics.update(report)
+            StatusFile.write(metrics.exposition, to: base + ".prom")
+        }
+    }
+}
+
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show every live process of a cluster: role, id, position in the log, lag and dropped datagrams.",
+        discussion: "Reads the .status files the processes keep in the state folder (refreshed every second).")
+
+    @Argument(help: "The cluster configuration file.")
+    var config: String
+
+    @Option(help: "Folder of the state files (default: paxos-state/ beside the config file).")
+    var state: String?
+
+    @Flag(help: "Also list processes that stopped or stopped reporting.")
+    var all = false
+
+    func run() throws {
+        try guarded {
+            let folder = try stateFolder()
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+            var rows: [[String: String]] = []
+            let now = Date().timeIntervalSince1970
+            for name in names.sorted() where name.hasSuffix(".status") {
+                guard let data = FileManager.default.contents(atPath: folder + "/" + name) else { continue }
+                var fields = StatusFile.parse(String(decoding: data, as: UTF8.self))
+                let pid = Int32(fields["pid"] ?? "") ?? 0
+                let fresh = now - (Double(fields["updated"] ?? "") ?? 0) < 5
+                let alive = pid > 0 && (kill(pid, 0) == 0 || errno == EPERM)
+                let live = fields["state"] == "running" && fresh && alive
+                if !live { fields["state"] = fields["state"] == "running" ? "silent" : (fields["state"] ?? "?") }
+                if live || all { rows.append(fields) }
+            }
+            print(Self.table(rows, folder: folder))
+        }
+    }
+
+    func stateFolder() throws -> String {
+        if let state { return state }
+        guard let data = FileManager.default.contents(atPath: config) else { throw Failure("cannot read config file '\(config)'") }
+        let parsed: ClusterConfig
+        do { parsed = try ClusterConfig.parse(String(decoding: data, as: UTF8.self)) } catch { throw Failure("\(config): \(error)") }
+        let base = (config as NSString).deletingLastPathComponent
+        let dir = parsed.stateDirectory ?? "paxos-state"
+        return dir.hasPrefix("/") ? dir : (base.isEmpty ? "." : base) + "/" + dir
+    }
+
+    /// One line per process; a learner's lag is how far its delivered instance trails the highest
+    /// instance any live proposer or learner reports decided.
+    static func table(_ rows: [[String: String]], folder: String) -> String {
+        guard !rows.isEmpty else { return "no live paxos process reports in \(folder)" }
+        let decided = rows.filter { $0["role"] == "proposer" || $0["role"] == "learner" }
+            .compactMap { UInt64($0["instance"] ?? "") }.max() ?? 0
+        let order = ["acceptor": 0, "proposer": 1, "learner": 2, "client": 3]
+        let sorted = rows.sorted {
+            (order[$0["role"] ?? ""] ?? 9, Int($0["id"] ?? "") ?? 0) < (order[$1["role"] ?? ""] ?? 9, Int($1["id"] ?? "") ?? 0)
+        }
+        var lines = [["ROLE", "ID", "PID", "STATE", "INSTANCE", "LAG", "VALUES", "RECEIVED", "DROPPED", "REJECTED", "DETAIL"]]
+        for r in sorted {
+            let instance = UInt64(r["instance"] ?? "") ?? 0
+            let lag = r["role"] == "learner" ? "\(decided > instance ? decided - instance : 0)" : "-"
+            let detail: String
+            switch r["role"] {
+            case "proposer": detail = "\(r["mode"] ?? "?") ballot \(r["ballot"] ?? "?") backlog \(r["backlog"] ?? "?")"
+            case "acceptor": detail = "promised \(r["promised"] ?? "?") accepted \(r["accepted"] ?? "?")"
+            case "learner": detail = "heard up to \(r["heard"] ?? "?")"
+            case "client": detail = "undecided \(r["undecided"] ?? "?")"
+            default: detail = ""
+            }
+            lines.append([r["role"] ?? "?", r["id"] ?? "?", r["pid"] ?? "?", r["state"] ?? "?", "\(instance)", lag,
+                          r["values"] ?? "0", r["received"] ?? "0", r["dropped"] ?? "0", r["rejected"] ?? "0", detail])
+        }
+        let widths = (0..<lines[0].count).map { c in lines.map { $0[c].count }.max() ?? 0 }
+        return lines.map { row in
+            row.enumerated().map { c, cell in c == row.count - 1 ? cell : cell.padding(toLength: widths[c], withPad: " ", startingAt: 0) }
+                .joined(separator: "  ")
+        }.joined(separator: "\n")
+    }
+}
