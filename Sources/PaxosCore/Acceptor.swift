@@ -15,21 +15,27 @@ extension Paxos {
         public let settings: ProtocolSettings
         public private(set) var promised: Ballot
         public private(set) var accepted: [Instance: AcceptedEntry]
+        /// Instances through this one were delivered by every learner and forgotten.
+        public private(set) var trimmedThrough: Instance
+        /// What each learner reported durably delivered (not persisted: learners report again).
+        private var learnerProgress: [UInt32: Instance] = [:]
 
         public init(id: UInt32, settings: ProtocolSettings, restoring state: AcceptorDurableState = .init()) {
             self.id = id
             self.settings = settings
             self.promised = state.promised
+            self.trimmedThrough = state.trimmedThrough
             var accepted: [Instance: AcceptedEntry] = [:]
             accepted.reserveCapacity(state.accepted.count)
-            for e in state.accepted { accepted[e.instance] = e }
+            for e in state.accepted where e.instance > state.trimmedThrough { accepted[e.instance] = e }
             self.accepted = accepted
         }
 
         /// The durable state this acceptor would be rebuilt from.
         public var durableState: AcceptorDurableState {
             AcceptorDurableState(promised: promised,
-                                 accepted: accepted.values.sorted { $0.instance < $1.instance })
+                                 accepted: accepted.values.sorted { $0.instance < $1.instance },
+                                 trimmedThrough: trimmedThrough)
         }
 
         public mutating func on(_ message: Message) -> AcceptorEffects {
@@ -41,6 +47,8 @@ extension Paxos {
                 onAccept(ballot: ballot, proposals: proposals, into: &effects)
             case .catchUp(_, let from, let to):
                 onCatchUp(from: from, to: to, into: &effects)
+            case .progress(let learner, let delivered):
+                onProgress(learner: learner, delivered: delivered, into: &effects)
             default:
                 break  // not for acceptors
             }
@@ -62,14 +70,11 @@ extension Paxos {
             let entries = accepted.values.filter { $0.instance >= from }.sorted { $0.instance < $1.instance }
             let chunks = chunked(entries, budget: settings.datagramPayloadBudget, size: Wire.size(of:))
             let count = UInt32(max(chunks.count, 1))
-            if chunks.isEmpty {
-                effects.send.append(Outgoing(.promise(Promise(acceptor: id, ballot: ballot, from: from, chunk: 0,
-                                                              chunkCount: 1, accepted: [])), to: .proposers))
-            }
-            for (k, chunk) in chunks.enumerated() {
+            for (k, chunk) in (chunks.isEmpty ? [[]] : chunks).enumerated() {
                 effects.send.append(Outgoing(.promise(Promise(acceptor: id, ballot: ballot, from: from,
                                                               chunk: UInt32(k), chunkCount: count,
-                                                              accepted: chunk)), to: .proposers))
+                                                              trimmedThrough: trimmedThrough, accepted: chunk)),
+                                             to: .proposers))
             }
         }
 
@@ -85,7 +90,11 @@ extension Paxos {
             }
             var taken: [InstanceProposal] = []
             taken.reserveCapacity(proposals.count)
-            for p in proposals where p.instance > 0 {
+            if proposals.contains(where: { $0.instance > 0 && $0.instance <= trimmedThrough }) {
+                // A leader still proposing what every learner has: tell it, instead of a vote.
+                effects.send.append(Outgoing(.trimmed(acceptor: id, through: trimmedThrough), to: .proposers))
+            }
+            for p in proposals where p.instance > trimmedThrough {
                 let entry = AcceptedEntry(instance: p.instance, ballot: ballot, proposal: p.proposal)
                 // A retransmitted 2A changes nothing durable; its 2B is sent again all the same.
                 if accepted[p.instance] != entry {
@@ -98,10 +107,29 @@ extension Paxos {
             effects.send.append(Outgoing(.accepted(acceptor: id, ballot: ballot, proposals: taken), to: .learners))
         }
 
+        /// Forgets instances once every configured learner reported them durably delivered: nobody can
+        /// need them from an acceptor any more, and a leader learns from promises not to touch them.
+        private mutating func onProgress(learner: UInt32, delivered: Instance, into effects: inout AcceptorEffects) {
+            guard settings.learnerCount > 0, learner >= 1, Int(learner) <= settings.learnerCount else { return }
+            learnerProgress[learner] = max(learnerProgress[learner] ?? 0, delivered)
+            guard learnerProgress.count == settings.learnerCount,
+                  let floor = learnerProgress.values.min(), floor > trimmedThrough else { return }
+            // Trimming per instance is wasteful: wait for a worthwhile stretch.
+            guard floor - trimmedThrough >= UInt64(settings.trimBatch) || accepted.keys.allSatisfy({ $0 <= floor }) else { return }
+            trimmedThrough = floor
+            accepted = accepted.filter { $0.key > floor }
+            effects.persist.trimThrough = floor
+        }
+
         /// Answers a learner's catch-up request with what this acceptor accepted; the learner counts these
         /// as votes, so a decided instance is recognised from a quorum of acceptors.
-        private func onCatchUp(from: Instance, to: Instance, into effects: inout AcceptorEffects) {
-            guard from > 0, to > from else { return }
+        private func onCatchUp(from requested: Instance, to: Instance, into effects: inout AcceptorEffects) {
+            guard requested > 0, to > requested else { return }
+            if requested <= trimmedThrough {
+                effects.send.append(Outgoing(.trimmed(acceptor: id, through: trimmedThrough), to: .learners))
+            }
+            let from = max(requested, trimmedThrough + 1)
+            guard to > from else { return }
             let end = min(to, from &+ UInt64(settings.catchUpChunk))
             guard end > from else { return }
             var entries: [AcceptedEntry] = []

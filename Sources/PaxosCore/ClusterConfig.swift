@@ -42,6 +42,7 @@ public struct ClusterConfig: Hashable, Sendable {
         ("tick-ms", "milliseconds per protocol tick, 1-1000 (default 10)"),
         ("synchronous", "SQLite synchronous level: full, normal or off (default full)"),
         ("key", "shared secret, at least 16 characters: datagrams carry an HMAC-SHA256 tag (default: none)"),
+        ("learner-count", "learners in the cluster; acceptors forget an instance once all of them delivered it, 0 never (default 2)"),
         ("window", "instances a leader keeps in flight, 1-100000 (default 256)"),
         ("batch-bytes", "largest batch of values in one instance, 64-60000 bytes (default 8000)"),
         ("datagram-bytes", "largest datagram sent, 512-65000 bytes (default 60000)"),
@@ -117,6 +118,7 @@ public struct ClusterConfig: Hashable, Sendable {
                 throw ParseError(line: line, message: "'key' must be at least 16 characters")
             }
             self.key = value
+        case "learner-count": settings.learnerCount = try int(0...1_000_000)
         case "window": settings.window = try int(1...100_000)
         case "batch-bytes": settings.maxBatchBytes = try int(64...60_000)
         case "datagram-bytes": settings.maxDatagramBytes = try int(512...65_000)

@@ -7,10 +7,13 @@
 public struct AcceptorDurableState: Hashable, Sendable {
     public var promised: Ballot
     public var accepted: [AcceptedEntry]
+    /// Instances through this one were delivered by every learner and forgotten.
+    public var trimmedThrough: Instance
 
-    public init(promised: Ballot = .zero, accepted: [AcceptedEntry] = []) {
+    public init(promised: Ballot = .zero, accepted: [AcceptedEntry] = [], trimmedThrough: Instance = 0) {
         self.promised = promised
         self.accepted = accepted
+        self.trimmedThrough = trimmedThrough
     }
 }
 
@@ -19,18 +22,22 @@ public struct AcceptorDurableState: Hashable, Sendable {
 public struct AcceptorWrite: Hashable, Sendable {
     public var promised: Ballot?
     public var accepted: [AcceptedEntry]
+    /// Forget every accepted value through this instance (applied after `accepted`).
+    public var trimThrough: Instance?
 
-    public init(promised: Ballot? = nil, accepted: [AcceptedEntry] = []) {
+    public init(promised: Ballot? = nil, accepted: [AcceptedEntry] = [], trimThrough: Instance? = nil) {
         self.promised = promised
         self.accepted = accepted
+        self.trimThrough = trimThrough
     }
 
-    public var isEmpty: Bool { promised == nil && accepted.isEmpty }
+    public var isEmpty: Bool { promised == nil && accepted.isEmpty && trimThrough == nil }
 
     /// Folds a later write into this one, so one transaction can carry a whole burst of messages.
     public mutating func merge(_ later: AcceptorWrite) {
         if let p = later.promised { promised = max(promised ?? p, p) }
         accepted.append(contentsOf: later.accepted)
+        if let t = later.trimThrough { trimThrough = max(trimThrough ?? t, t) }
     }
 }
 

@@ -4,6 +4,9 @@ extension Paxos {
     public struct LearnerEffects: Hashable, Sendable {
         public var persist: [DeliveredInstance] = []
         public var send: [Outgoing] = []
+        /// Set when this learner can never catch up: what it misses was trimmed by the acceptors after
+        /// every configured learner delivered it. The shell reports it and stops.
+        public var cannotCatchUp: String?
         public init() {}
 
         /// The values to print, in order, once `persist` is durable.
@@ -58,6 +61,10 @@ extension Paxos {
         private var lastHeard: UInt64 = 0
         private var lastAdvance: UInt64 = 0
         private var lastRecover: UInt64?
+        private var lastProgressReport: UInt64?
+        /// The highest instance an acceptor said it trimmed, and when that was first seen blocking us.
+        private var trimmedAhead: Instance = 0
+        private var trimmedSince: UInt64?
 
         public init(id: UInt32, settings: ProtocolSettings, restoring state: LearnerDurableState = .init(), now: UInt64 = 0) {
             self.id = id
@@ -97,6 +104,10 @@ extension Paxos {
                 }
             case .catchUp(let learner, let from, let to) where learner != id:
                 serve(from: from, to: to, into: &effects)
+            case .trimmed(let acceptor, let through):
+                guard settings.isAcceptor(acceptor) else { break }
+                trimmedAhead = max(trimmedAhead, through)
+                highestSeen = max(highestSeen, through)
             default:
                 break
             }
@@ -107,6 +118,23 @@ extension Paxos {
         public mutating func tick(now: UInt64) -> LearnerEffects {
             self.now = max(self.now, now)
             var effects = LearnerEffects()
+            if settings.learnerCount > 0,
+               self.now - (lastProgressReport ?? 0) >= settings.progressTicks || lastProgressReport == nil {
+                // What was delivered is durable once this tick's effects are applied (persist, then send).
+                lastProgressReport = self.now
+                effects.send.append(Outgoing(.progress(learner: id, delivered: nextInstance - 1), to: .acceptors))
+            }
+            if trimmedAhead >= nextInstance {
+                // Other learners may still serve what acceptors forgot; give them a while.
+                if trimmedSince == nil { trimmedSince = self.now }
+                if self.now - trimmedSince! >= settings.recoverTicks {
+                    effects.cannotCatchUp = "instances \(nextInstance)-\(trimmedAhead) were delivered by every learner "
+                        + "and trimmed by the acceptors before this learner got them; start it from a copy of another "
+                        + "learner's database"
+                }
+            } else {
+                trimmedSince = nil
+            }
             let behind = highestSeen >= nextInstance
             if behind {
                 if gapSince == nil { gapSince = self.now }

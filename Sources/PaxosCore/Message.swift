@@ -27,6 +27,12 @@ public enum Message: Hashable, Sendable {
     /// Learner → proposers: instances from `from` on could not be resolved from acceptors' votes
     /// (their accepted ballots differ); the leader runs phase 1 and 2 over them again.
     case recover(learner: UInt32, from: Instance)
+    /// Learner → acceptors: every instance through `delivered` is durably delivered here. Once every
+    /// learner reported an instance, acceptors forget it (trim), so their state stays bounded.
+    case progress(learner: UInt32, delivered: Instance)
+    /// Acceptor → learners and proposers: instances through `through` were delivered by every learner
+    /// and forgotten; nothing about them can be asked of this acceptor any more.
+    case trimmed(acceptor: UInt32, through: Instance)
 }
 
 /// 1B. An acceptor's promise for `ballot`, listing the values it accepted in instances from `from` on.
@@ -37,15 +43,19 @@ public struct Promise: Hashable, Sendable {
     public var from: Instance
     public var chunk: UInt32
     public var chunkCount: UInt32
+    /// Instances through this one were delivered by every learner and trimmed: a leader treats them as
+    /// decided and never proposes there (0: nothing trimmed).
+    public var trimmedThrough: Instance
     public var accepted: [AcceptedEntry]
 
     public init(acceptor: UInt32, ballot: Ballot, from: Instance, chunk: UInt32, chunkCount: UInt32,
-                accepted: [AcceptedEntry]) {
+                trimmedThrough: Instance = 0, accepted: [AcceptedEntry]) {
         self.acceptor = acceptor
         self.ballot = ballot
         self.from = from
         self.chunk = chunk
         self.chunkCount = chunkCount
+        self.trimmedThrough = trimmedThrough
         self.accepted = accepted
     }
 }

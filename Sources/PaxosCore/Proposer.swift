@@ -23,6 +23,7 @@ extension Paxos {
 
         struct PromiseChunks: Hashable, Sendable {
             var chunkCount: UInt32
+            var trimmedThrough: Instance = 0
             var chunks: [UInt32: [AcceptedEntry]] = [:]
             var isComplete: Bool { chunks.count == Int(chunkCount) }
         }
@@ -107,6 +108,9 @@ extension Paxos {
                 guard b.proposer != id, b.isValid else { break }
                 hear(b)
                 if b >= knownBallot { electionDeadline = now + settings.leaderTimeoutTicks + jitter() }
+            case .trimmed(let acceptor, let through):
+                guard settings.isAcceptor(acceptor) else { break }
+                markDecided(through: through)
             case .recover(_, let from):
                 guard mode == .leader, from > 0 else { break }
                 if let last = lastRecover, now - last < settings.leaderTimeoutTicks { break }
@@ -189,6 +193,7 @@ extension Paxos {
             var collected = promises[p.acceptor] ?? PromiseChunks(chunkCount: p.chunkCount)
             guard collected.chunkCount == p.chunkCount else { return }
             collected.chunks[p.chunk] = p.accepted
+            collected.trimmedThrough = max(collected.trimmedThrough, p.trimmedThrough)
             promises[p.acceptor] = collected
             let complete = promises.values.filter(\.isComplete)
             guard complete.count >= settings.quorum else { return }
@@ -202,6 +207,12 @@ extension Paxos {
             promises = [:]
             lastHeartbeat = now
             effects.send.append(Outgoing(.heartbeat(ballot: ballot, firstUndecided: decided.firstUndecided), to: .proposers))
+            // Whatever any acceptor trimmed was delivered by every learner: decided, never to be touched.
+            let trimmed = complete.map(\.trimmedThrough).max() ?? 0
+            if trimmed >= prepareFrom {
+                markDecided(through: trimmed)
+                prepareFrom = trimmed + 1
+            }
             var best: [Instance: AcceptedEntry] = [:]
             var highest: Instance = 0
             for promise in complete {
@@ -279,6 +290,22 @@ extension Paxos {
             if case .decided(let p) = tally.record(acceptor: acceptor, ballot: b, instance: instance, proposal: proposal) {
                 onDecided(instance, p, into: &effects)
             }
+        }
+
+        /// Instances through `through` are decided (an acceptor trimmed them): stop proposing them.
+        private mutating func markDecided(through: Instance) {
+            if through >= decided.firstUndecided {
+                decided.advance(through: through)
+                tally.forget(below: through + 1)
+            }
+            // Even instances already known decided may be in flight again (a recovery re-proposes them);
+            // acceptors no longer answer for them.
+            for (i, f) in inFlight where i <= through {
+                inFlight[i] = nil
+                // Whether or not they were decided there, resubmissions must be proposable again.
+                for s in f.proposal.submissions { queued.remove(s.id) }
+            }
+            nextInstance = max(nextInstance, through + 1)
         }
 
         private mutating func onDecided(_ instance: Instance, _ proposal: Proposal, into effects: inout ProposerEffects) {

@@ -37,8 +37,16 @@ public struct ProtocolSettings: Hashable, Sendable {
     public var recoverTicks: UInt64 = 100
     /// Instances asked for, or served, per catch-up request.
     public var catchUpChunk: Int = 512
-    /// Decided instances a learner keeps in memory to serve other learners' catch-up requests.
-    public var learnerServeCache: Int = 1_000_000
+    /// Decided instances a learner keeps in memory to serve other learners' catch-up requests (older
+    /// ones are served by the acceptors until every learner has them).
+    public var learnerServeCache: Int = 4_096
+    /// The configured number of learners (ids 1...learnerCount). Acceptors trim an instance once every
+    /// one of them reported it delivered; 0 never trims.
+    public var learnerCount: Int = 2
+    /// A learner reports its delivered prefix to the acceptors this often.
+    public var progressTicks: UInt64 = 100
+    /// Acceptors trim in stretches of at least this many instances (or everything they hold).
+    public var trimBatch: Int = 1_024
 
     public init() {}
 

@@ -70,6 +70,15 @@ struct DecidedInstances: Hashable, Sendable {
 
     func contains(_ i: Instance) -> Bool { i < firstUndecided || above.contains(i) }
 
+    /// Marks every instance through `instance` decided.
+    mutating func advance(through instance: Instance) {
+        guard instance >= firstUndecided else { return }
+        firstUndecided = instance + 1
+        highest = max(highest, instance)
+        above = above.filter { $0 > instance }
+        while above.remove(firstUndecided) != nil { firstUndecided += 1 }
+    }
+
     /// Marks an instance decided; returns false if it was known already.
     @discardableResult
     mutating func insert(_ i: Instance) -> Bool {

@@ -34,7 +34,7 @@ public enum Wire {
 
     enum TypeCode: UInt8 {
         case submit = 1, chosen, prepare, promise, nack, accept, accepted, replay, heartbeat, catchUp,
-             decided, recover
+             decided, recover, progress, trimmed
     }
 
     // MARK: sizes, for packing batches into datagrams without encoding twice
@@ -96,7 +96,7 @@ public enum Wire {
         case .promise(let p):
             w.bytes.append(TypeCode.promise.rawValue)
             w.varint(UInt64(p.acceptor)); w.ballot(p.ballot); w.varint(p.from)
-            w.varint(UInt64(p.chunk)); w.varint(UInt64(p.chunkCount))
+            w.varint(UInt64(p.chunk)); w.varint(UInt64(p.chunkCount)); w.varint(p.trimmedThrough)
             w.list(p.accepted) { $0.entry($1) }
         case .nack(let acceptor, let promised):
             w.bytes.append(TypeCode.nack.rawValue)
@@ -125,6 +125,12 @@ public enum Wire {
         case .recover(let learner, let from):
             w.bytes.append(TypeCode.recover.rawValue)
             w.varint(UInt64(learner)); w.varint(from)
+        case .progress(let learner, let delivered):
+            w.bytes.append(TypeCode.progress.rawValue)
+            w.varint(UInt64(learner)); w.varint(delivered)
+        case .trimmed(let acceptor, let through):
+            w.bytes.append(TypeCode.trimmed.rawValue)
+            w.varint(UInt64(acceptor)); w.varint(through)
         }
         return w.bytes
     }
@@ -283,9 +289,10 @@ public enum Wire {
                 let chunk = try u32()
                 let chunkCount = try u32()
                 guard chunk < chunkCount else { throw .malformed("promise chunk \(chunk) of \(chunkCount)") }
+                let trimmedThrough = try varint()
                 let accepted = try list(minimumItemSize: 4) { r throws(DecodeError) in try r.entry() }
                 return .promise(Promise(acceptor: acceptor, ballot: ballot, from: from, chunk: chunk,
-                                        chunkCount: chunkCount, accepted: accepted))
+                                        chunkCount: chunkCount, trimmedThrough: trimmedThrough, accepted: accepted))
             case .nack:
                 return .nack(acceptor: try u32(), promised: try ballot())
             case .accept:
@@ -309,6 +316,10 @@ public enum Wire {
                 return .decided(try list(minimumItemSize: 2) { r throws(DecodeError) in try r.instanceProposal() })
             case .recover:
                 return .recover(learner: try u32(), from: try varint())
+            case .progress:
+                return .progress(learner: try u32(), delivered: try varint())
+            case .trimmed:
+                return .trimmed(acceptor: try u32(), through: try varint())
             }
         }
     }

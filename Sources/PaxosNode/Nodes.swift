@@ -169,6 +169,11 @@ public final class LearnerNode: Node {
     private let output: ([Delivery]) -> Void
     private var delivered: [DeliveredInstance] = []
     private var sends: [Outgoing] = []
+    private var cannotCatchUp: String?
+
+    struct CannotCatchUp: Error, CustomStringConvertible {
+        var description: String
+    }
 
     /// `output` prints deliveries (in order); it is called only after they are durable.
     public init(learner: Paxos.Learner, store: LearnerPersistence, outbox: Outbox, output: @escaping ([Delivery]) -> Void) {
@@ -193,6 +198,7 @@ public final class LearnerNode: Node {
     private func absorb(_ effects: Paxos.LearnerEffects) {
         delivered.append(contentsOf: effects.persist)
         sends.append(contentsOf: effects.send)
+        if let why = effects.cannotCatchUp { cannotCatchUp = why }
     }
 
     public func endOfBurst() throws {
@@ -204,6 +210,7 @@ public final class LearnerNode: Node {
             if !deliveries.isEmpty { output(deliveries) }
         }
         flushSends(&sends, outbox: outbox, counters: &counters)
+        if let why = cannotCatchUp { throw CannotCatchUp(description: why) }
     }
 }
 

@@ -7,6 +7,9 @@ public final class AcceptorStore {
     private let upsertAccepted: Statement
     private let selectPromise: Statement
     private let selectAccepted: Statement
+    private let upsertTrim: Statement
+    private let deleteTrimmed: Statement
+    private let selectTrim: Statement
 
     /// Opens (creating and migrating if needed) the acceptor database at `path`.
     public init(path: String, synchronous: Synchronous = .full) throws {
@@ -16,6 +19,10 @@ public final class AcceptorStore {
             "INSERT OR REPLACE INTO accepted (instance, round, proposer, proposal) VALUES (?1, ?2, ?3, ?4)")
         selectPromise = try db.prepare("SELECT round, proposer FROM promise WHERE id = 1")
         selectAccepted = try db.prepare("SELECT instance, round, proposer, proposal FROM accepted ORDER BY instance")
+        upsertTrim = try db.prepare("INSERT OR REPLACE INTO trim (id, through) VALUES (1, ?1)")
+        // Instances at or past 2^63 are stored as negative bit patterns: never trimmed by this range.
+        deleteTrimmed = try db.prepare("DELETE FROM accepted WHERE instance >= 0 AND instance <= ?1")
+        selectTrim = try db.prepare("SELECT through FROM trim WHERE id = 1")
     }
 
     deinit { db.close() }
@@ -30,6 +37,9 @@ public final class AcceptorStore {
         var state = AcceptorDurableState()
         try selectPromise.query(doing: "loading the promise") { row in
             state.promised = Ballot(round: try row.uint64(0), proposer: try row.uint32(1))
+        }
+        try selectTrim.query(doing: "loading the trim point") { row in
+            state.trimmedThrough = try row.uint64(0)
         }
         try selectAccepted.query(doing: "loading accepted values") { row in
             let instance = try row.uint64(0)
@@ -70,6 +80,10 @@ public final class AcceptorStore {
                     try bind(3, entry.ballot.proposer)
                     try bind(4, blob: ProposalCodec.encode(entry.proposal))
                 }
+            }
+            if let through = w.trimThrough, through < 1 << 63 {
+                try deleteTrimmed.run(doing: "trimming accepted values") { bind in try bind(1, through) }
+                try upsertTrim.run(doing: "writing the trim point") { bind in try bind(1, through) }
             }
         }
     }

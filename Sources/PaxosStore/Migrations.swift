@@ -41,6 +41,14 @@ enum Migrations {
             );
 
             """#),
+        Migration(name: "0002_trim.sql", sql: #"""
+            -- Instances through `through` were delivered by every learner and deleted from `accepted`.
+            CREATE TABLE trim (
+                id      INTEGER PRIMARY KEY CHECK (id = 1),
+                through INTEGER NOT NULL
+            );
+
+            """#),
     ]
 
     static let learner: [Migration] = [

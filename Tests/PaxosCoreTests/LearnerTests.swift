@@ -15,6 +15,7 @@ import Testing
         s.probeTicks = 100
         s.recoverTicks = 100
         s.catchUpChunk = 512
+        s.learnerCount = 0  // progress reports have their own tests below
         return s
     }
 

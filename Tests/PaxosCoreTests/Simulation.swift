@@ -92,6 +92,8 @@ struct Simulation {
         s.recoverTicks = 40
         s.catchUpChunk = 16
         s.learnerServeCache = 64
+        s.progressTicks = 10
+        s.trimBatch = 3
         return s
     }
 
@@ -140,6 +142,8 @@ struct Simulation {
     var messagesDelivered = 0
 
     init(_ config: Config) {
+        var config = config
+        config.settings.learnerCount = config.learners
         self.config = config
         rng = SplitMix64(seed: config.seed ^ 0x5EED_5EED)
         for a in 1...UInt32(config.acceptorsRunning) {
@@ -304,6 +308,14 @@ struct Simulation {
             } else {
                 disk.accepted.append(entry)
             }
+        }
+        if let through = effects.persist.trimThrough {
+            // Only what every learner durably delivered may be forgotten.
+            for (l, learned) in learnerDisk where learned.nextInstance <= through {
+                throw Violation(tick: now, what: "A\(a) trimmed through \(through) but L\(l) delivered only up to \(learned.nextInstance - 1)")
+            }
+            disk.accepted.removeAll { $0.instance <= through }
+            disk.trimmedThrough = max(disk.trimmedThrough, through)
         }
         acceptorDisk[a] = disk
         for out in effects.send {
@@ -518,6 +530,8 @@ struct Simulation {
         case .catchUp(let l, let f, let t): "catchUp L\(l) \(f)..<\(t)"
         case .decided(let ps): "decided \(ps.map(\.instance))"
         case .recover(let l, let f): "recover L\(l) from \(f)"
+        case .progress(let l, let d): "progress L\(l) delivered \(d)"
+        case .trimmed(let a, let t): "trimmed A\(a) through \(t)"
         }
     }
 }

@@ -59,6 +59,9 @@ import Testing
         .decided([]),
         .decided(instanceProposals),
         .recover(learner: .max, from: .max),
+        .progress(learner: 2, delivered: 0),
+        .progress(learner: .max, delivered: .max),
+        .trimmed(acceptor: 3, through: 1_000_000),
     ]
 
     /// Exhaustive over `Message`, so a new case that lacks a sample fails `samplesCoverEveryCase`.
@@ -76,6 +79,8 @@ import Testing
         case .catchUp: 10
         case .decided: 11
         case .recover: 12
+        case .progress: 13
+        case .trimmed: 14
         }
     }
 
@@ -95,7 +100,7 @@ import Testing
     // MARK: round trips
 
     @Test func samplesCoverEveryCase() {
-        #expect(Set(Self.samples.map(Self.typeCode)) == Set(1...12))
+        #expect(Set(Self.samples.map(Self.typeCode)) == Set(1...14))
     }
 
     @Test(arguments: samples)
@@ -132,7 +137,7 @@ import Testing
         #expect(Wire.decode([0x50, 0x58, 2, 1, 0]) == .failure(.unsupportedVersion(2)))
         #expect(Wire.decode([0x50, 0x58, 0, 1, 0]) == .failure(.unsupportedVersion(0)))
         #expect(Wire.decode(Self.header(0) + [0]) == .failure(.unknownType(0)))
-        #expect(Wire.decode(Self.header(13) + [0]) == .failure(.unknownType(13)))
+        #expect(Wire.decode(Self.header(15) + [0]) == .failure(.unknownType(15)))
         #expect(Wire.decode(Self.header(255)) == .failure(.unknownType(255)))
     }
 

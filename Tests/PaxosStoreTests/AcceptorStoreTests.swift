@@ -15,6 +15,38 @@ import Testing
         }
     }
 
+    @Test func trimmingDeletesThroughThePointAndSurvivesReopen() throws {
+        try withTemporaryDirectory { dir in
+            let path = dir.file("acceptor-1.sqlite")
+            let ballot = Ballot(round: 1, proposer: 1)
+            do {
+                let store = try AcceptorStore(path: path)
+                try store.write(AcceptorWrite(promised: ballot, accepted: (1...5).map {
+                    AcceptedEntry(instance: $0, ballot: ballot, proposal: .noop)
+                }))
+                try store.write(AcceptorWrite(trimThrough: 3))
+                store.close()
+            }
+            let state = try AcceptorStore(path: path).load()
+            #expect(state.trimmedThrough == 3)
+            #expect(state.accepted.map(\.instance) == [4, 5])
+            #expect(try rawQuery(path, "SELECT COUNT(*) FROM accepted") == ["2"])
+        }
+    }
+
+    @Test func aVersionOneDatabaseIsMigratedInPlace() throws {
+        try withTemporaryDirectory { dir in
+            let path = dir.file("acceptor-1.sqlite")
+            // What the first release wrote: schema 0001 only, one accepted value.
+            try rawExecute(path, StoreKind.acceptor.migrations[0].sql, create: true)
+            try rawExecute(path, "INSERT INTO accepted VALUES (7, 2, 1, x'00'); PRAGMA application_id = \(StoreKind.acceptor.applicationID); PRAGMA user_version = 1")
+            let state = try AcceptorStore(path: path).load()
+            #expect(state.accepted.map(\.instance) == [7])
+            #expect(state.trimmedThrough == 0)
+            #expect(try rawQuery(path, "PRAGMA user_version") == ["\(StoreKind.acceptor.migrations.count)"])
+        }
+    }
+
     @Test func roundTripAndReopen() throws {
         try withTemporaryDirectory { dir in
             let path = dir.file("acceptor-1.sqlite")
