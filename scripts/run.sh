@@ -117,6 +117,8 @@ prepare_logs() {
     fi
     mkdir -p "$logdir/paxos-state"
     write_config "$conf" "$ip" "$port_base"
+    # Acceptors forget an instance once every configured learner delivered it: count them all.
+    ((learners == 2)) || echo "learner-count $learners" >>"$conf"
 
     local i
     for ((i = 1; i <= clients; i++)); do
