@@ -7,4 +7,8 @@ cd "$(CDPATH='' cd -P -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)"
 
 swift test
 swift build -c release --product paxos
-PAXOS_BIN="$PWD/.build/release/paxos" scripts/integration-test.sh "$@"
+export PAXOS_BIN="$PWD/.build/release/paxos"
+status=0
+scripts/integration-test.sh "$@" || status=1
+scripts/multihost-test.sh || status=1
+exit $status
