@@ -123,6 +123,8 @@ public final class AcceptorNode: Node {
 public final class ProposerNode: Node {
     public private(set) var proposer: Paxos.Proposer
     public private(set) var counters = NodeCounters()
+    /// Told when this proposer becomes a candidate, the leader, or a follower again (for the log).
+    public var onModeChange: ((Paxos.Proposer.Mode, Ballot) -> Void)?
     private let store: ProposerPersistence
     private let outbox: Outbox
     private var highestRound: UInt64?
@@ -136,10 +138,16 @@ public final class ProposerNode: Node {
 
     public func receive(_ datagram: [UInt8]) {
         guard let message = decode(datagram, counters: &counters) else { return }
+        let before = proposer.mode
         absorb(proposer.on(message))
+        if proposer.mode != before { onModeChange?(proposer.mode, proposer.ballot) }
     }
 
-    public func tick(now: UInt64) { absorb(proposer.tick(now: now)) }
+    public func tick(now: UInt64) {
+        let before = proposer.mode
+        absorb(proposer.tick(now: now))
+        if proposer.mode != before { onModeChange?(proposer.mode, proposer.ballot) }
+    }
 
     public var progress: NodeProgress {
         NodeProgress(instance: proposer.firstUndecided - 1,

@@ -117,10 +117,12 @@ public final class NodeRuntime: @unchecked Sendable {
     }
 
     public var counters: NodeCounters? { node?.counters }
+    public var sendErrors: Int { transport?.sendErrors ?? 0 }
 
     private func reportStatus(running: Bool) {
         guard let node, let onStatus else { return }
-        onStatus(StatusReport(running: running, counters: node.counters, rejected: rejected, progress: node.progress))
+        onStatus(StatusReport(running: running, counters: node.counters, rejected: rejected,
+                              sendErrors: transport?.sendErrors ?? 0, progress: node.progress))
     }
 
     private func received(_ datagram: [UInt8]) {

@@ -7,6 +7,8 @@ public struct StatusReport: Sendable {
     public var running: Bool
     public var counters: NodeCounters
     public var rejected: Int
+    /// Datagrams the transport failed to send (no route, buffer full...).
+    public var sendErrors: Int
     public var progress: NodeProgress
 }
 
@@ -20,7 +22,7 @@ public enum StatusFile {
             ("instance", "\(report.progress.instance)"), ("values", "\(report.progress.values)"),
             ("received", "\(report.counters.received)"), ("dropped", "\(report.counters.dropped)"),
             ("rejected", "\(report.rejected)"), ("sent", "\(report.counters.sent)"),
-            ("commits", "\(report.counters.commits)"),
+            ("commits", "\(report.counters.commits)"), ("send-errors", "\(report.sendErrors)"),
         ]
         lines += report.progress.details
         return lines.map { "\($0) \($1)\n" }.joined()

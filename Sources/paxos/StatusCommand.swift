@@ -9,7 +9,7 @@ import Prometheus
 /// `<state>/<role>-<id>.prom` (the format node_exporter's textfile collector reads).
 final class NodeMetrics {
     private let registry = PrometheusCollectorRegistry()
-    private let received, dropped, rejected, sent, commits: Metrics.Counter
+    private let received, dropped, rejected, sent, commits, sendErrors: Metrics.Counter
     private let instance, values: Metrics.Gauge
     private var last: StatusReport?
 
@@ -21,6 +21,7 @@ final class NodeMetrics {
         rejected = Metrics.Counter(label: "paxos_datagrams_rejected_total", dimensions: labels)
         sent = Metrics.Counter(label: "paxos_messages_sent_total", dimensions: labels)
         commits = Metrics.Counter(label: "paxos_commits_total", dimensions: labels)
+        sendErrors = Metrics.Counter(label: "paxos_send_errors_total", dimensions: labels)
         instance = Metrics.Gauge(label: "paxos_instance", dimensions: labels)
         values = Metrics.Gauge(label: "paxos_values", dimensions: labels)
     }
@@ -33,6 +34,7 @@ final class NodeMetrics {
         rejected.increment(by: delta(r.rejected, before?.rejected))
         sent.increment(by: delta(r.counters.sent, before?.counters.sent))
         commits.increment(by: delta(r.counters.commits, before?.counters.commits))
+        sendErrors.increment(by: delta(r.sendErrors, before?.sendErrors))
         instance.record(Double(r.progress.instance))
         values.record(Double(r.progress.values))
         last = r
