@@ -58,6 +58,8 @@ extension Paxos {
         private var gapSince: UInt64?
         private var lastRequest: UInt64?
         private var lastRequestEnd: Instance = 0
+        /// The highest instance any catch-up answer (replay or decided) carried.
+        private var answeredThrough: Instance = 0
         private var lastHeard: UInt64 = 0
         private var lastAdvance: UInt64 = 0
         private var lastRecover: UInt64?
@@ -93,10 +95,16 @@ extension Paxos {
                 }
             case .replay(let acceptor, let entries):
                 guard settings.isAcceptor(acceptor) else { break }
+                if let last = entries.last, last.instance >= nextInstance {
+                    answeredThrough = max(answeredThrough, last.instance)
+                }
                 for e in entries {
                     vote(acceptor: acceptor, ballot: e.ballot, instance: e.instance, proposal: e.proposal)
                 }
             case .decided(let proposals):
+                if let last = proposals.last, last.instance >= nextInstance {
+                    answeredThrough = max(answeredThrough, last.instance)
+                }
                 for p in proposals where p.instance >= nextInstance {
                     highestSeen = max(highestSeen, p.instance)
                     decidedAhead[p.instance] = p.proposal
@@ -153,9 +161,10 @@ extension Paxos {
                 }
             } else {
                 gapSince = nil
-                // Idle: a learner that started after everything was decided hears nothing, so it probes.
+                // Idle: a learner that started after everything was decided hears nothing, so it probes —
+                // at once when it starts, then whenever it has heard nothing for a while.
                 let sinceRequest = lastRequest.map { self.now - $0 } ?? .max
-                if self.now - lastHeard >= settings.probeTicks && sinceRequest >= settings.probeTicks {
+                if lastRequest == nil || (self.now - lastHeard >= settings.probeTicks && sinceRequest >= settings.probeTicks) {
                     requestCatchUp(into: &effects)
                 }
             }
@@ -193,8 +202,10 @@ extension Paxos {
             lastRecover = nil
             tally.forget(below: nextInstance)
             // Catching up: once the previous answer is used up, ask for the next chunk at once instead of
-            // waiting for a tick.
-            if highestSeen >= nextInstance && nextInstance >= lastRequestEnd && lastRequest != nil {
+            // waiting for a tick — when more is known to exist, or when the answer filled the whole chunk
+            // (a learner that starts late, in a quiet cluster, hears of nothing beyond it).
+            if lastRequest != nil && nextInstance >= lastRequestEnd
+                && (highestSeen >= nextInstance || answeredThrough + 1 >= lastRequestEnd) {
                 requestCatchUp(into: &effects)
             }
         }
