@@ -10,5 +10,6 @@ swift build -c release --product paxos
 export PAXOS_BIN="$PWD/.build/release/paxos"
 status=0
 scripts/integration-test.sh "$@" || status=1
+scripts/bad-input-test.sh || status=1
 scripts/multihost-test.sh || status=1
 exit $status

@@ -27,6 +27,9 @@ final class Database {
         handle = h
         do {
             try setUp(kind: kind, synchronous: synchronous)
+        } catch let error as StoreError {
+            close()
+            throw error.namingDamage()
         } catch {
             close()
             throw error

@@ -51,6 +51,18 @@ public struct StoreError: Error, CustomStringConvertible {
         return StoreError(path: path, reason: reason, "\(path): \(headline) (\(doing): \(message))")
     }
 
+    /// Opening a damaged file fails with whatever code the damage trips first: SQLITE_CORRUPT mostly, but
+    /// garbage in the schema pages can also yield TOOBIG, RANGE, MISMATCH, FORMAT or SCHEMA. While
+    /// opening, these mean a corrupt file, and the message says so.
+    func namingDamage() -> StoreError {
+        guard case .sqlite(let code) = reason,
+              [SQLITE_TOOBIG, SQLITE_RANGE, SQLITE_MISMATCH, SQLITE_FORMAT, SQLITE_SCHEMA].contains(code & 0xFF)
+        else { return self }
+        let generic = "\(path): SQLite error \(code) "
+        let detail = description.hasPrefix(generic) ? String(description.dropFirst(generic.count)) : "(\(description))"
+        return StoreError(path: path, reason: .corrupt, "\(path): database file is corrupt \(detail)")
+    }
+
     static func closed(_ path: String) -> StoreError {
         StoreError(path: path, reason: .closed, "\(path): the store is closed")
     }
