@@ -25,21 +25,10 @@ while (($#)); do
     esac
 done
 is_posint "$n" || die "-n needs a positive number"
-can_use_netns || die "needs root and iproute2 (it runs in a private network namespace)"
 root=$(CDPATH='' cd -P -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)
 out=${out:-$root/logs/history}
-ensure_binary
 rm -rf "$out" && mkdir -p "$out"
-
-NETNS=""
-NS_EXEC=()
-cleanup() {
-    stop_all
-    netns_delete
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-netns_create "paxos-history-$$" || die "could not create a network namespace"
+namespaced_run paxos-history
 
 conf=$out/paxos.conf
 write_config "$conf" 239.0.0.1 5000

@@ -250,3 +250,15 @@ forget_procs() {
     HARD_KILL=()
     LABELS=()
 }
+
+# namespaced_run NAME: for the measurement scripts. Needs root; finds the binary; creates a fresh
+# private namespace that is removed, with every process started in it, when the script exits.
+namespaced_run() {
+    can_use_netns || die "needs root and iproute2 (it runs in a private network namespace)"
+    ensure_binary
+    NETNS=""
+    NS_EXEC=()
+    trap 'stop_all; netns_delete' EXIT
+    trap 'exit 130' INT TERM
+    netns_create "$1-$$" || die "could not create a network namespace"
+}
