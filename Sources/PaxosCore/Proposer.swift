@@ -50,6 +50,11 @@ extension Paxos {
 
         private var nextInstance: Instance = 1
         private var inFlight: [Instance: InFlight] = [:]
+        /// Instances phase 1 found to re-propose, from `recoverNext` through `recoverEnd`, and the values
+        /// accepted in them (an instance missing here is a hole: a no-op).
+        private var recovering: [Instance: Proposal] = [:]
+        private var recoverNext: Instance = 1
+        private var recoverEnd: Instance = 0
         private var pending: [Submission] = []
         private var pendingHead = 0
         private var queued: Set<SubmissionID> = []
@@ -69,8 +74,10 @@ extension Paxos {
             self.electionDeadline = now + UInt64(max(Int(id) - 1, 0)) * settings.leaderTimeoutTicks + jitter()
         }
 
-        /// Pending submissions plus those in flight: what the leader still has to get decided.
-        public var backlog: Int { pending.count - pendingHead + inFlight.count }
+        /// Pending submissions plus instances in flight or still to recover: what the leader has to get decided.
+        public var backlog: Int {
+            pending.count - pendingHead + inFlight.count + Int(clamping: recoverEnd >= recoverNext ? recoverEnd - recoverNext + 1 : 0)
+        }
 
         // MARK: inputs
 
@@ -167,6 +174,8 @@ extension Paxos {
             // Persisted before the prepare leaves, so a restarted proposer never reuses this ballot.
             effects.persist = ProposerDurableState(highestRound: highestRound)
             mode = .candidate
+            recovering = [:]
+            recoverEnd = 0
             prepareFrom = max(from, 1)
             promises = [:]
             sendPrepare(into: &effects)
@@ -179,6 +188,8 @@ extension Paxos {
 
         private mutating func stepDown() {
             mode = .follower
+            recovering = [:]
+            recoverEnd = 0
             electionDeadline = now + settings.leaderTimeoutTicks + jitter()
             promises = [:]
             inFlight = [:]
@@ -224,19 +235,13 @@ extension Paxos {
                     }
                 }
             }
-            var recovered: [InstanceProposal] = []
-            if highest >= prepareFrom {
-                // Instances known decided are proposed again too: a learner's recover request means their
-                // votes are scattered over ballots, and re-proposing the highest-ballot value is safe.
-                for i in prepareFrom...highest {
-                    let proposal = best[i]?.proposal ?? .noop
-                    inFlight[i] = InFlight(proposal: proposal, sentAt: now)
-                    for s in proposal.submissions { queued.insert(s.id) }
-                    recovered.append(InstanceProposal(instance: i, proposal: proposal))
-                }
-            }
+            // Instances known decided are proposed again too: a learner's recover request means their
+            // votes are scattered over ballots, and re-proposing the highest-ballot value is safe. They go
+            // out a window at a time (fillWindow), so a long range costs neither a burst nor a hang.
+            recovering = best.mapValues(\.proposal)
+            recoverNext = prepareFrom
+            recoverEnd = highest
             nextInstance = max(highest + 1, prepareFrom)
-            sendAccept(recovered, into: &effects)
         }
 
         /// A leader starting a new election keeps its clients' submissions: those in flight go back to the
@@ -254,6 +259,15 @@ extension Paxos {
 
         private mutating func fillWindow(into effects: inout ProposerEffects) {
             var fresh: [InstanceProposal] = []
+            // What phase 1 found comes first: the value of the highest ballot, or a no-op in a hole.
+            while inFlight.count < settings.window && recoverNext <= recoverEnd {
+                let i = recoverNext
+                recoverNext += 1
+                let proposal = recovering.removeValue(forKey: i) ?? .noop
+                inFlight[i] = InFlight(proposal: proposal, sentAt: now)
+                for s in proposal.submissions { queued.insert(s.id) }
+                fresh.append(InstanceProposal(instance: i, proposal: proposal))
+            }
             let budget = settings.maxBatchBytes
             while inFlight.count < settings.window && pendingHead < pending.count {
                 var batch: [Submission] = []
@@ -306,6 +320,8 @@ extension Paxos {
                 for s in f.proposal.submissions { queued.remove(s.id) }
             }
             nextInstance = max(nextInstance, through + 1)
+            recoverNext = max(recoverNext, through + 1)
+            recovering = recovering.filter { $0.key > through }
         }
 
         private mutating func onDecided(_ instance: Instance, _ proposal: Proposal, into effects: inout ProposerEffects) {

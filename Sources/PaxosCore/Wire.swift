@@ -9,6 +9,9 @@ public enum Wire {
     public static let version: UInt8 = 1
     /// Bytes before the first field.
     public static let headerSize = 4
+    /// The highest instance number a datagram may carry. Beyond it numbers are absurd (a log that long
+    /// would take millennia) and refused, so no role computes `instance + 1` near overflow.
+    public static let maxInstance: Instance = 1 << 62
 
     public enum DecodeError: Error, Hashable, Sendable, CustomStringConvertible {
         case tooShort
@@ -219,6 +222,12 @@ public enum Wire {
             }
         }
 
+        mutating func instance() throws(DecodeError) -> Instance {
+            let v = try varint()
+            guard v <= Wire.maxInstance else { throw .malformed("instance \(v) beyond 2^62") }
+            return v
+        }
+
         mutating func u32() throws(DecodeError) -> UInt32 {
             let v = try varint()
             guard v <= UInt64(UInt32.max) else { throw .malformed("id beyond 32 bits") }
@@ -267,11 +276,11 @@ public enum Wire {
         }
 
         mutating func instanceProposal() throws(DecodeError) -> InstanceProposal {
-            InstanceProposal(instance: try varint(), proposal: try proposal())
+            InstanceProposal(instance: try instance(), proposal: try proposal())
         }
 
         mutating func entry() throws(DecodeError) -> AcceptedEntry {
-            AcceptedEntry(instance: try varint(), ballot: try ballot(), proposal: try proposal())
+            AcceptedEntry(instance: try instance(), ballot: try ballot(), proposal: try proposal())
         }
 
         mutating func message(_ code: TypeCode) throws(DecodeError) -> Message {
@@ -281,15 +290,15 @@ public enum Wire {
             case .chosen:
                 return .chosen(try list(minimumItemSize: 3) { r throws(DecodeError) in try r.submissionID() })
             case .prepare:
-                return .prepare(ballot: try ballot(), from: try varint())
+                return .prepare(ballot: try ballot(), from: try instance())
             case .promise:
                 let acceptor = try u32()
                 let ballot = try ballot()
-                let from = try varint()
+                let from = try instance()
                 let chunk = try u32()
                 let chunkCount = try u32()
                 guard chunk < chunkCount else { throw .malformed("promise chunk \(chunk) of \(chunkCount)") }
-                let trimmedThrough = try varint()
+                let trimmedThrough = try instance()
                 let accepted = try list(minimumItemSize: 4) { r throws(DecodeError) in try r.entry() }
                 return .promise(Promise(acceptor: acceptor, ballot: ballot, from: from, chunk: chunk,
                                         chunkCount: chunkCount, trimmedThrough: trimmedThrough, accepted: accepted))
@@ -309,17 +318,17 @@ public enum Wire {
                 return .replay(acceptor: acceptor,
                                entries: try list(minimumItemSize: 4) { r throws(DecodeError) in try r.entry() })
             case .heartbeat:
-                return .heartbeat(ballot: try ballot(), firstUndecided: try varint())
+                return .heartbeat(ballot: try ballot(), firstUndecided: try instance())
             case .catchUp:
-                return .catchUp(learner: try u32(), from: try varint(), to: try varint())
+                return .catchUp(learner: try u32(), from: try instance(), to: try varint())
             case .decided:
                 return .decided(try list(minimumItemSize: 2) { r throws(DecodeError) in try r.instanceProposal() })
             case .recover:
-                return .recover(learner: try u32(), from: try varint())
+                return .recover(learner: try u32(), from: try instance())
             case .progress:
-                return .progress(learner: try u32(), delivered: try varint())
+                return .progress(learner: try u32(), delivered: try instance())
             case .trimmed:
-                return .trimmed(acceptor: try u32(), through: try varint())
+                return .trimmed(acceptor: try u32(), through: try instance())
             }
         }
     }

@@ -138,7 +138,9 @@ import Testing
     }
 
     @Test func anIncompleteChunkedPromiseDoesNotCount() {
-        var p = Proposer(id: 1, settings: Self.settings, seed: 1)
+        var s = Self.settings
+        s.window = 8  // every recovered instance fits at once
+        var p = Proposer(id: 1, settings: s, seed: 1)
         _ = p.tick(now: 1)
         let b = Self.ballot(1, 1)
         let old = Self.ballot(0, 0)
@@ -476,5 +478,38 @@ import Testing
         #expect(p.knownBallot == b)
         // The honest second vote still decides.
         #expect(p.on(.accepted(acceptor: 2, ballot: b, proposals: [one])).send == [Outgoing(.chosen([Self.sub(1).id]), to: .clients)])
+    }
+}
+
+@Suite struct ProposerRecoveryTests {
+    /// A long range found in phase 1 is re-proposed a window at a time, holes as no-ops, so a huge (or
+    /// absurd) highest instance costs neither a burst of datagrams nor a hang.
+    @Test func recoveryGoesOutAWindowAtATime() {
+        var s = ProtocolSettings()
+        s.window = 3
+        s.electionBackoffTicks = 0
+        var p = Paxos.Proposer(id: 1, settings: s, seed: 1)
+        _ = p.tick(now: 1)
+        let old = Ballot(round: 0, proposer: 0)
+        let far: Instance = 1 << 40
+        let entries = [AcceptedEntry(instance: 2, ballot: old, proposal: .noop), AcceptedEntry(instance: far, ballot: old, proposal: .noop)]
+        _ = p.on(.promise(Promise(acceptor: 1, ballot: p.ballot, from: 1, chunk: 0, chunkCount: 1, accepted: entries)))
+        let e = p.on(.promise(Promise(acceptor: 2, ballot: p.ballot, from: 1, chunk: 0, chunkCount: 1, accepted: [])))
+        #expect(p.mode == .leader)
+        let proposed = e.send.flatMap { out -> [Instance] in
+            if case .accept(_, let ps) = out.message { return ps.map(\.instance) }
+            return []
+        }
+        #expect(proposed == [1, 2, 3])
+        #expect(p.backlog > 1_000_000)
+        // Each decision lets one more through.
+        let b = p.ballot
+        _ = p.on(.accepted(acceptor: 1, ballot: b, proposals: [InstanceProposal(instance: 1, proposal: .noop)]))
+        let next = p.on(.accepted(acceptor: 2, ballot: b, proposals: [InstanceProposal(instance: 1, proposal: .noop)]))
+        let more = next.send.flatMap { out -> [Instance] in
+            if case .accept(_, let ps) = out.message { return ps.map(\.instance) }
+            return []
+        }
+        #expect(more == [4])
     }
 }

@@ -26,13 +26,13 @@ import Testing
     static let entries: [AcceptedEntry] = [
         AcceptedEntry(instance: 1, ballot: Ballot(round: 1, proposer: 1), proposal: .noop),
         AcceptedEntry(instance: 2, ballot: Ballot(round: 3, proposer: 2), proposal: .batch([])),
-        AcceptedEntry(instance: .max, ballot: maxBallot, proposal: .batch(oddSubmissions)),
+        AcceptedEntry(instance: Wire.maxInstance, ballot: maxBallot, proposal: .batch(oddSubmissions)),
     ]
 
     static let instanceProposals: [InstanceProposal] = [
         InstanceProposal(instance: 1, proposal: .noop),
         InstanceProposal(instance: 300, proposal: .batch([])),
-        InstanceProposal(instance: .max, proposal: .batch(oddSubmissions)),
+        InstanceProposal(instance: Wire.maxInstance, proposal: .batch(oddSubmissions)),
     ]
 
     /// At least one sample of every message case, with extreme and empty fields.
@@ -41,10 +41,10 @@ import Testing
         .submit(oddSubmissions),
         .chosen([]),
         .chosen([maxID, SubmissionID(client: 0, incarnation: 0, sequence: 0), SubmissionID(client: 3, incarnation: 1 << 40, sequence: 9)]),
-        .prepare(ballot: maxBallot, from: .max),
+        .prepare(ballot: maxBallot, from: Wire.maxInstance),
         .prepare(ballot: .zero, from: 0),
         .promise(Promise(acceptor: 1, ballot: Ballot(round: 2, proposer: 1), from: 1, chunk: 0, chunkCount: 1, accepted: [])),
-        .promise(Promise(acceptor: .max, ballot: maxBallot, from: .max, chunk: .max - 1, chunkCount: .max, accepted: entries)),
+        .promise(Promise(acceptor: .max, ballot: maxBallot, from: Wire.maxInstance, chunk: .max - 1, chunkCount: .max, accepted: entries)),
         .nack(acceptor: .max, promised: maxBallot),
         .nack(acceptor: 0, promised: .zero),
         .accept(ballot: maxBallot, proposals: instanceProposals),
@@ -53,14 +53,14 @@ import Testing
         .accepted(acceptor: 2, ballot: Ballot(round: 5, proposer: 3), proposals: []),
         .replay(acceptor: .max, entries: entries),
         .replay(acceptor: 1, entries: []),
-        .heartbeat(ballot: maxBallot, firstUndecided: .max),
-        .catchUp(learner: .max, from: .max, to: 0),
+        .heartbeat(ballot: maxBallot, firstUndecided: Wire.maxInstance),
+        .catchUp(learner: .max, from: Wire.maxInstance, to: 0),
         .catchUp(learner: 1, from: 1, to: 513),
         .decided([]),
         .decided(instanceProposals),
-        .recover(learner: .max, from: .max),
+        .recover(learner: .max, from: Wire.maxInstance),
         .progress(learner: 2, delivered: 0),
-        .progress(learner: .max, delivered: .max),
+        .progress(learner: .max, delivered: Wire.maxInstance),
         .trimmed(acceptor: 3, through: 1_000_000),
     ]
 
@@ -95,6 +95,26 @@ import Testing
     static func isMalformed(_ r: Result<Message, Wire.DecodeError>) -> Bool {
         if case .failure(.malformed) = r { return true }
         return false
+    }
+
+    /// Instance numbers beyond 2^62 cannot occur (a log that long would take millennia to build): they
+    /// are refused when decoded, so no role ever computes with them.
+    @Test func absurdInstanceNumbersAreRefused() {
+        let beyond = Wire.maxInstance + 1
+        let absurd: [Message] = [
+            .prepare(ballot: Ballot(round: 1, proposer: 1), from: beyond),
+            .accept(ballot: Ballot(round: 1, proposer: 1), proposals: [InstanceProposal(instance: .max, proposal: .noop)]),
+            .accepted(acceptor: 1, ballot: Ballot(round: 1, proposer: 1), proposals: [InstanceProposal(instance: beyond, proposal: .noop)]),
+            .promise(Promise(acceptor: 1, ballot: Ballot(round: 1, proposer: 1), from: 1, chunk: 0, chunkCount: 1,
+                             trimmedThrough: .max, accepted: [])),
+            .trimmed(acceptor: 1, through: .max),
+            .progress(learner: 1, delivered: beyond),
+            .catchUp(learner: 1, from: beyond, to: beyond + 5),
+            .decided([InstanceProposal(instance: beyond, proposal: .noop)]),
+            .recover(learner: 1, from: .max),
+            .heartbeat(ballot: Ballot(round: 1, proposer: 1), firstUndecided: beyond),
+        ]
+        for m in absurd { #expect(Self.isMalformed(Wire.decode(Wire.encode(m))), "\(m)") }
     }
 
     // MARK: round trips
@@ -165,7 +185,7 @@ import Testing
         // Ten bytes whose last one holds only the top bit: exactly UInt64.max.
         let maxVarint = Array(repeating: UInt8(0xFF), count: 9) + [0x01]
         #expect(Self.varint(.max) == maxVarint)
-        #expect(Wire.decode(Self.header(12) + [1] + maxVarint) == .success(.recover(learner: 1, from: .max)))
+        #expect(Wire.decode(Self.header(5) + [1] + maxVarint + [1]) == .success(.nack(acceptor: 1, promised: Ballot(round: .max, proposer: 1))))
         // Tenth byte with more than the top bit: overflow.
         #expect(Self.isMalformed(Wire.decode(Self.header(12) + [1] + Array(repeating: 0xFF, count: 9) + [0x02])))
         // Eleven bytes (ten continuation bytes, then a terminator).
