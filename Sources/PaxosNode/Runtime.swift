@@ -1,4 +1,3 @@
-import Dispatch
 import Logging
 import NIOCore
 import NIOPosix
@@ -22,7 +21,8 @@ public enum StopReason: Sendable, Equatable {
 }
 
 /// Runs one node on a single event loop: datagrams and ticks are handled on that loop only, so the
-/// node needs no locks. Ends on SIGTERM/SIGINT, when a client finishes, or on a storage failure.
+/// node needs no locks. Ends when told to (`stop`, e.g. on SIGTERM), when a client finishes, or on a
+/// storage failure.
 public final class NodeRuntime: @unchecked Sendable {
     public let config: ClusterConfig
     public let logger: Logger
@@ -32,7 +32,6 @@ public final class NodeRuntime: @unchecked Sendable {
     private var transport: MulticastTransport?
     private let stopped: EventLoopPromise<StopReason>
     private var ticker: RepeatedTask?
-    private var signalSources: [any DispatchSourceSignal] = []
     private var tickCount: UInt64 = 0
     private var isStopping = false
     /// Called on the loop once per tick, after the node's own tick (a client uses it for its timeout).
@@ -162,20 +161,14 @@ public final class NodeRuntime: @unchecked Sendable {
         stopped.succeed(reason)
     }
 
+    /// SIGTERM and SIGINT are the command's to route to `stop(.signal)` (it blocks them from its first
+    /// instruction so none is lost while the node starts); a closed pipe must not kill the node.
     private func installSignalHandlers() {
-        for sig in [SIGTERM, SIGINT] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { [unowned self] in self.stop(.signal(sig)) }
-            source.resume()
-            signalSources.append(source)
-        }
         signal(SIGPIPE, SIG_IGN)
     }
 
     private func shutdown() {
         ticker?.cancel()
-        for s in signalSources { s.cancel() }
         if let transport {
             try? eventLoop.flatSubmit { transport.close() }.wait()
         }

@@ -15,10 +15,14 @@ struct PaxosCommand: ParsableCommand {
             Learners print only learned values on standard output; logs go to standard error.
             """,
         subcommands: [AcceptorCommand.self, ProposerCommand.self, LearnerCommand.self, ClientCommand.self,
-                      StatusCommand.self])
+                      StatusCommand.self, BenchReportCommand.self, BenchMulticastCommand.self])
 
     /// Errors are one line on standard error and a non-zero exit; `--help` prints the help.
     static func main() {
+        // Before anything else (and before any thread exists, so every thread inherits the blocked mask).
+        if let first = CommandLine.arguments.dropFirst().first, Role(rawValue: first) != nil || first == "learn" {
+            StopSignals.shared.install()
+        }
         if let usage = usageProblem(Array(CommandLine.arguments.dropFirst())) {
             FileHandle.standardError.write(Data("paxos: \(usage)\n".utf8))
             Foundation.exit(ExitCode.validationFailure.rawValue)
@@ -42,15 +46,15 @@ struct PaxosCommand: ParsableCommand {
     /// unknown role (it reports every argument as unexpected), and a negative id (it takes it for an option
     /// and complains about the config path instead).
     static func usageProblem(_ arguments: [String]) -> String? {
-        let roles = configuration.subcommands.map { $0.configuration.commandName ?? "" }
-        let names = Set(roles + configuration.subcommands.flatMap { $0.configuration.aliases } + ["help"])
-        guard let first = arguments.first else {
-            return "missing role: expected \(roles.joined(separator: ", ")) (see 'paxos --help')"
-        }
+        let names = Set(configuration.subcommands.flatMap { [$0.configuration.commandName ?? ""] + $0.configuration.aliases }
+                        + ["help"])
+        let roles = Role.allCases.map(\.rawValue)
+        let expected = "expected \(roles.dropLast().joined(separator: ", ")) or \(roles.last!) (see 'paxos --help')"
+        guard let first = arguments.first else { return "missing role: \(expected)" }
         if !first.hasPrefix("-") && !names.contains(first) {
-            return "unknown role '\(first)': expected \(roles.joined(separator: ", "))"
+            return "unknown role '\(first)': \(expected)"
         }
-        if names.contains(first), arguments.count > 1, arguments[1].hasPrefix("-"),
+        if roles.contains(first) || first == "learn", arguments.count > 1, arguments[1].hasPrefix("-"),
            arguments[1].dropFirst().allSatisfy({ $0.isASCII && $0.isNumber }), arguments[1].count > 1 {
             return "the id must be a whole number from 1 to \(UInt32.max), not '\(arguments[1])'"
         }
@@ -92,6 +96,59 @@ struct RoleOptions: ParsableArguments {
 
     func validate() throws {
         guard id >= 1 else { throw ValidationError("the id must be 1 or more") }
+    }
+}
+
+/// SIGTERM and SIGINT for the roles, from the first instruction of `main`: both are blocked in every
+/// thread and a thread takes them with sigwait, so none is ever lost or kills the process while it
+/// starts. Until the runtime is registered a signal is remembered; registering then stops the runtime at
+/// once (it opens and closes its sockets and ends with exit status 0). Without this, a signal between
+/// the process's start and the runtime's own handlers killed it (status 143), or, in the instant the
+/// runtime ignored the signal before its dispatch source was up, was lost and left it running.
+final class StopSignals: @unchecked Sendable {
+    static let shared = StopSignals()
+    private let lock = NSLock()
+    private var runtime: NodeRuntime?
+    private var pending: Int32?
+    private var installed = false
+
+    func install() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !installed else { return }
+        installed = true
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGTERM)
+        sigaddset(&set, SIGINT)
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+        let blocked = set
+        Thread.detachNewThread { [self] in
+            var signals = blocked
+            while true {
+                var sig: Int32 = 0
+                guard sigwait(&signals, &sig) == 0 else { continue }
+                self.received(sig)
+            }
+        }
+    }
+
+    private func received(_ sig: Int32) {
+        lock.lock()
+        defer { lock.unlock() }
+        if let runtime {
+            runtime.stop(.signal(sig))
+        } else if pending == nil {
+            pending = sig
+        }
+    }
+
+    /// The runtime about to run; a signal already received stops it straight away.
+    func register(_ runtime: NodeRuntime) {
+        lock.lock()
+        defer { lock.unlock() }
+        self.runtime = runtime
+        if let pending { runtime.stop(.signal(pending)) }
     }
 }
 
@@ -208,6 +265,7 @@ struct Startup {
     }
 
     func run(_ node: any Node, runtime: NodeRuntime) throws {
+        StopSignals.shared.register(runtime)
         reportStatus(of: runtime)
         let reason: StopReason
         do {
@@ -217,7 +275,7 @@ struct Startup {
         }
         let c = node.counters
         logger.info("stopping", metadata: ["reason": "\(reason)", "received": "\(c.received)", "dropped": "\(c.dropped)",
-                                           "rejected": "\(runtime.rejected)",
+                                           "rejected": "\(runtime.rejected)", "sendErrors": "\(runtime.sendErrors)",
                                            "sent": "\(c.sent)", "commits": "\(c.commits)"])
         switch reason {
         case .signal, .finished: return
@@ -235,8 +293,11 @@ extension ParsableCommand {
         } catch let exit as ExitCode {
             throw exit
         } catch {
-            // Failure, StoreError or anything else: one line, whatever the error's text holds.
-            let text = "\(error)".split(whereSeparator: \.isNewline).joined(separator: " ")
+            // Failure, StoreError or anything else: one line, whatever the error's text holds (a damaged
+            // database's garbage, a config's control characters): every control character becomes a space.
+            let text = String(String.UnicodeScalarView("\(error)".unicodeScalars.map {
+                $0.properties.generalCategory == .control ? " " : $0
+            }))
             FileHandle.standardError.write(Data("paxos: error: \(text)\n".utf8))
             throw ExitCode(1)
         }
@@ -250,13 +311,16 @@ struct AcceptorCommand: ParsableCommand {
     func run() throws {
         try guarded {
             let startup = try Startup(options, role: .acceptor)
+            let loading = ContinuousClock.now
             let store = try AcceptorStore(path: try startup.prepareState(), synchronous: startup.synchronous)
             defer { store.close() }
             let state = try store.load()
-            startup.logger.info("acceptor \(options.id) starts", metadata: [
-                "promised": "\(state.promised)", "accepted": "\(state.accepted.count)", "state": "\(store.path)"])
-            let runtime = startup.makeRuntime()
             let acceptor = Paxos.Acceptor(id: options.id, settings: startup.config.settings, restoring: state)
+            startup.logger.info("acceptor \(options.id) starts", metadata: [
+                "promised": "\(state.promised)", "accepted": "\(state.accepted.count)",
+                "trimmedThrough": "\(state.trimmedThrough)", "state": "\(store.path)",
+                "loadedIn": "\(ContinuousClock.now - loading)"])
+            let runtime = startup.makeRuntime()
             try startup.run(AcceptorNode(acceptor: acceptor, store: store, outbox: runtime.outbox), runtime: runtime)
         }
     }
@@ -276,7 +340,16 @@ struct ProposerCommand: ParsableCommand {
             let runtime = startup.makeRuntime()
             let proposer = Paxos.Proposer(id: options.id, settings: startup.config.settings, restoring: state,
                                           seed: UInt64.random(in: .min ... .max))
-            try startup.run(ProposerNode(proposer: proposer, store: store, outbox: runtime.outbox), runtime: runtime)
+            let node = ProposerNode(proposer: proposer, store: store, outbox: runtime.outbox)
+            let logger = startup.logger
+            node.onModeChange = { mode, ballot in
+                switch mode {
+                case .candidate: logger.notice("proposer \(options.id) starts an election with ballot \(ballot)")
+                case .leader: logger.notice("proposer \(options.id) leads with ballot \(ballot)")
+                case .follower: logger.notice("proposer \(options.id) stands by: a higher ballot is about")
+                }
+            }
+            try startup.run(node, runtime: runtime)
         }
     }
 }
@@ -286,6 +359,9 @@ struct LearnerCommand: ParsableCommand {
         commandName: "learner", abstract: "Run a learner: prints learned values, one per line, on standard output.",
         aliases: ["learn"])
     @OptionGroup var options: RoleOptions
+
+    @Option(help: "Benchmark: record when each value is written to standard output (binary, see BenchLatencyLog.swift).")
+    var latencyLog: String?
 
     func run() throws {
         try guarded {
@@ -301,7 +377,10 @@ struct LearnerCommand: ParsableCommand {
             if repaired != .untouched { startup.logger.notice("learner \(options.id) output file: \(repaired)") }
             let runtime = startup.makeRuntime()
             let learner = Paxos.Learner(id: options.id, settings: startup.config.settings, restoring: state)
-            let node = LearnerNode(learner: learner, store: store, outbox: runtime.outbox, output: StandardOutput.print)
+            let log = try latencyLog.map { try LearnerLatencyLog(path: $0, learner: options.id) }
+            defer { log?.close() }
+            let output = log.map { $0.wrap(StandardOutput.print) } ?? StandardOutput.print
+            let node = LearnerNode(learner: learner, store: store, outbox: runtime.outbox, output: output)
             try startup.run(node, runtime: runtime)
         }
     }
@@ -330,6 +409,12 @@ struct ClientCommand: ParsableCommand {
     @Option(help: "Give up (exit 1) if values are still undecided after this many seconds; 0 waits forever.")
     var timeout: Double = 600
 
+    @Option(help: "Open loop: hand values to the client at this many per second (default: as fast as the client window allows).")
+    var rate: Double?
+
+    @Option(help: "Benchmark: record when each value is handed to the client (binary, see BenchLatencyLog.swift).")
+    var latencyLog: String?
+
     func run() throws {
         try guarded {
             let startup = try Startup(options, role: .client)
@@ -340,6 +425,11 @@ struct ClientCommand: ParsableCommand {
             let node = ClientNode(client: client, outbox: runtime.outbox)
             let ticksAllowed = timeout > 0 ? UInt64(timeout * 1000 / Double(startup.config.tickMilliseconds)) : .max
             runtime.onTick = { tick in if tick >= ticksAllowed { runtime.stop(.timedOut) } }
+            if rate != nil || latencyLog != nil {
+                try runPaced(startup: startup, runtime: runtime, node: node)
+                startup.logger.info("client \(options.id): \(node.client.decidedCount) values decided")
+                return
+            }
             let feeder = StandardInputFeeder(node: node, runtime: runtime)
             Thread.detachNewThread { feeder.run() }
             try startup.run(node, runtime: runtime)
@@ -353,10 +443,22 @@ struct ClientCommand: ParsableCommand {
 final class StandardInputFeeder: @unchecked Sendable {
     let node: ClientNode
     let runtime: NodeRuntime
+    /// Reading stops while this many values wait to be decided, so a client fed ten million lines holds
+    /// a few windows' worth in memory, not the whole input.
+    var maxUndecided: Int { 4 * node.client.settings.clientWindow }
 
     init(node: ClientNode, runtime: NodeRuntime) {
         self.node = node
         self.runtime = runtime
+    }
+
+    /// Blocks the reading thread while the client is far ahead of the decisions.
+    private func waitWhileFarAhead() {
+        while true {
+            let undecided = try? runtime.eventLoop.submit { [self] in self.node.client.undecided }.wait()
+            guard let undecided, undecided > maxUndecided else { return }
+            usleep(2_000)
+        }
     }
 
     func run() {
@@ -378,6 +480,7 @@ final class StandardInputFeeder: @unchecked Sendable {
             if !lines.isEmpty {
                 let batch = lines
                 runtime.execute { [self] in self.node.submit(batch) }
+                waitWhileFarAhead()
             }
         }
         let last = partial
