@@ -64,9 +64,16 @@ extension Paxos {
         private var lastAdvance: UInt64 = 0
         private var lastRecover: UInt64?
         private var lastProgressReport: UInt64?
-        /// The highest instance an acceptor said it trimmed, and when that was first seen blocking us.
-        private var trimmedAhead: Instance = 0
+        /// What each acceptor said it trimmed, and when a quorum of them was first seen blocking us.
+        private var trimmedBy: [UInt32: Instance] = [:]
         private var trimmedSince: UInt64?
+
+        /// Instances a quorum of acceptors say they trimmed: the highest instance through which at least
+        /// a quorum of distinct acceptors agree (0 if fewer than a quorum sent notices).
+        private var trimmedAhead: Instance {
+            let points = trimmedBy.values.sorted(by: >)
+            return points.count >= settings.quorum ? points[settings.quorum - 1] : 0
+        }
 
         public init(id: UInt32, settings: ProtocolSettings, restoring state: LearnerDurableState = .init(), now: UInt64 = 0) {
             self.id = id
@@ -113,9 +120,11 @@ extension Paxos {
             case .catchUp(let learner, let from, let to) where learner != id:
                 serve(from: from, to: to, into: &effects)
             case .trimmed(let acceptor, let through):
-                guard settings.isAcceptor(acceptor) else { break }
-                trimmedAhead = max(trimmedAhead, through)
-                highestSeen = max(highestSeen, through)
+                // Trimmed instances were decided, so they cannot lie beyond what this learner heard votes
+                // for (plus a chunk): a notice further out is absurd and ignored.
+                guard settings.isAcceptor(acceptor),
+                      through <= max(highestSeen, nextInstance) &+ UInt64(settings.catchUpChunk) else { break }
+                trimmedBy[acceptor] = max(trimmedBy[acceptor] ?? 0, through)
             default:
                 break
             }

@@ -116,7 +116,9 @@ extension Paxos {
                 hear(b)
                 if b >= knownBallot { electionDeadline = now + settings.leaderTimeoutTicks + jitter() }
             case .trimmed(let acceptor, let through):
-                guard settings.isAcceptor(acceptor) else { break }
+                // Only a leader retrying instances acceptors forgot needs this, and only for instances it
+                // proposed: a notice beyond them says nothing it could use.
+                guard settings.isAcceptor(acceptor), mode == .leader, through < nextInstance else { break }
                 markDecided(through: through)
             case .recover(_, let from):
                 guard mode == .leader, from > 0 else { break }
@@ -218,7 +220,9 @@ extension Paxos {
             promises = [:]
             lastHeartbeat = now
             effects.send.append(Outgoing(.heartbeat(ballot: ballot, firstUndecided: decided.firstUndecided), to: .proposers))
-            // Whatever any acceptor trimmed was delivered by every learner: decided, never to be touched.
+            // What any promising acceptor trimmed was delivered by every learner: decided, never to be
+            // touched. It must be the highest trim point: below it this quorum may no longer know the
+            // decided values (the trimming acceptor forgot them), so proposing there could choose another.
             let trimmed = complete.map(\.trimmedThrough).max() ?? 0
             if trimmed >= prepareFrom {
                 markDecided(through: trimmed)

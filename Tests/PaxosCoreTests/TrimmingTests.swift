@@ -96,6 +96,8 @@ import Testing
         _ = p.on(.promise(Promise(acceptor: 2, ballot: p.ballot, from: 1, chunk: 0, chunkCount: 1, accepted: [])))
         _ = p.on(.submit([Self.sub(1)]))
         #expect(p.backlog == 1)
+        _ = p.on(.trimmed(acceptor: 2, through: 1 << 40))  // beyond anything it proposed: ignored
+        #expect(p.backlog == 1)
         _ = p.on(.trimmed(acceptor: 2, through: 1))
         #expect(p.backlog == 0)
         #expect(p.firstUndecided == 2)
@@ -115,15 +117,21 @@ import Testing
 
     @Test func aLearnerBehindTheTrimPointIsToldToStartFromANewerPoint() {
         var l = Paxos.Learner(id: 3, settings: Self.settings)
+        _ = l.on(.accepted(acceptor: 1, ballot: Self.b, proposals: [InstanceProposal(instance: 60, proposal: .noop)]))
         _ = l.on(.trimmed(acceptor: 1, through: 50))
         #expect(l.tick(now: 1).cannotCatchUp == nil)
+        // One acceptor's word is not enough, nor a notice far beyond anything voted on.
+        _ = l.on(.trimmed(acceptor: 2, through: 1 << 40))
+        #expect(l.tick(now: 40).cannotCatchUp == nil)
+        _ = l.on(.trimmed(acceptor: 2, through: 50))
         // Another learner may still serve it: only after recoverTicks without that is it hopeless.
-        #expect(l.tick(now: 20).cannotCatchUp == nil)
-        let verdict = l.tick(now: 32).cannotCatchUp
+        #expect(l.tick(now: 60).cannotCatchUp == nil)
+        let verdict = l.tick(now: 91).cannotCatchUp  // recoverTicks after the quorum was first seen (60)
         #expect(verdict?.contains("instances 1-50") == true)
         // Served in time by another learner, it would have gone on.
         var served = Paxos.Learner(id: 3, settings: Self.settings)
         _ = served.on(.trimmed(acceptor: 1, through: 2))
+        _ = served.on(.trimmed(acceptor: 3, through: 2))
         _ = served.tick(now: 1)
         _ = served.on(.decided([InstanceProposal(instance: 1, proposal: .noop), InstanceProposal(instance: 2, proposal: .noop)]))
         #expect(served.tick(now: 40).cannotCatchUp == nil)
