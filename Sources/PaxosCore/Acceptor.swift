@@ -56,7 +56,7 @@ extension Paxos {
         }
 
         private mutating func onPrepare(ballot: Ballot, from: Instance, into effects: inout AcceptorEffects) {
-            guard ballot.isValid else { return }
+            guard ballot.isPlausible(after: promised) else { return }
             guard ballot >= promised else {
                 effects.send.append(Outgoing(.nack(acceptor: id, promised: promised), to: .proposers))
                 return
@@ -79,7 +79,7 @@ extension Paxos {
         }
 
         private mutating func onAccept(ballot: Ballot, proposals: [InstanceProposal], into effects: inout AcceptorEffects) {
-            guard ballot.isValid, !proposals.isEmpty else { return }
+            guard ballot.isPlausible(after: promised), !proposals.isEmpty else { return }
             guard ballot >= promised else {
                 effects.send.append(Outgoing(.nack(acceptor: id, promised: promised), to: .proposers))
                 return

@@ -94,7 +94,7 @@ extension Paxos {
             case .promise(let p):
                 onPromise(p, into: &effects)
             case .nack(let acceptor, let promised):
-                guard settings.isAcceptor(acceptor), promised.isValid else { break }
+                guard settings.isAcceptor(acceptor), promised.isPlausible(after: knownBallot) else { break }
                 hear(promised)
                 if mode != .follower && promised > ballot { stepDown() }
             case .accepted(let acceptor, let b, let proposals):
@@ -112,7 +112,7 @@ extension Paxos {
             case .decided(let proposals):
                 for p in proposals { onDecided(p.instance, p.proposal, into: &effects) }
             case .heartbeat(let b, _):
-                guard b.proposer != id, b.isValid else { break }
+                guard b.proposer != id, b.isPlausible(after: knownBallot) else { break }
                 hear(b)
                 if b >= knownBallot { electionDeadline = now + settings.leaderTimeoutTicks + jitter() }
             case .trimmed(let acceptor, let through):
@@ -165,7 +165,7 @@ extension Paxos {
         }
 
         private mutating func hear(_ b: Ballot) {
-            if b.isValid && b > knownBallot { knownBallot = b }
+            if b.isPlausible(after: knownBallot) && b > knownBallot { knownBallot = b }
         }
 
         private mutating func startElection(from: Instance, into effects: inout ProposerEffects) {

@@ -33,6 +33,16 @@ public struct Ballot: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// A ballot a proposer could have used: round 1 to `maxRound`, proposer id from 1.
     public var isValid: Bool { round >= 1 && round <= Ballot.maxRound && proposer >= 1 }
 
+    /// How far a new round may lie beyond the highest one a role knows. Real proposers go one round past
+    /// the highest they heard of, so a ballot a million rounds ahead is forged or corrupt: ignoring it is
+    /// safe (a promise never given), and it keeps one datagram from locking every real proposer out.
+    public static let maxRoundJump: UInt64 = 1_000_000
+
+    /// A valid ballot no further than `maxRoundJump` rounds beyond `known`.
+    public func isPlausible(after known: Ballot) -> Bool {
+        isValid && round <= known.round &+ Ballot.maxRoundJump
+    }
+
     public static func < (a: Ballot, b: Ballot) -> Bool {
         (a.round, a.proposer) < (b.round, b.proposer)
     }

@@ -108,6 +108,16 @@ import Testing
         #expect(a == before)
     }
 
+    @Test func aRoundFarBeyondThePromiseIsIgnored() {
+        var a = Paxos.Acceptor(id: 1, settings: ProtocolSettings(),
+                               restoring: AcceptorDurableState(promised: Ballot(round: 7, proposer: 1)))
+        let forged = Ballot(round: 7 + Ballot.maxRoundJump + 1, proposer: 999)
+        #expect(a.on(.prepare(ballot: forged, from: 1)) == Paxos.AcceptorEffects())
+        #expect(a.promised == Ballot(round: 7, proposer: 1))
+        // The next real round is taken.
+        #expect(a.on(.prepare(ballot: Ballot(round: 8, proposer: 2), from: 1)).persist.promised == Ballot(round: 8, proposer: 2))
+    }
+
     @Test func messagesForOtherRolesAreIgnored() {
         var a = Self.seasoned()
         let before = a
