@@ -137,7 +137,9 @@ public final class NodeRuntime: @unchecked Sendable {
     }
 
     private func endOfBurst() {
-        guard let node, !isStopping else { return }
+        // Until the sockets are open a burst stays in the node: sent now, it would be lost (a client's
+        // first values then waited for its retry timer).
+        guard let node, !isStopping, transport != nil else { return }
         do {
             try node.endOfBurst()
         } catch {
