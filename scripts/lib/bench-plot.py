@@ -46,7 +46,7 @@ def main():
     lat = read_csv(f"{report}/latency.csv")
     thr = read_csv(f"{report}/throughput.csv")
 
-    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(18, 5.2))
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(18, 6))
     fig.suptitle(f"paxos benchmark: {title}", fontsize=13)
 
     # 1. Latency distribution.
@@ -75,7 +75,7 @@ def main():
     ax1.set_ylabel("latency, submission to delivery (ms)")
     ax1.set_title("latency distribution")
     ax1.grid(True, which="both", alpha=0.3)
-    ax1.legend(loc="upper left", fontsize=9)
+    ax1.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=9, frameon=False)
 
     # 2. Throughput over time.
     t = [float(r["time_s"]) for r in thr]
@@ -89,7 +89,7 @@ def main():
     ax2.set_title("throughput over time")
     ax2.grid(True, alpha=0.3)
     ax2.set_ylim(bottom=0)
-    ax2.legend(loc="lower center", fontsize=9)
+    ax2.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=9, frameon=False)
 
     # 3. Latency over time.
     for c, color, label in (("latency_p50_ms", "tab:blue", "p50"), ("latency_p99_ms", "tab:orange", "p99"),
@@ -103,7 +103,7 @@ def main():
     ax3.set_ylabel("latency (ms)")
     ax3.set_title("latency of the values delivered in each 100 ms")
     ax3.grid(True, which="both", alpha=0.3)
-    ax3.legend(loc="upper left", fontsize=9)
+    ax3.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, fontsize=9, frameon=False)
 
     fig.tight_layout()
     fig.savefig(png, dpi=90)
