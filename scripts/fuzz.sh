@@ -2,7 +2,7 @@
 # Fuzzes the wire decoder and the role state machines (Fuzz/): a libFuzzer harness, coverage-guided,
 # compiled with AddressSanitizer from a snapshot of Sources/PaxosCore/*.swift (no SwiftPM, no NIO).
 #
-# Usage: scripts/fuzz.sh [-runs N] [-max_total_time S] [--generate N] [--absurd] [--no-guard]
+# Usage: scripts/fuzz.sh [-runs N] [-max_total_time S] [--generate N] [--absurd] [--[no-]guard]
 #                        [--rebuild] [--fresh] [--seed N] [-- LIBFUZZER_ARGS...]
 #
 #   -runs N            libFuzzer executions (default 1000000; 0 with -max_total_time for time only)
@@ -11,8 +11,9 @@
 #   --absurd           also replay scripts/lib/spray.py's catalogue of absurd messages in a simulated
 #                      cluster and print a verdict per message (see Fuzz/Absurd.swift)
 #   --only-tools       skip libFuzzer (with --generate/--absurd)
-#   --no-guard         do not step around the known bugs listed in Fuzz/Driver.swift (KnownBugs):
-#                      they then show up as crashes, hangs or OOMs (PAXOS_FUZZ_GUARD=0)
+#   --guard            also step around the FIXED known bugs of Fuzz/Driver.swift (KnownBugs), for
+#                      fuzzing older builds (PAXOS_FUZZ_GUARD=1); by default only the open ones are
+#   --no-guard         step around nothing (PAXOS_FUZZ_GUARD=0): open known bugs fire again
 #   --rebuild          rebuild even if the sources did not change
 #   --fresh            forget the working corpus (Fuzz/.work/corpus) and start from the seeds
 #   --seed N           libFuzzer's and the generator's seed (default 1)
@@ -55,6 +56,7 @@ while (($#)); do
     --generate) generate=${2:?}; shift ;;
     --absurd) absurd=1 ;;
     --only-tools) only_tools=1 ;;
+    --guard) export PAXOS_FUZZ_GUARD=1 ;;
     --no-guard) export PAXOS_FUZZ_GUARD=0 ;;
     --rebuild) rebuild=1 ;;
     --fresh) fresh=1 ;;
@@ -133,6 +135,8 @@ if ((!only_tools)); then
         set +e
         # No leak checking (the harness keeps its template on purpose), no allocation stacks (half the
         # time went to recording them), a smaller quarantine.
+        # The Swift backtracer, under ASan, reports its own memory reads as errors: off.
+        SWIFT_BACKTRACE=${SWIFT_BACKTRACE:-enable=no} \
         ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:malloc_context_size=0:quarantine_size_mb=64} "$FUZZER" "${args[@]}" "${extra[@]}" \
             "$WORK/corpus" "$WORK/seeds" ${have_corpus:+"$FUZZ/corpus"} >"$WORK/fuzz.log" 2>&1
         st=$?

@@ -38,12 +38,14 @@ set -euo pipefail
 # hardening report): a ballot with round 2^62 (Ballot.maxRound, still "valid") in a prepare or accept
 # makes acceptors promise it, and in a nack, heartbeat, 2B or replay it becomes every proposer's
 # known ballot, so the next election (a nack, a leader timeout, any learner's recover) uses round
-# 2^62+1, which acceptors silently ignore: a permanent stall. Builds with trimming: `progress` from
-# learners 1 and 2 with an absurd instance makes acceptors trim (forget) everything below it, durably,
-# and through 2^64-1 crashes them at the next catch-up request (trimmedThrough + 1 overflows); a
-# `trimmed` from acceptor 1-3 with an absurd instance makes learners give up and exit, and proposers
-# trap (2^64-1: DecidedInstances.advance) or jump their next instance past it and hang filling the gap.
-KNOWN_BAD="*round-2^62-*,progress-learners-1-2-*,trimmed-acceptor-[123]-*"
+# 2^62+1, which acceptors silently ignore: a permanent stall. `progress` from learners 1 and 2 with
+# an absurd instance makes acceptors trim (forget) every vote below it, durably: nothing is decided
+# any more. (Absurd `trimmed` notices, which made learners exit and proposers trap or hang, are
+# handled since aeb0746 and 556ebdd, and sprayed again.)
+KNOWN_BAD="*round-2^62-*,progress-learners-1-2-*"
+# Found after that list (open): a 2A from proposer 999 for instance 2^40 or 2^62, accepted by every
+# acceptor, leaves every future leader 2^40 no-ops to propose before any client value (a permanent stall).
+KNOWN_BAD="$KNOWN_BAD,accept-round-1-proposer-999-instance-*"
 
 n=2000
 duration=3
@@ -52,6 +54,7 @@ mix=random,truncated,trailing,header,oversize,absurd
 skip=""
 only=""
 use_key=0
+skipped_known=0
 seed=$((RANDOM * 32768 + RANDOM))
 client_timeout=60
 keep=0
@@ -64,7 +67,7 @@ while (($#)); do
     --mix) mix=${2:?}; shift ;;
     --skip) skip=${skip:+$skip,}${2:?}; shift ;;
     --only) only=${only:+$only,}${2:?}; shift ;;
-    --skip-known) skip=${skip:+$skip,}$KNOWN_BAD ;;
+    --skip-known) skip=${skip:+$skip,}$KNOWN_BAD skipped_known=1 ;;
     --key) use_key=1 ;;
     --seed) seed=${2:?}; shift ;;
     --timeout) client_timeout=${2:?}; shift ;;
@@ -291,5 +294,6 @@ for s in "${summary[@]}"; do echo "     $s"; done
 [[ -f $T/spray.stats ]] && echo "     sprayer: $(grep -E '^(total-datagrams|send-errors|seconds) ' "$T/spray.stats" | paste -sd' ' -)," \
     "$(grep -vcE '^(total-datagrams|send-errors|seconds) ' "$T/spray.stats") kinds (per kind: $T/spray.stats)"
 
+((skipped_known)) && echo "SKIP catalogue entries known to stall or crash this build (--skip-known): $KNOWN_BAD"
 echo "$passed passed, $failed failed"
 ((failed == 0))

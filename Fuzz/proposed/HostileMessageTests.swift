@@ -1,5 +1,6 @@
 // PROPOSED for Tests/PaxosCoreTests/ (not compiled by SwiftPM from here). Each test pins one robustness
-// problem the fuzz and spray work found; on the sources of this writing the ones marked FAILS fail.
+// problem the fuzz and spray work found; on the sources of this writing (after 556ebdd and aeb0746) the
+// ones marked FAILS fail. Run standalone: see Fuzz/README.md.
 @testable import PaxosCore
 import Testing
 
@@ -37,12 +38,35 @@ import Testing
         #expect(a.promised != Self.absurdBallot)
     }
 
-    // FAILS (hangs, then runs out of memory): becomeLeader puts every instance from prepareFrom to the
-    // highest one any promise reports in flight, so one vote for instance 2^63 (an acceptor accepts an
-    // absurd 2A) costs the next leader ~2^63 entries; `highest + 1` traps for 2^64-1. Disabled: it hangs.
-    @Test(.disabled("hangs today")) func aPromisedVoteForAnAbsurdInstanceDoesNotHangTheNewLeader() {
-        let p = Self.leader(promising: [AcceptedEntry(instance: 1 << 63, ballot: Ballot(round: 1, proposer: 2), proposal: .noop)])
+    // FAILS: an acceptor accepts a 2A from a proposer nobody runs for an instance no leader could reach
+    // (2^40); its 2B makes every learner believe it is 2^40 behind (endless catch-up and recover
+    // requests), and every later leader must re-propose 2^40 no-ops before any client value: live, one
+    // such datagram stops a cluster for good (scripts/spray-test.sh --mix absurd --only
+    // 'accept-round-1-proposer-999-instance-2^40').
+    @Test func acceptorsRefuseA2AForAnAbsurdInstance() {
+        var a = Paxos.Acceptor(id: 1, settings: Self.settings,
+                               restoring: AcceptorDurableState(promised: Ballot(round: 1, proposer: 1)))
+        let effects = a.on(.accept(ballot: Ballot(round: 1, proposer: 999), proposals: [InstanceProposal(instance: 1 << 40, proposal: .noop)]))
+        #expect(effects.persist.accepted.isEmpty)
+    }
+
+    // FAILS: a new leader that finds such a vote in a promise owes 2^40 no-ops (recovered a window at a
+    // time since 556ebdd, so no hang, but no client value is proposed before them).
+    @Test func aPromisedVoteForAnAbsurdInstanceDoesNotBlockTheLeader() {
+        let p = Self.leader(promising: [AcceptedEntry(instance: 1 << 40, ballot: Ballot(round: 1, proposer: 2), proposal: .noop)])
         #expect(p.mode == .leader)
+        #expect(p.backlog < 1_000_000, "backlog \(p.backlog)")
+    }
+
+    // FAILS: progress reports from learners 1 and 2 claiming instance 2^40 delivered make acceptors trim
+    // (forget, durably) every vote below it, including undecided ones; live the cluster stops.
+    @Test func acceptorsDoNotTrimBeyondWhatTheyAccepted() {
+        let b = Ballot(round: 1, proposer: 1)
+        var a = Paxos.Acceptor(id: 1, settings: Self.settings, restoring: AcceptorDurableState(
+            promised: b, accepted: (1...10).map { AcceptedEntry(instance: $0, ballot: b, proposal: .noop) }))
+        _ = a.on(.progress(learner: 1, delivered: 1 << 40))
+        _ = a.on(.progress(learner: 2, delivered: 1 << 40))
+        #expect(a.trimmedThrough <= 10)
     }
 
     // FAILS (memory): decided and 2B messages for far-future instances are kept without bound

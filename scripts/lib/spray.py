@@ -214,6 +214,7 @@ def catalogue(promise_formats=(0, None)):
     add("absurd", "replay-acceptor-1-instances-2^63..-round-2^62", m_replay(1, [entry(i, hb, noop()) for i in BIG]))
     # heartbeats
     add("absurd", "heartbeat-round-2^62-proposer-999-first-2^64-1", m_heartbeat(hb, MAX64))
+    add("absurd", "heartbeat-round-2^62-proposer-999-first-1", m_heartbeat(hb, 1))
     add("absurd", "heartbeat-round-2^64-1", m_heartbeat(top, MAX64))
     add("absurd", "heartbeat-ballot-zero", m_heartbeat(zero, 0))
     # catch-up requests
@@ -241,6 +242,21 @@ def catalogue(promise_formats=(0, None)):
     add("absurd", "trimmed-acceptor-2-through-2^40", m_trimmed(2, 1 << 40))
     add("absurd", "trimmed-acceptor-999-through-2^63", m_trimmed(999, 1 << 63))
 
+    # The same absurd instance numbers at the decoder's limit (Wire.maxInstance = 2^62: anything beyond
+    # is refused since it was introduced) and at 2^40: they decode, so the roles must cope with them.
+    for e, ename in ((1 << 62, "2^62"), (1 << 40, "2^40")):
+        add("absurd", "accept-round-2^62-proposer-999-instance-" + ename, m_accept(hb, [ip(e, noop())]))
+        add("absurd", "accept-round-1-proposer-999-instance-" + ename, m_accept(ballot(1, 999), [ip(e, noop())]))
+        add("absurd", "accepted-acceptor-1-round-2^64-1-instance-" + ename, m_accepted(1, top, [ip(e, noop())]))
+        add("absurd", "replay-acceptor-2-round-2^64-1-instance-" + ename, m_replay(2, [entry(e, top, noop())]))
+        add("absurd", "decided-instance-" + ename, m_decided([ip(e, noop())]))
+        add("absurd", "heartbeat-round-1-proposer-999-first-" + ename, m_heartbeat(ballot(1, 999), e))
+        add("absurd", "catchup-learner-999-from-%s-to-2^64-1" % ename, m_catchup(999, e, MAX64))
+        add("absurd", "recover-learner-999-from-" + ename, m_recover(999, e))
+        add("absurd", "recover-learner-1-from-" + ename, m_recover(1, e))
+        add("absurd", "promise-acceptors-1-3-round-2^62-from-%s" % ename,
+            *[d for a in (1, 2, 3) for d in promises(a, hb, e, 0, 1, [entry(e, hb, noop())])])
+
     # borderline: guess the real ballots (rounds 1..4 of proposers 1, 2) and add absurd fields
     guesses = [ballot(r, p) for r in range(1, 5) for p in (1, 2)]
     add("borderline", "promise-real-ballots-chunk-count-2^32-1",
@@ -250,6 +266,14 @@ def catalogue(promise_formats=(0, None)):
     add("borderline", "accept-real-ballots-instance-2^64-1", *[m_accept(g, [ip(MAX64, noop())]) for g in guesses])
     add("borderline", "accepted-real-ballots-acceptor-1-instance-2^63",
         *[m_accepted(1, g, [ip(1 << 63, noop())]) for g in guesses])
+    # a promise's trimmedThrough at the decoder's limit: a new leader's next instance becomes 2^62+1,
+    # which no acceptor can decode (builds with trimming; older ones read it as the list count)
+    add("borderline", "promise-real-ballots-trimmed-2^62",
+        *[m_promise(a, g, 1, 0, 1, [], 1 << 62) for g in guesses for a in (1, 2, 3)])
+    for e, ename in ((1 << 62, "2^62"), (1 << 40, "2^40")):
+        add("borderline", "accept-real-ballots-instance-" + ename, *[m_accept(g, [ip(e, noop())]) for g in guesses])
+        add("borderline", "promise-real-ballots-entry-instance-" + ename,
+            *[d for g in guesses for a in (1, 2, 3) for d in promises(a, g, 1, 0, 1, [entry(e, real, noop())])])
 
     # forged: what an unauthenticated cluster must believe. Values "spray-forged-value" with a client
     # id nobody runs; instances 1..256 in 2B quorums under the first real ballots and an absurd one,
