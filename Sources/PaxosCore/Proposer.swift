@@ -120,8 +120,10 @@ extension Paxos {
                 // proposed: a notice beyond them says nothing it could use.
                 guard settings.isAcceptor(acceptor), mode == .leader, through < nextInstance else { break }
                 markDecided(through: through)
-            case .recover(_, let from):
-                guard mode == .leader, from > 0 else { break }
+            case .recover(let learner, let from):
+                // Only a configured learner may make the leader run an election (when learners are counted).
+                guard mode == .leader, from > 0,
+                      settings.learnerCount == 0 || (learner >= 1 && Int(learner) <= settings.learnerCount) else { break }
                 if let last = lastRecover, now - last < settings.leaderTimeoutTicks { break }
                 lastRecover = now
                 startElection(from: min(from, decided.firstUndecided), into: &effects)

@@ -419,7 +419,9 @@ import Testing
         #expect(p.firstUndecided == 2)
 
         #expect(p.on(.recover(learner: 1, from: 0)).send.isEmpty)
-        let e = p.on(.recover(learner: 4, from: 1))
+        // A learner the cluster does not have (learner-count is 2) cannot force an election.
+        #expect(p.on(.recover(learner: 4, from: 1)) == Paxos.ProposerEffects())
+        let e = p.on(.recover(learner: 2, from: 1))
         let b2 = Self.ballot(2, 1)
         #expect(e.persist == ProposerDurableState(highestRound: 2))
         #expect(e.send == [Outgoing(.prepare(ballot: b2, from: 1), to: .acceptors)])
@@ -429,9 +431,9 @@ import Testing
         let lead = p.on(Self.promise(3, b2))
         #expect(lead.send == [Self.heartbeat(b2, 2), Self.accept(b2, [one])])
         // Another recover within leaderTimeoutTicks is ignored; a later one is honoured.
-        #expect(p.on(.recover(learner: 4, from: 1)) == Paxos.ProposerEffects())
+        #expect(p.on(.recover(learner: 2, from: 1)) == Paxos.ProposerEffects())
         _ = p.tick(now: 51)
-        #expect(p.on(.recover(learner: 4, from: 1)).send == [Outgoing(.prepare(ballot: Self.ballot(3, 1), from: 1), to: .acceptors)])
+        #expect(p.on(.recover(learner: 2, from: 1)).send == [Outgoing(.prepare(ballot: Self.ballot(3, 1), from: 1), to: .acceptors)])
         // Followers ignore recover requests.
         var follower = Proposer(id: 2, settings: Self.settings, seed: 1)
         #expect(follower.on(.recover(learner: 1, from: 1)) == Paxos.ProposerEffects())
