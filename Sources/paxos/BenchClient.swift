@@ -129,27 +129,9 @@ final class PacedInputReader: @unchecked Sendable {
     }
 
     func run() {
-        var partial: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            var lines: [[UInt8]] = []
-            for byte in buffer[0..<n] {
-                if byte == 0x0A {
-                    lines.append(partial)
-                    partial.removeAll(keepingCapacity: true)
-                } else {
-                    partial.append(byte)
-                }
-            }
-            if !lines.isEmpty {
-                let batch = lines
-                runtime.execute { [node] in node.append(batch) }
-            }
+        let last = readLines(fromDescriptor: 0) { batch in
+            runtime.execute { [node] in node.append(batch) }
         }
-        let last = partial
         runtime.execute { [node] in
             if !last.isEmpty { node.append([last]) }
             node.endInput()

@@ -462,31 +462,36 @@ final class StandardInputFeeder: @unchecked Sendable {
     }
 
     func run() {
-        var partial: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            var lines: [[UInt8]] = []
-            for byte in buffer[0..<n] {
-                if byte == 0x0A {
-                    lines.append(partial)
-                    partial.removeAll(keepingCapacity: true)
-                } else {
-                    partial.append(byte)
-                }
-            }
-            if !lines.isEmpty {
-                let batch = lines
-                runtime.execute { [self] in self.node.submit(batch) }
-                waitWhileFarAhead()
-            }
+        let last = readLines(fromDescriptor: 0) { batch in
+            runtime.execute { [self] in self.node.submit(batch) }
+            waitWhileFarAhead()
         }
-        let last = partial
         runtime.execute { [self] in
             if !last.isEmpty { self.node.submit([last]) }
             self.node.closeInput()
         }
     }
+}
+
+/// Reads a descriptor to its end, handing over complete lines (the bytes before each "\n", exactly as
+/// read) a read's worth at a time; returns what follows the last newline (a last line without one).
+func readLines(fromDescriptor fd: Int32, _ each: ([[UInt8]]) -> Void) -> [UInt8] {
+    var partial: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { break }
+        var lines: [[UInt8]] = []
+        for byte in buffer[0..<n] {
+            if byte == 0x0A {
+                lines.append(partial)
+                partial.removeAll(keepingCapacity: true)
+            } else {
+                partial.append(byte)
+            }
+        }
+        if !lines.isEmpty { each(lines) }
+    }
+    return partial
 }
