@@ -112,8 +112,11 @@ extension Paxos {
         private mutating func onProgress(learner: UInt32, delivered: Instance, into effects: inout AcceptorEffects) {
             guard settings.learnerCount > 0, learner >= 1, Int(learner) <= settings.learnerCount else { return }
             learnerProgress[learner] = max(learnerProgress[learner] ?? 0, delivered)
+            // Never beyond what this acceptor itself accepted: a report of instances nobody voted for is
+            // forged or corrupt, and forgetting beyond them would refuse the real ones when they come.
             guard learnerProgress.count == settings.learnerCount,
-                  let floor = learnerProgress.values.min(), floor > trimmedThrough else { return }
+                  let reported = learnerProgress.values.min(), let highest = accepted.keys.max(),
+                  case let floor = min(reported, highest), floor > trimmedThrough else { return }
             // Trimming per instance is wasteful: wait for a worthwhile stretch.
             guard floor - trimmedThrough >= UInt64(settings.trimBatch) || accepted.keys.allSatisfy({ $0 <= floor }) else { return }
             trimmedThrough = floor
