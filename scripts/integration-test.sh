@@ -55,20 +55,10 @@ POLL=0.1           # seconds between two looks at the learners' line counts
 
 parse_args() {
     need() { (($# >= 2)) || die "option $1 needs a value (see --help)"; }
-    local name
     while (($#)); do
         case $1 in
             -n) need "$@"; n=$2; shift ;;
-            --only)
-                need "$@"
-                IFS=, read -ra names <<<"$2"
-                for name in "${names[@]}"; do
-                    [[ " ${ALL_SCENARIOS[*]} " == *" $name "* ]] ||
-                        die "unknown scenario '$name' (known: ${ALL_SCENARIOS[*]})"
-                    only+=("$name")
-                done
-                shift
-                ;;
+            --only) need "$@"; add_only_scenarios "$2"; shift ;;
             --client-delay) need "$@"; client_delay=$2; shift ;;
             --window) need "$@"; window=$2; shift ;;
             --keep) keep=1 ;;

@@ -86,21 +86,11 @@ to_ms() { awk -v s="$1" 'BEGIN { printf "%d", s * 1000 }'; }
 
 parse_args() {
     need() { (($# >= 2)) || die "option $1 needs a value (see --help)"; }
-    local name
     while (($#)); do
         case $1 in
             -n) need "$@"; n=$2; shift ;;
             --hosts) need "$@"; hosts=$2; shift ;;
-            --only)
-                need "$@"
-                IFS=, read -ra names <<<"$2"
-                for name in "${names[@]}"; do
-                    [[ " ${ALL_SCENARIOS[*]} " == *" $name "* ]] ||
-                        die "unknown scenario '$name' (known: ${ALL_SCENARIOS[*]})"
-                    only+=("$name")
-                done
-                shift
-                ;;
+            --only) need "$@"; add_only_scenarios "$2"; shift ;;
             --cut-side) need "$@"; cut_side=$2; shift ;;
             --feed) need "$@"; feed=$2; shift ;;
             --cut-at) need "$@"; cut_at=$2; shift ;;

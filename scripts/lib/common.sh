@@ -262,3 +262,16 @@ namespaced_run() {
     trap 'exit 130' INT TERM
     netns_create "$1-$$" || die "could not create a network namespace"
 }
+
+# add_only_scenarios LIST: appends the comma-separated LIST to the caller's `only` array, refusing any
+# name that is not in its ALL_SCENARIOS (the --only option of the test scripts).
+add_only_scenarios() {
+    local name
+    local -a names
+    IFS=, read -ra names <<<"$1"
+    for name in "${names[@]}"; do
+        [[ " ${ALL_SCENARIOS[*]} " == *" $name "* ]] ||
+            die "unknown scenario '$name' (known: ${ALL_SCENARIOS[*]})"
+        only+=("$name")
+    done
+}
