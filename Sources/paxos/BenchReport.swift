@@ -53,6 +53,16 @@ struct BenchReportCommand: ParsableCommand {
 
 // MARK: - Reading the logs
 
+/// A latency log's bytes, once its magic and version are those of a `kind` log.
+func readLatencyLog(_ path: String, magic: [UInt8], headerBytes: Int, kind: String) throws -> [UInt8] {
+    let bytes = try readBytes(path)
+    guard bytes.count >= headerBytes, Array(bytes[0..<4]) == magic else {
+        throw Failure("\(path): not a \(kind) latency log")
+    }
+    guard u32(bytes, 4) == LatencyLogFormat.version else { throw Failure("\(path): unknown log version \(u32(bytes, 4))") }
+    return bytes
+}
+
 struct ClientLogFile {
     var path: String
     var client: UInt32
@@ -65,12 +75,8 @@ struct ClientLogFile {
     var intended: [UInt64]
 
     static func read(_ path: String) throws -> ClientLogFile {
-        let bytes = try readBytes(path)
         let h = LatencyLogFormat.clientHeaderBytes, r = LatencyLogFormat.clientRecordBytes
-        guard bytes.count >= h, Array(bytes[0..<4]) == LatencyLogFormat.clientMagic else {
-            throw Failure("\(path): not a client latency log")
-        }
-        guard u32(bytes, 4) == LatencyLogFormat.version else { throw Failure("\(path): unknown log version \(u32(bytes, 4))") }
+        let bytes = try readLatencyLog(path, magic: LatencyLogFormat.clientMagic, headerBytes: h, kind: "client")
         var log = ClientLogFile(path: path, client: u32(bytes, 8), incarnation: u64(bytes, 16),
                                 rate: Double(bitPattern: u64(bytes, 24)), cpuUserNs: u64(bytes, 40),
                                 cpuSystemNs: u64(bytes, 48), fed: [], intended: [])
@@ -103,12 +109,8 @@ struct LearnerLogFile {
     var records: [Record]
 
     static func read(_ path: String) throws -> LearnerLogFile {
-        let bytes = try readBytes(path)
         let h = LatencyLogFormat.learnerHeaderBytes, r = LatencyLogFormat.learnerRecordBytes
-        guard bytes.count >= h, Array(bytes[0..<4]) == LatencyLogFormat.learnerMagic else {
-            throw Failure("\(path): not a learner latency log")
-        }
-        guard u32(bytes, 4) == LatencyLogFormat.version else { throw Failure("\(path): unknown log version \(u32(bytes, 4))") }
+        let bytes = try readLatencyLog(path, magic: LatencyLogFormat.learnerMagic, headerBytes: h, kind: "learner")
         let count = (bytes.count - h) / r
         var records: [Record] = []
         records.reserveCapacity(count)
