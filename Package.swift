@@ -46,7 +46,8 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
-        .testTarget(name: "PaxosCoreTests", dependencies: ["PaxosCore"]),
+        // The simulator drives the shells' own nodes (PaxosNode) over in-memory disks.
+        .testTarget(name: "PaxosCoreTests", dependencies: ["PaxosCore", "PaxosNode"]),
         .testTarget(name: "PaxosStoreTests", dependencies: ["PaxosStore", "PaxosCore"]),
         .testTarget(name: "PaxosNodeTests", dependencies: ["PaxosNode", "PaxosCore", "PaxosStore"]),
         .testTarget(name: "PaxosTransportTests", dependencies: [

@@ -7,12 +7,21 @@
 public struct AcceptorDurableState: Hashable, Sendable {
     public var promised: Ballot
     public var accepted: [AcceptedEntry]
+    /// What a recovery copied from other acceptors (see ``Paxos/Acceptor``): reported in promises, never
+    /// as this acceptor's own vote.
+    public var inherited: [AcceptedEntry]
     /// Instances through this one were delivered by every learner and forgotten.
     public var trimmedThrough: Instance
+    /// Still recovering: it started without state, and a promise it made since (a barrier another
+    /// recovering acceptor asked for) does not make it an acceptor with history.
+    public var recovering: Bool
 
-    public init(promised: Ballot = .zero, accepted: [AcceptedEntry] = [], trimmedThrough: Instance = 0) {
+    public init(promised: Ballot = .zero, accepted: [AcceptedEntry] = [], inherited: [AcceptedEntry] = [],
+                trimmedThrough: Instance = 0, recovering: Bool = false) {
+        self.recovering = recovering
         self.promised = promised
         self.accepted = accepted
+        self.inherited = inherited
         self.trimmedThrough = trimmedThrough
     }
 }
@@ -21,21 +30,32 @@ public struct AcceptorDurableState: Hashable, Sendable {
 /// (an entry replaces what was accepted before in that instance).
 public struct AcceptorWrite: Hashable, Sendable {
     public var promised: Ballot?
+    /// Entries inherited by a recovery (applied first: a later vote in the same instance replaces one).
+    public var inherited: [AcceptedEntry]
     public var accepted: [AcceptedEntry]
     /// Forget every accepted value through this instance (applied after `accepted`).
     public var trimThrough: Instance?
+    /// Whether the acceptor is still recovering (nil: unchanged).
+    public var recovering: Bool?
 
-    public init(promised: Ballot? = nil, accepted: [AcceptedEntry] = [], trimThrough: Instance? = nil) {
+    public init(promised: Ballot? = nil, inherited: [AcceptedEntry] = [], accepted: [AcceptedEntry] = [],
+                trimThrough: Instance? = nil, recovering: Bool? = nil) {
+        self.recovering = recovering
         self.promised = promised
+        self.inherited = inherited
         self.accepted = accepted
         self.trimThrough = trimThrough
     }
 
-    public var isEmpty: Bool { promised == nil && accepted.isEmpty && trimThrough == nil }
+    public var isEmpty: Bool {
+        promised == nil && inherited.isEmpty && accepted.isEmpty && trimThrough == nil && recovering == nil
+    }
 
     /// Folds a later write into this one, so one transaction can carry a whole burst of messages.
     public mutating func merge(_ later: AcceptorWrite) {
         if let p = later.promised { promised = max(promised ?? p, p) }
+        inherited.append(contentsOf: later.inherited)
+        if let r = later.recovering { recovering = r }
         accepted.append(contentsOf: later.accepted)
         if let t = later.trimThrough { trimThrough = max(trimThrough ?? t, t) }
     }

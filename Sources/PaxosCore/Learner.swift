@@ -102,17 +102,17 @@ extension Paxos {
                 }
             case .replay(let acceptor, let entries):
                 guard settings.isAcceptor(acceptor) else { break }
-                if let last = entries.last, last.instance >= nextInstance {
+                if let last = entries.last, last.instance >= nextInstance, last.instance <= nextInstance &+ maxInstanceLead {
                     answeredThrough = max(answeredThrough, last.instance)
                 }
                 for e in entries {
                     vote(acceptor: acceptor, ballot: e.ballot, instance: e.instance, proposal: e.proposal)
                 }
             case .decided(let proposals):
-                if let last = proposals.last, last.instance >= nextInstance {
+                if let last = proposals.last, last.instance >= nextInstance, last.instance <= nextInstance &+ maxInstanceLead {
                     answeredThrough = max(answeredThrough, last.instance)
                 }
-                for p in proposals where p.instance >= nextInstance {
+                for p in proposals where p.instance >= nextInstance && p.instance <= nextInstance &+ maxInstanceLead {
                     highestSeen = max(highestSeen, p.instance)
                     decidedAhead[p.instance] = p.proposal
                     tally.forget(p.instance)
@@ -120,10 +120,7 @@ extension Paxos {
             case .catchUp(let learner, let from, let to) where learner != id:
                 serve(from: from, to: to, into: &effects)
             case .trimmed(let acceptor, let through):
-                // Trimmed instances were decided, so they cannot lie beyond what this learner heard votes
-                // for (plus a chunk): a notice further out is absurd and ignored.
-                guard settings.isAcceptor(acceptor),
-                      through <= max(highestSeen, nextInstance) &+ UInt64(settings.catchUpChunk) else { break }
+                guard settings.isAcceptor(acceptor), through <= nextInstance &+ maxInstanceLead else { break }
                 trimmedBy[acceptor] = max(trimmedBy[acceptor] ?? 0, through)
             default:
                 break
@@ -142,9 +139,14 @@ extension Paxos {
                 effects.send.append(Outgoing(.progress(learner: id, delivered: nextInstance - 1), to: .acceptors))
             }
             if trimmedAhead >= nextInstance {
-                // Other learners may still serve what acceptors forgot; give them a while.
+                // Other learners may still serve what acceptors forgot; give them a while. Trimmed
+                // instances were decided, so a trim point beyond anything this learner heard votes for is
+                // believed only after a long silence: forged notices must not stop a learner that is
+                // busy delivering, but a learner rebuilt in an idle cluster must not wait without a word.
                 if trimmedSince == nil { trimmedSince = self.now }
-                if self.now - trimmedSince! >= settings.recoverTicks {
+                let plausible = trimmedAhead <= max(highestSeen, nextInstance) &+ UInt64(settings.catchUpChunk)
+                let waited = self.now - max(trimmedSince!, plausible ? 0 : lastAdvance)
+                if waited >= settings.recoverTicks * (plausible ? 1 : 10) {
                     effects.cannotCatchUp = "instances \(nextInstance)-\(trimmedAhead) were delivered by every learner "
                         + "and trimmed by the acceptors before this learner got them; start it from a copy of another "
                         + "learner's database"
@@ -181,7 +183,7 @@ extension Paxos {
         }
 
         private mutating func vote(acceptor: UInt32, ballot: Ballot, instance: Instance, proposal: Proposal) {
-            guard instance >= nextInstance, decidedAhead[instance] == nil else { return }
+            guard instance >= nextInstance, instance <= nextInstance &+ maxInstanceLead, decidedAhead[instance] == nil else { return }
             highestSeen = max(highestSeen, instance)
             if case .decided(let p) = tally.record(acceptor: acceptor, ballot: ballot, instance: instance,
                                                    proposal: proposal) {

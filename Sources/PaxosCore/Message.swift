@@ -11,8 +11,10 @@ public enum Message: Hashable, Sendable {
     case promise(Promise)
     /// Acceptor → proposers: a prepare or accept was refused because of a higher promise.
     case nack(acceptor: UInt32, promised: Ballot)
-    /// 2A, leader → acceptors: accept these proposals in `ballot`.
-    case accept(ballot: Ballot, proposals: [InstanceProposal])
+    /// 2A, leader → acceptors: accept these proposals in `ballot`. `decidedThrough` is the leader's
+    /// decided prefix: acceptors trim no further than a leader said was decided, so forged learner
+    /// progress alone cannot make them forget an undecided instance.
+    case accept(ballot: Ballot, proposals: [InstanceProposal], decidedThrough: Instance = 0)
     /// 2B, acceptor → learners (and proposers, who listen there): accepted in `ballot`.
     case accepted(acceptor: UInt32, ballot: Ballot, proposals: [InstanceProposal])
     /// Acceptor → learners, answering a catch-up request: what it accepted, each with its own ballot.
@@ -33,14 +35,29 @@ public enum Message: Hashable, Sendable {
     /// Acceptor → learners and proposers: instances through `through` were delivered by every learner
     /// and forgotten; nothing about them can be asked of this acceptor any more.
     case trimmed(acceptor: UInt32, through: Instance)
+    /// Blank acceptor → acceptors: I have no state (my disk was lost, or the cluster is new); send me
+    /// yours, after raising your promise to `barrier` (`.zero`: only tell me what you hold).
+    case recoverState(acceptor: UInt32, barrier: Ballot)
+    /// Acceptor → acceptors, answering `recoverState`: one chunk of its whole state. `ballot` is its
+    /// promise when it answered, `from` the first instance it still holds (0: only the promise is
+    /// told). `recovering`: it has no state of its own either (it holds nothing and never voted).
+    case acceptorState(Promise, recovering: Bool)
+    /// Acceptor → acceptors, now and then: nothing but its header, so that a second process started
+    /// with this acceptor's id hears of the first (and the older one yields) within a second.
+    case present(acceptor: UInt32)
 }
 
 /// 1B. An acceptor's promise for `ballot`, listing the values it accepted in instances from `from` on.
-/// Long lists are split into chunks; a proposer counts the promise only once it holds every chunk.
+/// Long lists are split into chunks; a proposer counts the promise only once it holds every chunk of
+/// ONE answer. An acceptor answers a repeated prepare from its state at that moment, which a trim may
+/// have changed, so chunks of two answers do not fit together: each answer carries its own random
+/// `answer` label, and chunks are only ever combined with chunks of the same label.
 public struct Promise: Hashable, Sendable {
     public var acceptor: UInt32
     public var ballot: Ballot
     public var from: Instance
+    /// Labels one answer; drawn at random by the acceptor for each answer it gives.
+    public var answer: UInt64
     public var chunk: UInt32
     public var chunkCount: UInt32
     /// Instances through this one were delivered by every learner and trimmed: a leader treats them as
@@ -48,11 +65,12 @@ public struct Promise: Hashable, Sendable {
     public var trimmedThrough: Instance
     public var accepted: [AcceptedEntry]
 
-    public init(acceptor: UInt32, ballot: Ballot, from: Instance, chunk: UInt32, chunkCount: UInt32,
+    public init(acceptor: UInt32, ballot: Ballot, from: Instance, answer: UInt64 = 0, chunk: UInt32, chunkCount: UInt32,
                 trimmedThrough: Instance = 0, accepted: [AcceptedEntry]) {
         self.acceptor = acceptor
         self.ballot = ballot
         self.from = from
+        self.answer = answer
         self.chunk = chunk
         self.chunkCount = chunkCount
         self.trimmedThrough = trimmedThrough

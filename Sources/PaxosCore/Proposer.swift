@@ -21,14 +21,9 @@ extension Paxos {
             var sentAt: UInt64
         }
 
-        struct PromiseChunks: Hashable, Sendable {
-            var chunkCount: UInt32
-            var trimmedThrough: Instance = 0
-            var chunks: [UInt32: [AcceptedEntry]] = [:]
-            var isComplete: Bool { chunks.count == Int(chunkCount) }
-        }
-
         public let id: UInt32
+        /// This process's incarnation, part of every ballot it uses (see ``Ballot``).
+        public let incarnation: UInt32
         public let settings: ProtocolSettings
         public private(set) var mode: Mode = .follower
         /// This proposer's current (or last) ballot.
@@ -46,7 +41,8 @@ extension Paxos {
         private var electionDeadline: UInt64 = 0
         private var prepareFrom: Instance = 1
         private var prepareSentAt: UInt64 = 0
-        private var promises: [UInt32: PromiseChunks] = [:]
+        private var prepareAttempts = 0
+        private var promises = PromiseAnswers()
 
         private var nextInstance: Instance = 1
         private var inFlight: [Instance: InFlight] = [:]
@@ -62,12 +58,13 @@ extension Paxos {
         private var lastRecover: UInt64?
 
         public init(id: UInt32, settings: ProtocolSettings, restoring state: ProposerDurableState = .init(),
-                    seed: UInt64, now: UInt64 = 0) {
+                    seed: UInt64, incarnation: UInt32 = 0, now: UInt64 = 0) {
             self.id = id
+            self.incarnation = incarnation
             self.settings = settings
             self.rng = SplitMix64(seed: seed)
             self.highestRound = state.highestRound
-            self.ballot = Ballot(round: state.highestRound, proposer: id)
+            self.ballot = Ballot(round: state.highestRound, proposer: id, incarnation: incarnation)
             self.now = now
             self.tally = VoteTally(quorum: settings.quorum)
             // Proposers start their first election staggered by id, so proposer 1 usually leads.
@@ -94,13 +91,14 @@ extension Paxos {
             case .promise(let p):
                 onPromise(p, into: &effects)
             case .nack(let acceptor, let promised):
-                guard settings.isAcceptor(acceptor), promised.isPlausible(after: knownBallot) else { break }
+                // A barrier (proposer 0) is a real promise too: a recovering acceptor asked for it.
+                guard settings.isAcceptor(acceptor), promised.isWellFormed else { break }
                 hear(promised)
                 if mode != .follower && promised > ballot { stepDown() }
             case .accepted(let acceptor, let b, let proposals):
                 guard settings.isAcceptor(acceptor) else { break }
                 hear(b)
-                if b == knownBallot && b.proposer != id { electionDeadline = now + settings.leaderTimeoutTicks + jitter() }
+                if b == knownBallot && !isMine(b) { electionDeadline = now + settings.leaderTimeoutTicks + jitter() }
                 for p in proposals {
                     vote(acceptor: acceptor, ballot: b, instance: p.instance, proposal: p.proposal, into: &effects)
                 }
@@ -110,9 +108,11 @@ extension Paxos {
                     vote(acceptor: acceptor, ballot: e.ballot, instance: e.instance, proposal: e.proposal, into: &effects)
                 }
             case .decided(let proposals):
-                for p in proposals { onDecided(p.instance, p.proposal, into: &effects) }
+                for p in proposals where p.instance <= max(decided.firstUndecided, nextInstance) &+ maxInstanceLead {
+                    onDecided(p.instance, p.proposal, into: &effects)
+                }
             case .heartbeat(let b, _):
-                guard b.proposer != id, b.isPlausible(after: knownBallot) else { break }
+                guard !isMine(b), b.isPlausible(after: knownBallot) else { break }
                 hear(b)
                 if b >= knownBallot { electionDeadline = now + settings.leaderTimeoutTicks + jitter() }
             case .trimmed(let acceptor, let through):
@@ -141,7 +141,16 @@ extension Paxos {
             case .follower:
                 if self.now >= electionDeadline { startElection(from: decided.firstUndecided, into: &effects) }
             case .candidate:
-                if self.now - prepareSentAt >= settings.prepareRetryTicks { sendPrepare(into: &effects) }
+                if self.now - prepareSentAt >= settings.prepareRetryTicks {
+                    if prepareAttempts >= settings.prepareAttempts {
+                        // No quorum of complete promises for this ballot: give it up and stand again with a
+                        // higher one after a random backoff, rather than wait on answers that never complete.
+                        stepDown()
+                        electionDeadline = self.now + 1 + jitter()
+                    } else {
+                        sendPrepare(into: &effects)
+                    }
+                }
             case .leader:
                 if self.now - lastHeartbeat >= settings.heartbeatTicks {
                     lastHeartbeat = self.now
@@ -166,14 +175,25 @@ extension Paxos {
             settings.electionBackoffTicks == 0 ? 0 : rng.next() % (settings.electionBackoffTicks + 1)
         }
 
+        private func isMine(_ b: Ballot) -> Bool { b.proposer == id && b.incarnation == incarnation }
+
+        /// Takes note of a ballot in use. One far beyond anything known is believed only a bounded step
+        /// at a time, so a forged ballot can neither exhaust the round space nor, being ignored, leave
+        /// proposers below the promises acceptors really hold (two forged prepares a million rounds
+        /// apart once locked every proposer out for good).
         private mutating func hear(_ b: Ballot) {
-            if b.isPlausible(after: knownBallot) && b > knownBallot { knownBallot = b }
+            guard b.isWellFormed, b > knownBallot else { return }
+            if b.round <= knownBallot.round &+ Ballot.maxRoundJump {
+                knownBallot = b
+            } else {
+                knownBallot = Ballot(round: knownBallot.round + Ballot.maxRoundJump, proposer: 0)
+            }
         }
 
         private mutating func startElection(from: Instance, into effects: inout ProposerEffects) {
             requeueInFlight()
-            highestRound = max(highestRound, knownBallot.round) + 1
-            ballot = Ballot(round: highestRound, proposer: id)
+            highestRound = min(max(highestRound, knownBallot.round) + 1, Ballot.maxRound)
+            ballot = Ballot(round: highestRound, proposer: id, incarnation: incarnation)
             hear(ballot)
             // Persisted before the prepare leaves, so a restarted proposer never reuses this ballot.
             effects.persist = ProposerDurableState(highestRound: highestRound)
@@ -181,12 +201,14 @@ extension Paxos {
             recovering = [:]
             recoverEnd = 0
             prepareFrom = max(from, 1)
-            promises = [:]
+            promises.reset()
+            prepareAttempts = 0
             sendPrepare(into: &effects)
         }
 
         private mutating func sendPrepare(into effects: inout ProposerEffects) {
             prepareSentAt = now
+            prepareAttempts += 1
             effects.send.append(Outgoing(.prepare(ballot: ballot, from: prepareFrom), to: .acceptors))
         }
 
@@ -195,7 +217,7 @@ extension Paxos {
             recovering = [:]
             recoverEnd = 0
             electionDeadline = now + settings.leaderTimeoutTicks + jitter()
-            promises = [:]
+            promises.reset()
             inFlight = [:]
             pending = []
             pendingHead = 0
@@ -205,21 +227,15 @@ extension Paxos {
         private mutating func onPromise(_ p: Promise, into effects: inout ProposerEffects) {
             guard mode == .candidate, p.ballot == ballot, p.from == prepareFrom, settings.isAcceptor(p.acceptor),
                   p.chunk < p.chunkCount else { return }
-            var collected = promises[p.acceptor] ?? PromiseChunks(chunkCount: p.chunkCount)
-            guard collected.chunkCount == p.chunkCount else { return }
-            collected.chunks[p.chunk] = p.accepted
-            collected.trimmedThrough = max(collected.trimmedThrough, p.trimmedThrough)
-            promises[p.acceptor] = collected
-            let complete = promises.values.filter(\.isComplete)
-            guard complete.count >= settings.quorum else { return }
-            becomeLeader(promises: complete, into: &effects)
+            guard promises.add(p) != nil, promises.complete.count >= settings.quorum else { return }
+            becomeLeader(promises: Array(promises.complete.values), into: &effects)
         }
 
         /// Phase 1 succeeded: adopt, per instance, the value accepted in the highest ballot any promising
         /// acceptor reports; fill holes below the highest such instance with no-ops.
-        private mutating func becomeLeader(promises complete: [PromiseChunks], into effects: inout ProposerEffects) {
+        private mutating func becomeLeader(promises complete: [AcceptorAnswer], into effects: inout ProposerEffects) {
             mode = .leader
-            promises = [:]
+            promises.reset()
             lastHeartbeat = now
             effects.send.append(Outgoing(.heartbeat(ballot: ballot, firstUndecided: decided.firstUndecided), to: .proposers))
             // What any promising acceptor trimmed was delivered by every learner: decided, never to be
@@ -231,15 +247,22 @@ extension Paxos {
                 prepareFrom = trimmed + 1
             }
             var best: [Instance: AcceptedEntry] = [:]
-            var highest: Instance = 0
             for promise in complete {
-                for chunk in promise.chunks.values {
-                    for e in chunk where e.instance >= prepareFrom {
-                        if let seen = best[e.instance], seen.ballot >= e.ballot { continue }
-                        best[e.instance] = e
-                        highest = max(highest, e.instance)
-                    }
+                for e in promise.accepted where e.instance >= prepareFrom {
+                    if let seen = best[e.instance], seen.ballot >= e.ballot { continue }
+                    best[e.instance] = e
                 }
+            }
+            // Acceptors never accept an instance more than maxInstanceLead past what they hold, so real
+            // entries climb from prepareFrom in steps no wider than that. An entry past such a gap is
+            // forged: adopting it would make this leader owe every instance before it as a no-op.
+            var highest: Instance = 0
+            for i in best.keys.sorted() {
+                guard i <= max(highest, prepareFrom) &+ maxInstanceLead else {
+                    best = best.filter { $0.key <= highest }
+                    break
+                }
+                highest = i
             }
             // Instances known decided are proposed again too: a learner's recover request means their
             // votes are scattered over ballots, and re-proposing the highest-ballot value is safe. They go
@@ -300,13 +323,15 @@ extension Paxos {
 
         private func sendAccept(_ proposals: [InstanceProposal], into effects: inout ProposerEffects) {
             for chunk in chunked(proposals, budget: settings.datagramPayloadBudget, size: Wire.size(of:)) {
-                effects.send.append(Outgoing(.accept(ballot: ballot, proposals: chunk), to: .acceptors))
+                effects.send.append(Outgoing(.accept(ballot: ballot, proposals: chunk,
+                                                     decidedThrough: decided.firstUndecided - 1), to: .acceptors))
             }
         }
 
         private mutating func vote(acceptor: UInt32, ballot b: Ballot, instance: Instance, proposal: Proposal,
                                    into effects: inout ProposerEffects) {
-            guard instance > 0, !decided.contains(instance) || inFlight[instance] != nil else { return }
+            guard instance > 0, !decided.contains(instance) || inFlight[instance] != nil,
+                  instance <= max(decided.firstUndecided, nextInstance) &+ maxInstanceLead else { return }
             if case .decided(let p) = tally.record(acceptor: acceptor, ballot: b, instance: instance, proposal: proposal) {
                 onDecided(instance, p, into: &effects)
             }

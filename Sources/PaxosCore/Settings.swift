@@ -48,7 +48,21 @@ public struct ProtocolSettings: Hashable, Sendable {
     /// Acceptors trim in stretches of at least this many instances (or everything they hold).
     public var trimBatch: Int = 1_024
 
+    /// A blank acceptor (one that never promised anything) repeats its request for the others' state
+    /// this often until it has recovered.
+    public var recoverStateRetryTicks: UInt64 = 20
+    /// A candidate that has not completed phase 1 after this many prepare retries gives up its ballot
+    /// and stands for election again with a higher one (after a random backoff).
+    public var prepareAttempts: Int = 4
+    /// An acceptor tells the other acceptors it is there this often (see `Message.present`).
+    public var presenceTicks: UInt64 = 100
+
     public init() {}
+
+    /// What every process of the cluster must agree on; carried by every datagram.
+    public var fingerprint: ClusterFingerprint {
+        ClusterFingerprint(acceptorCount: UInt32(clamping: acceptorCount), learnerCount: UInt32(clamping: learnerCount))
+    }
 
     /// A majority of the configured acceptors.
     public var quorum: Int { acceptorCount / 2 + 1 }

@@ -9,17 +9,22 @@ public enum Paxos {}
 /// A consensus instance: one slot of the totally ordered log. Instances count from 1.
 public typealias Instance = UInt64
 
-/// A proposer's round number paired with its id, ordered by round first.
+/// A proposer's round number paired with its id and its process incarnation, ordered in that order.
 ///
-/// Pairing with the proposer id makes ballots unique across proposers; a proposer persists the highest
-/// round it used so it never reuses a ballot after a restart.
+/// Pairing with the proposer id makes ballots unique across proposers, and a proposer persists the
+/// highest round it used so it never reuses a ballot after a restart. The incarnation — drawn at random
+/// by every proposer process — keeps ballots unique even when that is not enough: two processes started
+/// with one proposer id, or a proposer restarted without its database, lead at different ballots, so an
+/// acceptor never answers two different proposals as if they were one.
 public struct Ballot: Hashable, Comparable, Sendable, CustomStringConvertible {
     public var round: UInt64
     public var proposer: UInt32
+    public var incarnation: UInt32
 
-    public init(round: UInt64, proposer: UInt32) {
+    public init(round: UInt64, proposer: UInt32, incarnation: UInt32 = 0) {
         self.round = round
         self.proposer = proposer
+        self.incarnation = incarnation
     }
 
     /// Lower than every ballot a proposer can use (rounds start at 1).
@@ -31,7 +36,15 @@ public struct Ballot: Hashable, Comparable, Sendable, CustomStringConvertible {
     public static let maxRound: UInt64 = 1 << 62
 
     /// A ballot a proposer could have used: round 1 to `maxRound`, proposer id from 1.
-    public var isValid: Bool { round >= 1 && round <= Ballot.maxRound && proposer >= 1 }
+    public var isValid: Bool { isWellFormed && proposer >= 1 }
+
+    /// Round 1 to `maxRound`. Proposer 0 marks a barrier: the promise a recovering acceptor asks the
+    /// others to make so that no ballot it may have voted in before it lost its disk can still complete.
+    public var isWellFormed: Bool { round >= 1 && round <= Ballot.maxRound }
+
+    /// The barrier just above `ballot`: higher than it and than every ballot of its round, lower than
+    /// every ballot a proposer can use in the next round.
+    public static func barrier(above ballot: Ballot) -> Ballot { Ballot(round: ballot.round + 1, proposer: 0) }
 
     /// How far a new round may lie beyond the highest one a role knows. Real proposers go one round past
     /// the highest they heard of, so a ballot a million rounds ahead is forged or corrupt: ignoring it is
@@ -44,10 +57,58 @@ public struct Ballot: Hashable, Comparable, Sendable, CustomStringConvertible {
     }
 
     public static func < (a: Ballot, b: Ballot) -> Bool {
-        (a.round, a.proposer) < (b.round, b.proposer)
+        (a.round, a.proposer, a.incarnation) < (b.round, b.proposer, b.incarnation)
     }
 
     public var description: String { "\(round).\(proposer)" }
+}
+
+/// Instances a role accepts beyond what it already knows of the log. A real leader proposes at most a
+/// window past its decided prefix, and every role hears of the log's progress long before it is this far
+/// behind; an instance further out is forged or corrupt, and taking it would make every later leader owe
+/// millions of no-ops (or a learner believe it is forever behind).
+public let maxInstanceLead: Instance = 1 << 24
+
+/// Who sent a datagram: its role, id, and the process that played it. Every datagram carries it.
+public struct Sender: Hashable, Sendable, CustomStringConvertible {
+    public var role: Role
+    public var id: UInt32
+    /// Drawn at random by each process as it starts.
+    public var incarnation: UInt32
+    /// When the process started (milliseconds of the wall clock in the shells; a tick in the simulator).
+    public var startedAt: UInt64
+
+    public init(role: Role, id: UInt32, incarnation: UInt32, startedAt: UInt64) {
+        self.role = role
+        self.id = id
+        self.incarnation = incarnation
+        self.startedAt = startedAt
+    }
+
+    /// For datagrams built outside any process (tests, tools).
+    public static let unattributed = Sender(role: .client, id: 0, incarnation: 0, startedAt: 0)
+
+    /// Started after `other` (ties broken by incarnation, so of two processes exactly one is newer).
+    public func isNewer(than other: Sender) -> Bool {
+        (startedAt, incarnation) > (other.startedAt, other.incarnation)
+    }
+
+    public var description: String { "\(role) \(id) (incarnation \(incarnation), started \(startedAt))" }
+}
+
+/// The settings every process of a cluster must share, because quorums and trimming depend on them.
+/// Every datagram carries its sender's; a datagram with another is dropped, so a misconfigured process
+/// is loud and harmless instead of deciding with a minority.
+public struct ClusterFingerprint: Hashable, Sendable, CustomStringConvertible {
+    public var acceptorCount: UInt32
+    public var learnerCount: UInt32
+
+    public init(acceptorCount: UInt32, learnerCount: UInt32) {
+        self.acceptorCount = acceptorCount
+        self.learnerCount = learnerCount
+    }
+
+    public var description: String { "acceptor-count \(acceptorCount), learner-count \(learnerCount)" }
 }
 
 /// Identifies one submission: which client, which run of that client, which of its values.

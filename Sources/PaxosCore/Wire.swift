@@ -1,12 +1,14 @@
-/// The binary wire format, version 1.
+/// The binary wire format, version 2.
 ///
-/// A datagram is `"PX"`, a version byte, a message-type byte, then the message's fields. Integers are
+/// A datagram is `"PX"`, a version byte, a message-type byte, the header — the sender's cluster
+/// fingerprint (acceptor-count, learner-count) and identity (role, id, incarnation, start time) — then
+/// the message's fields. Integers are
 /// unsigned LEB128 varints; byte strings and lists are prefixed by their length. Decoding never traps:
 /// every read is bounds-checked, and a list's count is checked against the bytes left before anything
 /// is allocated, so a hostile count cannot make a decoder allocate more than the datagram's size.
 public enum Wire {
     public static let magic: (UInt8, UInt8) = (0x50, 0x58)  // "PX"
-    public static let version: UInt8 = 1
+    public static let version: UInt8 = 2
     /// Bytes before the first field.
     public static let headerSize = 4
     /// The highest instance number a datagram may carry. Beyond it numbers are absurd (a log that long
@@ -37,7 +39,27 @@ public enum Wire {
 
     enum TypeCode: UInt8 {
         case submit = 1, chosen, prepare, promise, nack, accept, accepted, replay, heartbeat, catchUp,
-             decided, recover, progress, trimmed
+             decided, recover, progress, trimmed, recoverState, acceptorState, present
+    }
+
+    /// What every datagram says about where it comes from.
+    public struct Header: Hashable, Sendable {
+        public var fingerprint: ClusterFingerprint
+        public var sender: Sender
+
+        public init(fingerprint: ClusterFingerprint, sender: Sender) {
+            self.fingerprint = fingerprint
+            self.sender = sender
+        }
+
+        /// The header of datagrams built outside any process, for a cluster of default settings.
+        public static let unattributed = Header(fingerprint: ProtocolSettings().fingerprint, sender: .unattributed)
+    }
+
+    /// A decoded datagram.
+    public struct Datagram: Hashable, Sendable {
+        public var header: Header
+        public var message: Message
     }
 
     // MARK: sizes, for packing batches into datagrams without encoding twice
@@ -63,7 +85,9 @@ public enum Wire {
         }
     }
 
-    static func size(of b: Ballot) -> Int { varintSize(b.round) + varintSize(UInt64(b.proposer)) }
+    static func size(of b: Ballot) -> Int {
+        varintSize(b.round) + varintSize(UInt64(b.proposer)) + varintSize(UInt64(b.incarnation))
+    }
 
     /// Encoded size of an accepted entry inside a promise or replay.
     public static func size(of e: AcceptedEntry) -> Int {
@@ -74,66 +98,78 @@ public enum Wire {
     public static func size(of p: InstanceProposal) -> Int { varintSize(p.instance) + size(of: p.proposal) }
 
     /// Upper bound of the bytes a message's fixed fields and list count take, beside its list items.
-    public static let envelopeAllowance = headerSize + 48
+    public static let envelopeAllowance = headerSize + 48 + 40
 
     // MARK: encoding
 
-    public static func encode(_ message: Message) -> [UInt8] {
+    public static func encode(_ message: Message, header: Header = .unattributed) -> [UInt8] {
         var w = Writer()
         w.bytes.reserveCapacity(64)
         w.bytes.append(magic.0)
         w.bytes.append(magic.1)
         w.bytes.append(version)
+        w.bytes.append(0)  // the type code, set below
+        w.varint(UInt64(header.fingerprint.acceptorCount)); w.varint(UInt64(header.fingerprint.learnerCount))
+        w.bytes.append(header.sender.role.code); w.varint(UInt64(header.sender.id))
+        w.varint(UInt64(header.sender.incarnation)); w.varint(header.sender.startedAt)
+        func type(_ code: TypeCode) { w.bytes[3] = code.rawValue }
         switch message {
         case .submit(let subs):
-            w.bytes.append(TypeCode.submit.rawValue)
+            type(.submit)
             w.list(subs) { $0.submission($1) }
         case .chosen(let ids):
-            w.bytes.append(TypeCode.chosen.rawValue)
+            type(.chosen)
             w.list(ids) { w, id in
                 w.varint(UInt64(id.client)); w.varint(id.incarnation); w.varint(id.sequence)
             }
         case .prepare(let ballot, let from):
-            w.bytes.append(TypeCode.prepare.rawValue)
+            type(.prepare)
             w.ballot(ballot); w.varint(from)
         case .promise(let p):
-            w.bytes.append(TypeCode.promise.rawValue)
-            w.varint(UInt64(p.acceptor)); w.ballot(p.ballot); w.varint(p.from)
-            w.varint(UInt64(p.chunk)); w.varint(UInt64(p.chunkCount)); w.varint(p.trimmedThrough)
-            w.list(p.accepted) { $0.entry($1) }
+            type(.promise)
+            w.promise(p)
         case .nack(let acceptor, let promised):
-            w.bytes.append(TypeCode.nack.rawValue)
+            type(.nack)
             w.varint(UInt64(acceptor)); w.ballot(promised)
-        case .accept(let ballot, let proposals):
-            w.bytes.append(TypeCode.accept.rawValue)
-            w.ballot(ballot)
+        case .accept(let ballot, let proposals, let decidedThrough):
+            type(.accept)
+            w.ballot(ballot); w.varint(decidedThrough)
             w.list(proposals) { $0.instanceProposal($1) }
         case .accepted(let acceptor, let ballot, let proposals):
-            w.bytes.append(TypeCode.accepted.rawValue)
+            type(.accepted)
             w.varint(UInt64(acceptor)); w.ballot(ballot)
             w.list(proposals) { $0.instanceProposal($1) }
         case .replay(let acceptor, let entries):
-            w.bytes.append(TypeCode.replay.rawValue)
+            type(.replay)
             w.varint(UInt64(acceptor))
             w.list(entries) { $0.entry($1) }
         case .heartbeat(let ballot, let firstUndecided):
-            w.bytes.append(TypeCode.heartbeat.rawValue)
+            type(.heartbeat)
             w.ballot(ballot); w.varint(firstUndecided)
         case .catchUp(let learner, let from, let to):
-            w.bytes.append(TypeCode.catchUp.rawValue)
+            type(.catchUp)
             w.varint(UInt64(learner)); w.varint(from); w.varint(to)
         case .decided(let proposals):
-            w.bytes.append(TypeCode.decided.rawValue)
+            type(.decided)
             w.list(proposals) { $0.instanceProposal($1) }
         case .recover(let learner, let from):
-            w.bytes.append(TypeCode.recover.rawValue)
+            type(.recover)
             w.varint(UInt64(learner)); w.varint(from)
         case .progress(let learner, let delivered):
-            w.bytes.append(TypeCode.progress.rawValue)
+            type(.progress)
             w.varint(UInt64(learner)); w.varint(delivered)
         case .trimmed(let acceptor, let through):
-            w.bytes.append(TypeCode.trimmed.rawValue)
+            type(.trimmed)
             w.varint(UInt64(acceptor)); w.varint(through)
+        case .recoverState(let acceptor, let barrier):
+            type(.recoverState)
+            w.varint(UInt64(acceptor)); w.ballot(barrier)
+        case .acceptorState(let p, let recovering):
+            type(.acceptorState)
+            w.promise(p); w.bytes.append(recovering ? 1 : 0)
+        case .present(let acceptor):
+            type(.present)
+            w.varint(UInt64(acceptor))
         }
         return w.bytes
     }
@@ -150,7 +186,13 @@ public enum Wire {
             bytes.append(UInt8(v))
         }
 
-        mutating func ballot(_ b: Ballot) { varint(b.round); varint(UInt64(b.proposer)) }
+        mutating func ballot(_ b: Ballot) { varint(b.round); varint(UInt64(b.proposer)); varint(UInt64(b.incarnation)) }
+
+        mutating func promise(_ p: Promise) {
+            varint(UInt64(p.acceptor)); ballot(p.ballot); varint(p.from); varint(p.answer)
+            varint(UInt64(p.chunk)); varint(UInt64(p.chunkCount)); varint(p.trimmedThrough)
+            list(p.accepted) { $0.entry($1) }
+        }
 
         mutating func list<T>(_ items: [T], _ each: (inout Writer, T) -> Void) {
             varint(UInt64(items.count))
@@ -179,19 +221,24 @@ public enum Wire {
     /// Decodes one datagram. Never traps; anything that is not exactly one well-formed message of this
     /// wire version is an error.
     public static func decode(_ bytes: [UInt8]) -> Result<Message, DecodeError> {
-        bytes.withUnsafeBufferPointer { decode(UnsafeRawBufferPointer($0)) }
+        decodeDatagram(bytes).map(\.message)
     }
 
-    public static func decode(_ buffer: UnsafeRawBufferPointer) -> Result<Message, DecodeError> {
+    public static func decodeDatagram(_ bytes: [UInt8]) -> Result<Datagram, DecodeError> {
+        bytes.withUnsafeBufferPointer { decodeDatagram(UnsafeRawBufferPointer($0)) }
+    }
+
+    public static func decodeDatagram(_ buffer: UnsafeRawBufferPointer) -> Result<Datagram, DecodeError> {
         guard buffer.count >= headerSize else { return .failure(.tooShort) }
         guard buffer[0] == magic.0, buffer[1] == magic.1 else { return .failure(.badMagic) }
         guard buffer[2] == version else { return .failure(.unsupportedVersion(buffer[2])) }
         guard let code = TypeCode(rawValue: buffer[3]) else { return .failure(.unknownType(buffer[3])) }
         var r = Reader(buffer: buffer, offset: headerSize)
         do {
+            let header = try r.header()
             let message = try r.message(code)
             guard r.offset == buffer.count else { return .failure(.trailingBytes(buffer.count - r.offset)) }
-            return .success(message)
+            return .success(Datagram(header: header, message: message))
         } catch {
             return .failure(error)
         }
@@ -252,7 +299,29 @@ public enum Wire {
         }
 
         mutating func ballot() throws(DecodeError) -> Ballot {
-            Ballot(round: try varint(), proposer: try u32())
+            Ballot(round: try varint(), proposer: try u32(), incarnation: try u32())
+        }
+
+        mutating func header() throws(DecodeError) -> Header {
+            let fingerprint = ClusterFingerprint(acceptorCount: try u32(), learnerCount: try u32())
+            let code = try byte()
+            guard let role = Role(code: code) else { throw .malformed("unknown sender role \(code)") }
+            let sender = Sender(role: role, id: try u32(), incarnation: try u32(), startedAt: try varint())
+            return Header(fingerprint: fingerprint, sender: sender)
+        }
+
+        mutating func promise() throws(DecodeError) -> Promise {
+            let acceptor = try u32()
+            let ballot = try ballot()
+            let from = try instance()
+            let answer = try varint()
+            let chunk = try u32()
+            let chunkCount = try u32()
+            guard chunk < chunkCount else { throw .malformed("promise chunk \(chunk) of \(chunkCount)") }
+            let trimmedThrough = try instance()
+            let accepted = try list(minimumItemSize: 5) { r throws(DecodeError) in try r.entry() }
+            return Promise(acceptor: acceptor, ballot: ballot, from: from, answer: answer, chunk: chunk,
+                           chunkCount: chunkCount, trimmedThrough: trimmedThrough, accepted: accepted)
         }
 
         mutating func submissionID() throws(DecodeError) -> SubmissionID {
@@ -292,22 +361,15 @@ public enum Wire {
             case .prepare:
                 return .prepare(ballot: try ballot(), from: try instance())
             case .promise:
-                let acceptor = try u32()
-                let ballot = try ballot()
-                let from = try instance()
-                let chunk = try u32()
-                let chunkCount = try u32()
-                guard chunk < chunkCount else { throw .malformed("promise chunk \(chunk) of \(chunkCount)") }
-                let trimmedThrough = try instance()
-                let accepted = try list(minimumItemSize: 4) { r throws(DecodeError) in try r.entry() }
-                return .promise(Promise(acceptor: acceptor, ballot: ballot, from: from, chunk: chunk,
-                                        chunkCount: chunkCount, trimmedThrough: trimmedThrough, accepted: accepted))
+                return .promise(try promise())
             case .nack:
                 return .nack(acceptor: try u32(), promised: try ballot())
             case .accept:
                 let ballot = try ballot()
+                let decidedThrough = try instance()
                 return .accept(ballot: ballot,
-                               proposals: try list(minimumItemSize: 2) { r throws(DecodeError) in try r.instanceProposal() })
+                               proposals: try list(minimumItemSize: 2) { r throws(DecodeError) in try r.instanceProposal() },
+                               decidedThrough: decidedThrough)
             case .accepted:
                 let acceptor = try u32()
                 let ballot = try ballot()
@@ -316,7 +378,7 @@ public enum Wire {
             case .replay:
                 let acceptor = try u32()
                 return .replay(acceptor: acceptor,
-                               entries: try list(minimumItemSize: 4) { r throws(DecodeError) in try r.entry() })
+                               entries: try list(minimumItemSize: 5) { r throws(DecodeError) in try r.entry() })
             case .heartbeat:
                 return .heartbeat(ballot: try ballot(), firstUndecided: try instance())
             case .catchUp:
@@ -329,8 +391,36 @@ public enum Wire {
                 return .progress(learner: try u32(), delivered: try instance())
             case .trimmed:
                 return .trimmed(acceptor: try u32(), through: try instance())
+            case .recoverState:
+                return .recoverState(acceptor: try u32(), barrier: try ballot())
+            case .acceptorState:
+                let p = try promise()
+                switch try byte() {
+                case 0: return .acceptorState(p, recovering: false)
+                case 1: return .acceptorState(p, recovering: true)
+                case let b: throw .malformed("acceptorState flag \(b)")
+                }
+            case .present:
+                return .present(acceptor: try u32())
             }
         }
+    }
+}
+
+extension Role {
+    /// The role's byte in a datagram header.
+    var code: UInt8 {
+        switch self {
+        case .acceptor: 1
+        case .proposer: 2
+        case .learner: 3
+        case .client: 4
+        }
+    }
+
+    init?(code: UInt8) {
+        guard let role = Role.allCases.first(where: { $0.code == code }) else { return nil }
+        self = role
     }
 }
 

@@ -20,6 +20,10 @@ public struct Outbox {
 public struct NodeCounters: Sendable {
     public var received = 0
     public var dropped = 0
+    /// Datagrams from processes with another cluster fingerprint (acceptor-count, learner-count).
+    public var foreign = 0
+    /// Datagrams from an older process playing this node's own role and id.
+    public var twin = 0
     public var sent = 0
     public var commits = 0
     public var lastDropReason: String?
@@ -69,17 +73,82 @@ extension Node {
     public var isFinished: Bool { false }
 }
 
-/// Decodes a datagram or counts it as dropped.
-func decode(_ datagram: [UInt8], counters: inout NodeCounters) -> Message? {
-    switch Wire.decode(datagram) {
-    case .success(let m):
-        counters.received += 1
-        return m
-    case .failure(let error):
-        counters.dropped += 1
-        counters.lastDropReason = error.description
-        return nil
+/// What a node tells its operator (the shell logs it).
+public enum NodeNotice: Sendable, Equatable {
+    /// The first datagram from `sender` with another cluster fingerprint than `ours`.
+    case foreignCluster(sender: Sender, theirs: ClusterFingerprint, ours: ClusterFingerprint)
+    /// The first datagram from an older process playing this node's role and id.
+    case olderTwin(Sender)
+    /// A newer process plays this node's role and id: this node stops.
+    case displaced(by: Sender)
+    case acceptor(Paxos.AcceptorEvent)
+}
+
+/// A newer process took this node's role and id; the node stops rather than act as a second copy.
+public struct Displaced: Error, CustomStringConvertible {
+    public var me: Sender
+    public var by: Sender
+    public var description: String {
+        "\(me.role) \(me.id) stops: another process started as \(me.role) \(me.id) (incarnation \(by.incarnation)); "
+            + "two processes must never share one id"
     }
+}
+
+/// Decodes datagrams and applies the cluster's admission rules (see ``Paxos/Admission``).
+struct Gate {
+    let admission: Paxos.Admission
+    var notify: (NodeNotice) -> Void
+    private var warned: Set<Sender> = []
+    private(set) var displacedBy: Sender?
+
+    init(admission: Paxos.Admission, notify: @escaping (NodeNotice) -> Void) {
+        self.admission = admission
+        self.notify = notify
+    }
+
+    /// The message of a datagram this node should handle, or nil (counted) for any other.
+    mutating func open(_ datagram: [UInt8], counters: inout NodeCounters) -> Message? {
+        let decoded: Wire.Datagram
+        switch Wire.decodeDatagram(datagram) {
+        case .success(let d): decoded = d
+        case .failure(let error):
+            counters.dropped += 1
+            counters.lastDropReason = error.description
+            return nil
+        }
+        switch admission.verdict(on: decoded.header) {
+        case .admit:
+            counters.received += 1
+            return decoded.message
+        case .foreignCluster(let theirs):
+            counters.foreign += 1
+            if warned.insert(decoded.header.sender).inserted {
+                notify(.foreignCluster(sender: decoded.header.sender, theirs: theirs, ours: admission.fingerprint))
+            }
+            return nil
+        case .olderTwin(let twin):
+            counters.twin += 1
+            if warned.insert(twin).inserted { notify(.olderTwin(twin)) }
+            return nil
+        case .displaced(let newer):
+            if displacedBy == nil {
+                displacedBy = newer
+                notify(.displaced(by: newer))
+            }
+            return nil
+        }
+    }
+
+    /// Throws once a newer process took this node's identity.
+    func check() throws {
+        if let by = displacedBy { throw Displaced(me: admission.me, by: by) }
+    }
+}
+
+extension Paxos.Admission {
+    /// Admits what tools and tests build (`Wire.Header.unattributed`): for nodes built outside a process.
+    public static let unattributed = Paxos.Admission(me: Sender(role: .client, id: 0, incarnation: 0, startedAt: 0),
+                                                     fingerprint: ProtocolSettings().fingerprint)
 }
 
 public final class AcceptorNode: Node {
@@ -90,32 +159,46 @@ public final class AcceptorNode: Node {
     private var write = AcceptorWrite()
     private var sends: [Outgoing] = []
 
-    public init(acceptor: Paxos.Acceptor, store: AcceptorPersistence, outbox: Outbox) {
+    private var gate: Gate
+    private var events: [Paxos.AcceptorEvent] = []
+
+    public init(acceptor: Paxos.Acceptor, store: AcceptorPersistence, outbox: Outbox,
+                admission: Paxos.Admission = .unattributed, notify: @escaping (NodeNotice) -> Void = { _ in }) {
         self.acceptor = acceptor
         self.store = store
         self.outbox = outbox
+        self.gate = Gate(admission: admission, notify: notify)
     }
 
     public func receive(_ datagram: [UInt8]) {
-        guard let message = decode(datagram, counters: &counters) else { return }
-        let effects = acceptor.on(message)
-        write.merge(effects.persist)
-        sends.append(contentsOf: effects.send)
+        guard let message = gate.open(datagram, counters: &counters) else { return }
+        absorb(acceptor.on(message))
     }
 
-    public func tick(now: UInt64) {}
+    public func tick(now: UInt64) { absorb(acceptor.tick(now: now)) }
+
+    private func absorb(_ effects: Paxos.AcceptorEffects) {
+        write.merge(effects.persist)
+        sends.append(contentsOf: effects.send)
+        events.append(contentsOf: effects.events)
+    }
 
     public var progress: NodeProgress {
-        NodeProgress(instance: acceptor.accepted.keys.max() ?? 0,
-                     details: [("promised", "\(acceptor.promised)"), ("accepted", "\(acceptor.accepted.count)")])
+        NodeProgress(instance: acceptor.highestAccepted,
+                     details: (acceptor.isRecovering ? [("recovering", "yes")] : [])
+                        + [("promised", "\(acceptor.promised)"), ("accepted", "\(acceptor.accepted.count)")])
     }
 
     public func endOfBurst() throws {
+        try gate.check()
         if !write.isEmpty {
             try store.write(write)
             counters.commits += 1
             write = AcceptorWrite()
         }
+        // Told only once durable: "recovered" means the rebuilt state is on disk.
+        for event in events { gate.notify(.acceptor(event)) }
+        events.removeAll()
         flushSends(&sends, outbox: outbox, counters: &counters)
     }
 }
@@ -130,14 +213,18 @@ public final class ProposerNode: Node {
     private var highestRound: UInt64?
     private var sends: [Outgoing] = []
 
-    public init(proposer: Paxos.Proposer, store: ProposerPersistence, outbox: Outbox) {
+    private var gate: Gate
+
+    public init(proposer: Paxos.Proposer, store: ProposerPersistence, outbox: Outbox,
+                admission: Paxos.Admission = .unattributed, notify: @escaping (NodeNotice) -> Void = { _ in }) {
         self.proposer = proposer
         self.store = store
         self.outbox = outbox
+        self.gate = Gate(admission: admission, notify: notify)
     }
 
     public func receive(_ datagram: [UInt8]) {
-        guard let message = decode(datagram, counters: &counters) else { return }
+        guard let message = gate.open(datagram, counters: &counters) else { return }
         let before = proposer.mode
         absorb(proposer.on(message))
         if proposer.mode != before { onModeChange?(proposer.mode, proposer.ballot) }
@@ -160,6 +247,7 @@ public final class ProposerNode: Node {
     }
 
     public func endOfBurst() throws {
+        try gate.check()
         if let round = highestRound {
             try store.write(highestRound: round)
             counters.commits += 1
@@ -183,16 +271,20 @@ public final class LearnerNode: Node {
         var description: String
     }
 
+    private var gate: Gate
+
     /// `output` prints deliveries (in order); it is called only after they are durable.
-    public init(learner: Paxos.Learner, store: LearnerPersistence, outbox: Outbox, output: @escaping ([Delivery]) -> Void) {
+    public init(learner: Paxos.Learner, store: LearnerPersistence, outbox: Outbox, output: @escaping ([Delivery]) -> Void,
+                admission: Paxos.Admission = .unattributed, notify: @escaping (NodeNotice) -> Void = { _ in }) {
         self.learner = learner
         self.store = store
         self.outbox = outbox
         self.output = output
+        self.gate = Gate(admission: admission, notify: notify)
     }
 
     public func receive(_ datagram: [UInt8]) {
-        guard let message = decode(datagram, counters: &counters) else { return }
+        guard let message = gate.open(datagram, counters: &counters) else { return }
         absorb(learner.on(message))
     }
 
@@ -210,6 +302,7 @@ public final class LearnerNode: Node {
     }
 
     public func endOfBurst() throws {
+        try gate.check()
         if !delivered.isEmpty {
             try store.write(delivered)
             counters.commits += 1
@@ -228,9 +321,13 @@ public final class ClientNode: Node {
     private let outbox: Outbox
     private var sends: [Outgoing] = []
 
-    public init(client: Paxos.Client, outbox: Outbox) {
+    private var gate: Gate
+
+    public init(client: Paxos.Client, outbox: Outbox,
+                admission: Paxos.Admission = .unattributed, notify: @escaping (NodeNotice) -> Void = { _ in }) {
         self.client = client
         self.outbox = outbox
+        self.gate = Gate(admission: admission, notify: notify)
     }
 
     /// Values read from standard input.
@@ -239,7 +336,7 @@ public final class ClientNode: Node {
     public func closeInput() { client.closeInput() }
 
     public func receive(_ datagram: [UInt8]) {
-        guard let message = decode(datagram, counters: &counters) else { return }
+        guard let message = gate.open(datagram, counters: &counters) else { return }
         sends.append(contentsOf: client.on(message).send)
     }
 

@@ -43,8 +43,12 @@ public final class NodeRuntime: @unchecked Sendable {
     /// Called on the loop about once a second, and once more when the node stops.
     public var onStatus: ((StatusReport) -> Void)?
 
-    public init(config: ClusterConfig, logger: Logger, authenticator: DatagramAuthenticator? = nil) {
+    /// Stamped on every datagram sent: the cluster's fingerprint and this process's identity.
+    public let header: Wire.Header
+
+    public init(config: ClusterConfig, logger: Logger, header: Wire.Header, authenticator: DatagramAuthenticator? = nil) {
         self.config = config
+        self.header = header
         self.logger = logger
         self.authenticator = authenticator
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -57,7 +61,7 @@ public final class NodeRuntime: @unchecked Sendable {
         Outbox(
             send: { [unowned self] out in
                 let endpoint = self.config.endpoint(out.group)
-                let message = Wire.encode(out.message)
+                let message = Wire.encode(out.message, header: self.header)
                 let datagram = self.authenticator?.seal(message) ?? message
                 self.transport?.send(datagram, to: MulticastEndpoint(group: endpoint.address, port: endpoint.port))
             },

@@ -21,6 +21,7 @@ public enum StatusFile {
             ("state", report.running ? "running" : "stopped"),
             ("instance", "\(report.progress.instance)"), ("values", "\(report.progress.values)"),
             ("received", "\(report.counters.received)"), ("dropped", "\(report.counters.dropped)"),
+            ("foreign", "\(report.counters.foreign)"), ("twin", "\(report.counters.twin)"),
             ("rejected", "\(report.rejected)"), ("sent", "\(report.counters.sent)"),
             ("commits", "\(report.counters.commits)"), ("send-errors", "\(report.sendErrors)"),
         ]

@@ -165,6 +165,8 @@ struct Startup {
     let config: ClusterConfig
     let stateDirectory: String
     let logger: Logger
+    /// This process on the wire: its role, id, a random incarnation and its start time.
+    let me: Sender
 
     init(_ options: RoleOptions, role: Role) throws {
         self.options = options
@@ -199,6 +201,33 @@ struct Startup {
         }
         logger.logLevel = options.logLevel
         self.logger = logger
+        me = Sender(role: role, id: options.id, incarnation: UInt32.random(in: 1 ... .max),
+                    startedAt: UInt64(max(Date().timeIntervalSince1970 * 1000, 0)))
+    }
+
+    var header: Wire.Header { Wire.Header(fingerprint: config.settings.fingerprint, sender: me) }
+    var admission: Paxos.Admission { Paxos.Admission(me: me, fingerprint: config.settings.fingerprint) }
+
+    /// Logs what a node reports: mismatched clusters and twins at warning level, recovery at notice.
+    var notify: @Sendable (NodeNotice) -> Void {
+        let logger = logger
+        let me = me
+        return { notice in
+            switch notice {
+            case .foreignCluster(let sender, let theirs, let ours):
+                logger.warning("dropping datagrams from \(sender.role) \(sender.id): it runs with \(theirs), this \(me.role) with \(ours); every process of a cluster needs the same acceptor-count and learner-count")
+            case .olderTwin(let twin):
+                logger.warning("heard \(twin.role) \(twin.id) from another, older process (incarnation \(twin.incarnation)); if it still runs it stops now: two processes must never share one id")
+            case .displaced(let newer):
+                logger.error("another process started as \(newer.role) \(newer.id) (incarnation \(newer.incarnation)); this one stops")
+            case .acceptor(.startedFresh(let blank)):
+                logger.notice("acceptor \(me.id): acceptors \(blank.map(String.init).joined(separator: ", ")) are all without state and nothing has been decided: a new cluster, voting")
+            case .acceptor(.raisingBarrier(let barrier, let promisedBy)):
+                logger.notice("acceptor \(me.id) recovering: acceptors \(promisedBy.map(String.init).joined(separator: ", ")) answered; asking them to promise \(barrier) and send their state")
+            case .acceptor(.recovered(let from, let promised, let entries, let trimmed)):
+                logger.notice("acceptor \(me.id) recovered from acceptors \(from.map(String.init).joined(separator: ", ")): promised \(promised), \(entries) accepted values, trimmed through \(trimmed); voting again")
+            }
+        }
     }
 
     /// The config file's bytes; failures name the file and the system's reason (missing, a directory,
@@ -261,7 +290,7 @@ struct Startup {
     }
 
     func makeRuntime() -> NodeRuntime {
-        NodeRuntime(config: config, logger: logger, authenticator: authenticator)
+        NodeRuntime(config: config, logger: logger, header: header, authenticator: authenticator)
     }
 
     func run(_ node: any Node, runtime: NodeRuntime) throws {
@@ -275,6 +304,7 @@ struct Startup {
         }
         let c = node.counters
         logger.info("stopping", metadata: ["reason": "\(reason)", "received": "\(c.received)", "dropped": "\(c.dropped)",
+                                           "foreign": "\(c.foreign)", "twin": "\(c.twin)",
                                            "rejected": "\(runtime.rejected)", "sendErrors": "\(runtime.sendErrors)",
                                            "sent": "\(c.sent)", "commits": "\(c.commits)"])
         switch reason {
@@ -315,13 +345,18 @@ struct AcceptorCommand: ParsableCommand {
             let store = try AcceptorStore(path: try startup.prepareState(), synchronous: startup.synchronous)
             defer { store.close() }
             let state = try store.load()
-            let acceptor = Paxos.Acceptor(id: options.id, settings: startup.config.settings, restoring: state)
+            let acceptor = Paxos.Acceptor(id: options.id, settings: startup.config.settings, restoring: state,
+                                          seed: UInt64.random(in: .min ... .max))
             startup.logger.info("acceptor \(options.id) starts", metadata: [
                 "promised": "\(state.promised)", "accepted": "\(state.accepted.count)",
                 "trimmedThrough": "\(state.trimmedThrough)", "state": "\(store.path)",
                 "loadedIn": "\(ContinuousClock.now - loading)"])
+            if acceptor.isRecovering {
+                startup.logger.notice("acceptor \(options.id) starts without state: it takes no part until it knows from the other acceptors whether the cluster has history (and if so, has recovered it)")
+            }
             let runtime = startup.makeRuntime()
-            try startup.run(AcceptorNode(acceptor: acceptor, store: store, outbox: runtime.outbox), runtime: runtime)
+            try startup.run(AcceptorNode(acceptor: acceptor, store: store, outbox: runtime.outbox,
+                                         admission: startup.admission, notify: startup.notify), runtime: runtime)
         }
     }
 }
@@ -339,8 +374,9 @@ struct ProposerCommand: ParsableCommand {
             startup.logger.info("proposer \(options.id) starts", metadata: ["highestRound": "\(state.highestRound)"])
             let runtime = startup.makeRuntime()
             let proposer = Paxos.Proposer(id: options.id, settings: startup.config.settings, restoring: state,
-                                          seed: UInt64.random(in: .min ... .max))
-            let node = ProposerNode(proposer: proposer, store: store, outbox: runtime.outbox)
+                                          seed: UInt64.random(in: .min ... .max), incarnation: startup.me.incarnation)
+            let node = ProposerNode(proposer: proposer, store: store, outbox: runtime.outbox,
+                                    admission: startup.admission, notify: startup.notify)
             let logger = startup.logger
             node.onModeChange = { mode, ballot in
                 switch mode {
@@ -380,7 +416,8 @@ struct LearnerCommand: ParsableCommand {
             let log = try latencyLog.map { try LearnerLatencyLog(path: $0, learner: options.id) }
             defer { log?.close() }
             let output = log.map { $0.wrap(StandardOutput.print) } ?? StandardOutput.print
-            let node = LearnerNode(learner: learner, store: store, outbox: runtime.outbox, output: output)
+            let node = LearnerNode(learner: learner, store: store, outbox: runtime.outbox, output: output,
+                                   admission: startup.admission, notify: startup.notify)
             try startup.run(node, runtime: runtime)
         }
     }
@@ -422,7 +459,7 @@ struct ClientCommand: ParsableCommand {
             let runtime = startup.makeRuntime()
             let client = Paxos.Client(id: options.id, incarnation: UInt64.random(in: .min ... .max),
                                       settings: startup.config.settings)
-            let node = ClientNode(client: client, outbox: runtime.outbox)
+            let node = ClientNode(client: client, outbox: runtime.outbox, admission: startup.admission, notify: startup.notify)
             let ticksAllowed = timeout > 0 ? UInt64(timeout * 1000 / Double(startup.config.tickMilliseconds)) : .max
             runtime.onTick = { tick in if tick >= ticksAllowed { runtime.stop(.timedOut) } }
             if rate != nil || latencyLog != nil {

@@ -115,20 +115,23 @@ struct StatusCommand: ParsableCommand {
         let sorted = rows.sorted {
             (order[$0["role"] ?? ""] ?? 9, Int($0["id"] ?? "") ?? 0) < (order[$1["role"] ?? ""] ?? 9, Int($1["id"] ?? "") ?? 0)
         }
-        var lines = [["ROLE", "ID", "PID", "STATE", "INSTANCE", "LAG", "VALUES", "RECEIVED", "DROPPED", "REJECTED", "DETAIL"]]
+        var lines = [["ROLE", "ID", "PID", "STATE", "INSTANCE", "LAG", "VALUES", "RECEIVED", "DROPPED", "REJECTED", "FOREIGN", "DETAIL"]]
         for r in sorted {
             let instance = UInt64(r["instance"] ?? "") ?? 0
             let lag = r["role"] == "learner" ? "\(decided > instance ? decided - instance : 0)" : "-"
             let detail: String
             switch r["role"] {
             case "proposer": detail = "\(r["mode"] ?? "?") ballot \(r["ballot"] ?? "?") backlog \(r["backlog"] ?? "?")"
-            case "acceptor": detail = "promised \(r["promised"] ?? "?") accepted \(r["accepted"] ?? "?")"
+            case "acceptor":
+                detail = (r["recovering"] == "yes" ? "recovering (no vote yet) " : "")
+                    + "promised \(r["promised"] ?? "?") accepted \(r["accepted"] ?? "?")"
             case "learner": detail = "heard up to \(r["heard"] ?? "?")"
             case "client": detail = "undecided \(r["undecided"] ?? "?")"
             default: detail = ""
             }
             lines.append([r["role"] ?? "?", r["id"] ?? "?", r["pid"] ?? "?", r["state"] ?? "?", "\(instance)", lag,
-                          r["values"] ?? "0", r["received"] ?? "0", r["dropped"] ?? "0", r["rejected"] ?? "0", detail])
+                          r["values"] ?? "0", r["received"] ?? "0", r["dropped"] ?? "0", r["rejected"] ?? "0",
+                          r["foreign"] ?? "0", detail + ((Int(r["twin"] ?? "") ?? 0) > 0 ? " (heard its own id from another process)" : "")])
         }
         let widths = (0..<lines[0].count).map { c in lines.map { $0[c].count }.max() ?? 0 }
         return lines.map { row in

@@ -16,6 +16,15 @@ import Testing
         AcceptedEntry(instance: instance, ballot: b, proposal: p)
     }
 
+    /// Answer labels are random: tests compare answers with the label cleared.
+    static func unlabelled(_ sends: [Outgoing]) -> [Outgoing] {
+        sends.map { out in
+            guard case .promise(var p) = out.message else { return out }
+            p.answer = 0
+            return Outgoing(.promise(p), to: out.group)
+        }
+    }
+
     static func promise(_ acceptor: UInt32, _ b: Ballot, from: Instance, _ accepted: [AcceptedEntry],
                         chunk: UInt32 = 0, of count: UInt32 = 1) -> Outgoing {
         Outgoing(.promise(Promise(acceptor: acceptor, ballot: b, from: from, chunk: chunk, chunkCount: count,
@@ -36,16 +45,16 @@ import Testing
         let b = Self.ballot(2, 2)
         let e = a.on(.prepare(ballot: b, from: 2))
         #expect(e.persist == AcceptorWrite(promised: b))
-        #expect(e.send == [Self.promise(2, b, from: 2, [Self.entry(2, Self.ballot(1, 1), .noop),
+        #expect(Self.unlabelled(e.send) == [Self.promise(2, b, from: 2, [Self.entry(2, Self.ballot(1, 1), .noop),
                                                         Self.entry(3, Self.ballot(1, 1), Self.value(3, "c"))])])
         #expect(a.promised == b)
     }
 
     @Test func aFreshAcceptorPromisesWithAnEmptyList() {
-        var a = Acceptor(id: 1, settings: ProtocolSettings())
+        var a = Acceptor(id: 1, settings: ProtocolSettings(), blankStart: .vote)
         let e = a.on(.prepare(ballot: Self.ballot(1, 1), from: 1))
         #expect(e.persist == AcceptorWrite(promised: Self.ballot(1, 1)))
-        #expect(e.send == [Self.promise(1, Self.ballot(1, 1), from: 1, [])])
+        #expect(Self.unlabelled(e.send) == [Self.promise(1, Self.ballot(1, 1), from: 1, [])])
     }
 
     @Test func aLowerPrepareIsNackedWithThePromiseAndPersistsNothing() {
@@ -67,7 +76,8 @@ import Testing
         let again = a.on(.prepare(ballot: b, from: 1))
         #expect(!first.persist.isEmpty)
         #expect(again.persist.isEmpty)
-        #expect(again.send == first.send)
+        // Answered again from the state as it is now, under a new answer label.
+        #expect(Self.unlabelled(again.send) == Self.unlabelled(first.send))
         #expect(again.send.count == 1)
     }
 
@@ -170,7 +180,7 @@ import Testing
     }
 
     @Test func aRetransmittedAcceptPersistsNothingButIsAnnouncedAgain() {
-        var a = Acceptor(id: 1, settings: ProtocolSettings())
+        var a = Acceptor(id: 1, settings: ProtocolSettings(), blankStart: .vote)
         let b = Self.ballot(1, 1)
         let m = Message.accept(ballot: b, proposals: [InstanceProposal(instance: 1, proposal: Self.value(1, "a"))])
         let first = a.on(m)
@@ -190,7 +200,7 @@ import Testing
     }
 
     @Test func instanceZeroIsSkippedAndAnAllZeroAcceptSendsNoTwoB() {
-        var a = Acceptor(id: 1, settings: ProtocolSettings())
+        var a = Acceptor(id: 1, settings: ProtocolSettings(), blankStart: .vote)
         let b = Self.ballot(1, 1)
         let e = a.on(.accept(ballot: b, proposals: [InstanceProposal(instance: 0, proposal: .noop),
                                                     InstanceProposal(instance: 5, proposal: .noop)]))
@@ -254,7 +264,7 @@ import Testing
     @Test func rebuildingFromDurableStateBehavesIdentically() {
         var settings = ProtocolSettings()
         settings.maxDatagramBytes = 100
-        var a = Acceptor(id: 2, settings: settings)
+        var a = Acceptor(id: 2, settings: settings, blankStart: .vote)
         var disk = AcceptorDurableState()
         func apply(_ w: AcceptorWrite) {
             if let p = w.promised { disk.promised = p }
@@ -271,8 +281,8 @@ import Testing
             .accept(ballot: Self.ballot(1, 1), proposals: [InstanceProposal(instance: 7, proposal: .noop)]),
         ]
         for m in history { apply(a.on(m).persist) }
-        let rebuilt = Acceptor(id: 2, settings: settings, restoring: disk)
-        #expect(rebuilt == a)
+        let rebuilt = Acceptor(id: 2, settings: settings, restoring: disk, blankStart: .vote)
+        // Equal but for the random answer labels, which are not state.
         #expect(rebuilt.durableState == a.durableState)
 
         let probes: [Message] = [
@@ -286,8 +296,9 @@ import Testing
         var original = a
         var copy = rebuilt
         for m in probes {
-            #expect(original.on(m) == copy.on(m), "\(m)")
+            let (x, y) = (original.on(m), copy.on(m))
+            #expect(x.persist == y.persist && Self.unlabelled(x.send) == Self.unlabelled(y.send), "\(m)")
         }
-        #expect(original == copy)
+        #expect(original.durableState == copy.durableState)
     }
 }

@@ -40,6 +40,10 @@ import Testing
         .promise(Promise(acceptor: acceptor, ballot: b, from: from, chunk: chunk, chunkCount: count, accepted: accepted))
     }
 
+    static func accept(_ b: Ballot, _ proposals: [InstanceProposal], decided: Instance) -> Outgoing {
+        Outgoing(.accept(ballot: b, proposals: proposals, decidedThrough: decided), to: .acceptors)
+    }
+
     static func accept(_ b: Ballot, _ proposals: [InstanceProposal]) -> Outgoing {
         Outgoing(.accept(ballot: b, proposals: proposals), to: .acceptors)
     }
@@ -199,7 +203,7 @@ import Testing
         let subs = (1...7).map { Self.sub($0) }
         let e = p.on(.submit(subs))
         #expect(e.send == [Self.accept(b, [Self.ip(1, .batch([subs[0], subs[1]])), Self.ip(2, .batch([subs[2], subs[3]]))])])
-        for case .accept(_, let proposals) in e.send.map(\.message) {
+        for case .accept(_, let proposals, _) in e.send.map(\.message) {
             for proposal in proposals {
                 #expect(proposal.proposal.submissions.reduce(0) { $0 + Wire.size(of: $1) } <= Self.settings.maxBatchBytes)
             }
@@ -228,7 +232,7 @@ import Testing
         _ = p.on(.accepted(acceptor: 1, ballot: b, proposals: [all[0]]))
         _ = p.on(.accepted(acceptor: 2, ballot: b, proposals: [all[0]]))
         for t: UInt64 in 22...40 { #expect(p.tick(now: t).send.isEmpty, "tick \(t)") }
-        #expect(p.tick(now: 41).send == [Self.accept(b, [all[1]])])
+        #expect(p.tick(now: 41).send == [Self.accept(b, [all[1]], decided: 1)])
     }
 
     @Test func aQuorumOfTwoBsReportsTheChosenIDsAndRefillsTheWindow() {
@@ -241,7 +245,7 @@ import Testing
         #expect(p.on(.accepted(acceptor: 1, ballot: b, proposals: [first])).send.isEmpty)
         let e = p.on(.accepted(acceptor: 3, ballot: b, proposals: [first]))
         #expect(e.send == [Outgoing(.chosen([subs[0].id, subs[1].id]), to: .clients),
-                           Self.accept(b, [Self.ip(3, .batch([subs[4], subs[5]]))])])
+                           Self.accept(b, [Self.ip(3, .batch([subs[4], subs[5]]))], decided: 1)])
         #expect(p.firstUndecided == 2)
         #expect(p.backlog == 2)
         // A late third vote changes nothing.
@@ -270,7 +274,7 @@ import Testing
         let other = Self.ballot(1, 2)
         _ = p.on(.accepted(acceptor: 1, ballot: other, proposals: [Self.ip(1, .batch([theirs]))]))
         let e = p.on(.accepted(acceptor: 2, ballot: other, proposals: [Self.ip(1, .batch([theirs]))]))
-        #expect(e.send == [Outgoing(.chosen([theirs.id]), to: .clients), Self.accept(p.ballot, [Self.ip(2, .batch([mine]))])])
+        #expect(e.send == [Outgoing(.chosen([theirs.id]), to: .clients), Self.accept(p.ballot, [Self.ip(2, .batch([mine]))], decided: 1)])
     }
 
     @Test func duplicateAndZeroSequenceSubmissionsAreQueuedOnce() {
@@ -429,7 +433,7 @@ import Testing
         // Phase 1 reports instance 1 (accepted by a quorum); it is proposed again in the new ballot.
         _ = p.on(Self.promise(1, b2, [Self.entry(1, b1, one.proposal)]))
         let lead = p.on(Self.promise(3, b2))
-        #expect(lead.send == [Self.heartbeat(b2, 2), Self.accept(b2, [one])])
+        #expect(lead.send == [Self.heartbeat(b2, 2), Self.accept(b2, [one], decided: 1)])
         // Another recover within leaderTimeoutTicks is ignored; a later one is honoured.
         #expect(p.on(.recover(learner: 2, from: 1)) == Paxos.ProposerEffects())
         _ = p.tick(now: 51)
@@ -484,8 +488,8 @@ import Testing
 }
 
 @Suite struct ProposerRecoveryTests {
-    /// A long range found in phase 1 is re-proposed a window at a time, holes as no-ops, so a huge (or
-    /// absurd) highest instance costs neither a burst of datagrams nor a hang.
+    /// A long range found in phase 1 is re-proposed a window at a time, holes as no-ops, so a long
+    /// range costs neither a burst of datagrams nor a hang.
     @Test func recoveryGoesOutAWindowAtATime() {
         var s = ProtocolSettings()
         s.window = 3
@@ -493,25 +497,49 @@ import Testing
         var p = Paxos.Proposer(id: 1, settings: s, seed: 1)
         _ = p.tick(now: 1)
         let old = Ballot(round: 0, proposer: 0)
-        let far: Instance = 1 << 40
+        let far: Instance = 1_000
         let entries = [AcceptedEntry(instance: 2, ballot: old, proposal: .noop), AcceptedEntry(instance: far, ballot: old, proposal: .noop)]
         _ = p.on(.promise(Promise(acceptor: 1, ballot: p.ballot, from: 1, chunk: 0, chunkCount: 1, accepted: entries)))
         let e = p.on(.promise(Promise(acceptor: 2, ballot: p.ballot, from: 1, chunk: 0, chunkCount: 1, accepted: [])))
         #expect(p.mode == .leader)
         let proposed = e.send.flatMap { out -> [Instance] in
-            if case .accept(_, let ps) = out.message { return ps.map(\.instance) }
+            if case .accept(_, let ps, _) = out.message { return ps.map(\.instance) }
             return []
         }
         #expect(proposed == [1, 2, 3])
-        #expect(p.backlog > 1_000_000)
+        #expect(p.backlog >= 997)
         // Each decision lets one more through.
         let b = p.ballot
         _ = p.on(.accepted(acceptor: 1, ballot: b, proposals: [InstanceProposal(instance: 1, proposal: .noop)]))
         let next = p.on(.accepted(acceptor: 2, ballot: b, proposals: [InstanceProposal(instance: 1, proposal: .noop)]))
         let more = next.send.flatMap { out -> [Instance] in
-            if case .accept(_, let ps) = out.message { return ps.map(\.instance) }
+            if case .accept(_, let ps, _) = out.message { return ps.map(\.instance) }
             return []
         }
         #expect(more == [4])
+    }
+}
+
+/// Safety-audit finding 7: a vote for an absurd instance in a promise (forged: acceptors never accept
+/// more than `maxInstanceLead` past what they hold) must not make a leader owe every instance before it.
+@Suite struct AbsurdPromiseTests {
+    @Test func aPromisedVoteBeyondTheInstanceLeadIsIgnored() {
+        var s = ProtocolSettings()
+        s.window = 3
+        s.electionBackoffTicks = 0
+        var p = Paxos.Proposer(id: 1, settings: s, seed: 1)
+        _ = p.tick(now: 1)
+        let old = Ballot(round: 1, proposer: 2)
+        let entries = [AcceptedEntry(instance: 2, ballot: old, proposal: .noop),
+                       AcceptedEntry(instance: 1 << 40, ballot: old, proposal: .noop)]
+        _ = p.on(.promise(Promise(acceptor: 1, ballot: p.ballot, from: 1, chunk: 0, chunkCount: 1, accepted: entries)))
+        let e = p.on(.promise(Promise(acceptor: 2, ballot: p.ballot, from: 1, chunk: 0, chunkCount: 1, accepted: [])))
+        #expect(p.mode == .leader)
+        let proposed = e.send.flatMap { out -> [Instance] in
+            if case .accept(_, let ps, _) = out.message { return ps.map(\.instance) }
+            return []
+        }
+        #expect(proposed == [1, 2])
+        #expect(p.backlog < 1_000_000, "backlog \(p.backlog)")
     }
 }

@@ -1,31 +1,16 @@
 import PaxosCore
+import PaxosNode
 
-/// A deterministic, seeded simulation of a whole cluster: every message goes through the wire format,
-/// the network loses, duplicates, delays and reorders datagrams, and any acceptor, proposer or learner
-/// may crash and restart from exactly what it persisted. Safety is checked after every step.
+/// A deterministic, seeded simulation of a whole cluster.
+///
+/// Every process is the shells' own node (`AcceptorNode`, `ProposerNode`, `LearnerNode`) over an
+/// in-memory disk, so the path the real processes take — admission of each datagram's header, a burst of
+/// datagrams merged into one write, persisted, then sent — is the path under test. The network loses,
+/// duplicates, delays, reorders and replays datagrams long after they were sent; processes crash and
+/// restart from exactly what they persisted, lose their disk, or get a twin (a second process with the
+/// same id and an empty disk). Each schedule draws its own settings (swarm testing). Agreement, total
+/// order, validity, exactly-once and persist-before-send are checked after every step.
 struct Simulation {
-    enum Node: Hashable, Comparable, CustomStringConvertible {
-        case acceptor(UInt32), proposer(UInt32), learner(UInt32), client(UInt32)
-
-        var description: String {
-            switch self {
-            case .acceptor(let i): "A\(i)"
-            case .proposer(let i): "P\(i)"
-            case .learner(let i): "L\(i)"
-            case .client(let i): "C\(i)"
-            }
-        }
-
-        var role: Role {
-            switch self {
-            case .acceptor: .acceptor
-            case .proposer: .proposer
-            case .learner: .learner
-            case .client: .client
-            }
-        }
-    }
-
     struct Config: CustomStringConvertible {
         var seed: UInt64
         var acceptorsRunning = 3
@@ -36,39 +21,67 @@ struct Simulation {
         var loss = 0.0
         var duplicate = 0.0
         var maxDelay: UInt64 = 3
-        /// Per tick, the chance that one random acceptor, proposer or learner crashes.
+        /// Per tick, the chance that one random process crashes.
         var crashRate = 0.0
-        /// Per tick, the chance that one crashed node restarts (during the faulty phase).
+        /// Per tick, the chance that one crashed process restarts (during the faulty phase).
         var restartRate = 0.1
+        /// Per tick, the chance that one process loses its disk (crashes and restarts with nothing).
+        var wipeRate = 0.0
+        /// Per tick, the chance that an old datagram is delivered again.
+        var replayRate = 0.0
+        /// Per tick, the chance that a second process starts with an acceptor's or proposer's id.
+        var twinRate = 0.0
+        /// Most datagrams handed to a node in one burst (the shells read what the socket holds).
+        var maxBurst = 1
         var faultyTicks: UInt64 = 200
         /// After the faulty phase: every node restarted, no more loss. All must be delivered within this.
-        var healTicks: UInt64 = 3_000
+        var healTicks: UInt64 = 4_000
         /// Learner 2 (if any) starts only at this tick.
         var lateLearnerStart: UInt64?
         var settings = Simulation.defaultSettings
 
-        /// Draws a random schedule from a seed: a mix of fault rates and sizes.
+        /// Draws a random schedule from a seed: fault rates, sizes AND protocol settings.
         static func random(seed: UInt64) -> Config {
             var rng = SplitMix64(seed: seed)
+            func pick<T>(_ options: [T]) -> T { options[Int(rng.next() % UInt64(options.count))] }
             var c = Config(seed: seed)
             c.valuesPerClient = Int(rng.next() % 16) + 1
             c.loss = Double(rng.next() % 31) / 100  // 0–30 %
             c.duplicate = Double(rng.next() % 11) / 100
             c.maxDelay = rng.next() % 6
-            c.crashRate = [0, 0.005, 0.02, 0.05][Int(rng.next() % 4)]
+            c.crashRate = pick([0, 0.005, 0.02, 0.05, 0.1])
+            c.wipeRate = pick([0, 0, 0.005, 0.01, 0.03])
+            c.replayRate = pick([0, 0, 0.05, 0.2])
+            c.twinRate = pick([0, 0, 0, 0.005, 0.01])
+            c.maxBurst = pick([1, 2, 4, 16])
             c.proposers = Int(rng.next() % 3) + 1
-            c.learners = Int(rng.next() % 2) + 1
+            c.learners = Int(rng.next() % 3) + 1
             c.clients = Int(rng.next() % 2) + 1
             c.faultyTicks = 100 + rng.next() % 300
-            if c.learners == 2 && rng.next() % 4 == 0 { c.lateLearnerStart = rng.next() % (c.faultyTicks + 200) }
-            c.settings.window = Int(rng.next() % 8) + 1
+            if c.learners >= 2 && rng.next() % 4 == 0 { c.lateLearnerStart = rng.next() % (c.faultyTicks + 200) }
+            c.settings.acceptorCount = pick([3, 3, 5])
+            c.acceptorsRunning = c.settings.acceptorCount
+            // Small datagrams force promises, state transfers and replays into several chunks.
+            c.settings.maxDatagramBytes = pick([160, 200, 260, 400, 1_000])
+            c.settings.maxBatchBytes = pick([20, 60, 120])
+            c.settings.window = Int(rng.next() % 31) + 1
+            c.settings.trimBatch = pick([1, 2, 3, 8, 32])
+            c.settings.catchUpChunk = pick([2, 4, 16, 32])
+            c.settings.learnerServeCache = pick([8, 64, 512])
+            c.settings.clientWindow = pick([1, 3, 6, 20])
+            c.settings.prepareAttempts = pick([1, 2, 4])
+            c.settings.progressTicks = pick([5, 10, 30])
             return c
         }
 
         var description: String {
-            "seed=\(seed) acceptors=\(acceptorsRunning)/\(settings.acceptorCount) proposers=\(proposers) "
+            let s = settings
+            return "seed=\(seed) acceptors=\(acceptorsRunning)/\(s.acceptorCount) proposers=\(proposers) "
                 + "learners=\(learners) clients=\(clients)x\(valuesPerClient) loss=\(loss) dup=\(duplicate) "
-                + "delay≤\(maxDelay) crash=\(crashRate) faulty=\(faultyTicks) window=\(settings.window)"
+                + "delay≤\(maxDelay) crash=\(crashRate) wipe=\(wipeRate) replay=\(replayRate) twin=\(twinRate) "
+                + "burst≤\(maxBurst) faulty=\(faultyTicks) window=\(s.window) datagram=\(s.maxDatagramBytes) "
+                + "batch=\(s.maxBatchBytes) trimBatch=\(s.trimBatch) catchUpChunk=\(s.catchUpChunk) "
+                + "serveCache=\(s.learnerServeCache) clientWindow=\(s.clientWindow) prepareAttempts=\(s.prepareAttempts)"
                 + (lateLearnerStart.map { " lateLearner@\($0)" } ?? "")
         }
     }
@@ -94,6 +107,8 @@ struct Simulation {
         s.learnerServeCache = 64
         s.progressTicks = 10
         s.trimBatch = 3
+        s.recoverStateRetryTicks = 8
+        s.presenceTicks = 10
         return s
     }
 
@@ -103,26 +118,112 @@ struct Simulation {
         var description: String { "tick \(tick): \(what)" }
     }
 
-    struct Envelope {
-        var to: Node
-        var bytes: [UInt8]
-        var deliverAt: UInt64
-        var from: Node
+    /// What a process's store made durable, nothing else.
+    struct DiskState {
+        var acceptor = AcceptorDurableState()
+        var proposer = ProposerDurableState()
+        var learner = LearnerDurableState()
+
+        mutating func apply(_ write: Disk.Write) {
+            switch write {
+            case .acceptor(let w):
+                if let p = w.promised { acceptor.promised = max(acceptor.promised, p) }
+                if let r = w.recovering { acceptor.recovering = r }
+                // One row per instance, own vote or inherited, as in the store.
+                for entry in w.inherited {
+                    acceptor.accepted.removeAll { $0.instance == entry.instance }
+                    acceptor.inherited.removeAll { $0.instance == entry.instance }
+                    acceptor.inherited.append(entry)
+                }
+                for entry in w.accepted {
+                    acceptor.inherited.removeAll { $0.instance == entry.instance }
+                    if let k = acceptor.accepted.firstIndex(where: { $0.instance == entry.instance }) {
+                        acceptor.accepted[k] = entry
+                    } else {
+                        acceptor.accepted.append(entry)
+                    }
+                }
+                if let through = w.trimThrough {
+                    acceptor.accepted.removeAll { $0.instance <= through }
+                    acceptor.inherited.removeAll { $0.instance <= through }
+                    acceptor.trimmedThrough = max(acceptor.trimmedThrough, through)
+                }
+            case .proposer(let round):
+                proposer.highestRound = round
+            case .learner(let instances):
+                for d in instances {
+                    learner.nextInstance = d.instance + 1
+                    for x in d.deliveries {
+                        learner.delivered.append(x.submission.id)
+                        learner.nextPosition = x.position + 1
+                    }
+                }
+            }
+        }
     }
 
-    // Role states; nil while crashed (durable state survives in the maps below).
-    var acceptors: [UInt32: Paxos.Acceptor?] = [:]
-    var proposers: [UInt32: Paxos.Proposer?] = [:]
-    var learners: [UInt32: Paxos.Learner?] = [:]
-    var clients: [UInt32: Paxos.Client] = [:]
+    /// A process's disk, and the journal of what its node did in the current burst — writes, sends and
+    /// prints in the order they happened — so the simulation can check that writes came first.
+    final class Disk: AcceptorPersistence, ProposerPersistence, LearnerPersistence {
+        enum Write { case acceptor(AcceptorWrite), proposer(UInt64), learner([DeliveredInstance]) }
+        enum Event { case write(Write), send(Outgoing), print([Delivery]) }
 
-    // Durable state, exactly what the shells would have written.
-    var acceptorDisk: [UInt32: AcceptorDurableState] = [:]
-    var proposerDisk: [UInt32: ProposerDurableState] = [:]
-    var learnerDisk: [UInt32: LearnerDurableState] = [:]
-    /// Each learner's output since the beginning, across restarts (its learned table).
-    var learnerOutput: [UInt32: [Submission]] = [:]
-    var learnerDeliveredIDs: [UInt32: Set<SubmissionID>] = [:]
+        var state = DiskState()
+        var journal: [Event] = []
+
+        func record(_ w: Write) {
+            journal.append(.write(w))
+            state.apply(w)
+        }
+
+        func write(_ w: AcceptorWrite) throws { record(.acceptor(w)) }
+        func write(highestRound: UInt64) throws { record(.proposer(highestRound)) }
+        func write(_ instances: [DeliveredInstance]) throws { record(.learner(instances)) }
+    }
+
+    /// One process: a role with an id, its identity on the wire, its disk, and its node while it runs.
+    final class Process {
+        let key: Int
+        let role: Role
+        let id: UInt32
+        var sender: Sender
+        var disk = Disk()
+        var node: (any Node)?
+        /// Everything this process's outputs printed, across its restarts (reset when its disk is lost).
+        var output: [Submission] = []
+        var deliveredIDs: Set<SubmissionID> = []
+        /// Why it stopped for good (a newer twin displaced it, a learner that cannot catch up).
+        var stopped: String?
+        var isTwin = false
+        /// A learner whose disk was lost: trimming may have passed it (it catches up from other learners,
+        /// or stops saying it cannot).
+        var lostDisk = false
+
+        init(key: Int, role: Role, id: UInt32, sender: Sender) {
+            self.key = key
+            self.role = role
+            self.id = id
+            self.sender = sender
+        }
+
+        var name: String { "\(role == .acceptor ? "A" : role == .proposer ? "P" : "L")\(id)\(isTwin ? "'" : "")" }
+        var isAlive: Bool { node != nil }
+        var acceptor: Paxos.Acceptor? { (node as? AcceptorNode)?.acceptor }
+        var proposer: Paxos.Proposer? { (node as? ProposerNode)?.proposer }
+        var learner: Paxos.Learner? { (node as? LearnerNode)?.learner }
+    }
+
+    enum Endpoint: Hashable { case process(Int), client(UInt32) }
+
+    struct Envelope {
+        var to: Endpoint
+        var bytes: [UInt8]
+        var deliverAt: UInt64
+        var from: String
+    }
+
+    var processes: [Process] = []
+    var clients: [UInt32: Paxos.Client] = [:]
 
     // The omniscient view: every 2B ever sent, and what a quorum accepted.
     var votes: [Instance: [Ballot: (acceptors: Set<UInt32>, proposal: Proposal)]] = [:]
@@ -130,13 +231,19 @@ struct Simulation {
     /// The one sequence every learner's output must be a prefix of.
     var reference: [SubmissionID] = []
     var submitted: [SubmissionID: [UInt8]] = [:]
+    /// Every ballot any proposer process ever prepared: none may be used by two processes.
+    var ballotsUsed: [Ballot: Int] = [:]
 
     let config: Config
     var rng: SplitMix64
     var now: UInt64 = 0
     var network: [Envelope] = []
+    /// Datagrams sent during the faulty phase, for replaying long after.
+    var sentLog: [Envelope] = []
     var trace: [String] = []
     var traceAll = false
+    /// Record every delivered datagram in `trace` (for replays; it costs time).
+    var keepTrace = false
     var clientStart: [UInt32: UInt64] = [:]
     var clientValues: [UInt32: [[UInt8]]] = [:]
     var messagesDelivered = 0
@@ -146,21 +253,10 @@ struct Simulation {
         config.settings.learnerCount = config.learners
         self.config = config
         rng = SplitMix64(seed: config.seed ^ 0x5EED_5EED)
-        for a in 1...UInt32(config.acceptorsRunning) {
-            acceptorDisk[a] = .init()
-            acceptors[a] = Paxos.Acceptor(id: a, settings: config.settings)
-        }
-        for p in 1...UInt32(config.proposers) {
-            proposerDisk[p] = .init()
-            proposers[p] = Paxos.Proposer(id: p, settings: config.settings, seed: rng.next())
-        }
+        for a in 1...UInt32(config.acceptorsRunning) { _ = addProcess(.acceptor, a, start: true) }
+        for p in 1...UInt32(config.proposers) { _ = addProcess(.proposer, p, start: true) }
         for l in 1...UInt32(config.learners) {
-            learnerDisk[l] = .init()
-            learnerOutput[l] = []
-            learnerDeliveredIDs[l] = []
-            if l == 2, config.lateLearnerStart != nil { learners[l] = .some(nil) } else {
-                learners[l] = Paxos.Learner(id: l, settings: config.settings)
-            }
+            _ = addProcess(.learner, l, start: !(l == 2 && config.lateLearnerStart != nil))
         }
         for c in 1...UInt32(config.clients) {
             clients[c] = Paxos.Client(id: c, incarnation: rng.next(), settings: config.settings)
@@ -170,14 +266,68 @@ struct Simulation {
         }
     }
 
+    // MARK: processes
+
+    mutating func newSender(_ role: Role, _ id: UInt32) -> Sender {
+        Sender(role: role, id: id, incarnation: UInt32(truncatingIfNeeded: rng.next() | 1), startedAt: now)
+    }
+
+    mutating func addProcess(_ role: Role, _ id: UInt32, start: Bool) -> Process {
+        let p = Process(key: processes.count, role: role, id: id, sender: newSender(role, id))
+        processes.append(p)
+        if start { startNode(p) }
+        return p
+    }
+
+    /// Starts (or restarts) a process's node from its disk alone, as the shells do.
+    mutating func startNode(_ p: Process) {
+        p.sender = newSender(p.role, p.id)  // every start is a new process
+        record("t\(now) START \(p.name) incarnation \(p.sender.incarnation)")
+        let s = config.settings
+        let admission = Paxos.Admission(me: p.sender, fingerprint: s.fingerprint)
+        let disk = p.disk
+        let outbox = Outbox(send: { [disk] out in disk.journal.append(.send(out)) })
+        switch p.role {
+        case .acceptor:
+            p.node = AcceptorNode(acceptor: Paxos.Acceptor(id: p.id, settings: s, restoring: p.disk.state.acceptor,
+                                                           seed: rng.next(), now: now),
+                                  store: p.disk, outbox: outbox, admission: admission)
+        case .proposer:
+            p.node = ProposerNode(proposer: Paxos.Proposer(id: p.id, settings: s, restoring: p.disk.state.proposer,
+                                                           seed: rng.next(), incarnation: p.sender.incarnation, now: now),
+                                  store: p.disk, outbox: outbox, admission: admission)
+        case .learner:
+            p.node = LearnerNode(learner: Paxos.Learner(id: p.id, settings: s, restoring: p.disk.state.learner, now: now),
+                                 store: p.disk, outbox: outbox, output: { [disk] deliveries in disk.journal.append(.print(deliveries)) },
+                                 admission: admission)
+        case .client:
+            break
+        }
+    }
+
+    /// The current process of a role and id (the newest that has not stopped for good).
+    func process(_ role: Role, _ id: UInt32) -> Process {
+        processes.last { $0.role == role && $0.id == id && $0.stopped == nil }
+            ?? processes.last { $0.role == role && $0.id == id }!
+    }
+
+    func output(learner id: UInt32) -> [Submission] { process(.learner, id).output }
+
+    mutating func crash(_ role: Role, _ id: UInt32) { crash(process(role, id)) }
+    mutating func restart(_ role: Role, _ id: UInt32) { startNode(process(role, id)) }
+    mutating func wipe(_ role: Role, _ id: UInt32) { wipe(process(role, id)) }
+
     // MARK: running
 
     var totalSubmissions: Int { config.clients * config.valuesPerClient }
 
+    /// Learners expected to deliver everything: every learner id's current process, unless it stopped
+    /// for good with the documented reason (its disk was lost after the acceptors trimmed).
+    var activeLearners: [Process] { processes.filter { $0.role == .learner && $0.stopped == nil } }
+
     var everythingDelivered: Bool {
         clients.values.allSatisfy(\.isDone)
-            && learnerOutput.values.allSatisfy { $0.count == totalSubmissions }
-            && learners.values.allSatisfy { $0 != nil }
+            && activeLearners.allSatisfy { $0.isAlive && $0.output.count == totalSubmissions }
     }
 
     /// Runs the faulty phase, then heals and runs until everything is delivered. Throws the first
@@ -200,22 +350,27 @@ struct Simulation {
 
     var progressSummary: String {
         let c = clients.sorted { $0.key < $1.key }.map { "C\($0.key) undecided=\($0.value.undecided)" }
-        let l = learnerOutput.sorted { $0.key < $1.key }.map { "L\($0.key) delivered=\($0.value.count)/\(totalSubmissions)" }
-        let p = proposers.sorted { $0.key < $1.key }.map { k, v in
-            v.map { "P\(k) \($0.mode) ballot=\($0.ballot) next=\($0.firstUndecided) backlog=\($0.backlog)" } ?? "P\(k) down"
+        let l = processes.filter { $0.role == .learner }.map {
+            "\($0.name) delivered=\($0.output.count)/\(totalSubmissions)" + ($0.stopped.map { " stopped: \($0)" } ?? "")
         }
-        return (c + l + p).joined(separator: ", ")
+        let p = processes.filter { $0.role == .proposer }.map { p in
+            p.proposer.map { "\(p.name) \($0.mode) ballot=\($0.ballot) next=\($0.firstUndecided) backlog=\($0.backlog)" }
+                ?? "\(p.name) down" + (p.stopped.map { " (\($0))" } ?? "")
+        }
+        let a = processes.filter { $0.role == .acceptor }.map { p in
+            p.acceptor.map { "\(p.name) promised=\($0.promised)\($0.isRecovering ? " recovering" : "")" }
+                ?? "\(p.name) down" + (p.stopped.map { " (\($0))" } ?? "")
+        }
+        return (c + l + p + a).joined(separator: ", ")
     }
 
     mutating func heal() {
-        for (a, state) in acceptors where state == nil { restart(.acceptor(a)) }
-        for (p, state) in proposers where state == nil { restart(.proposer(p)) }
-        for (l, state) in learners where state == nil { restart(.learner(l)) }
+        for p in processes where !p.isAlive && p.stopped == nil { startNode(p) }
     }
 
     mutating func step(faulty: Bool) throws(Violation) {
         // Clients start reading their input.
-        for (c, start) in clientStart where start == now {
+        for (c, start) in clientStart.sorted(by: { $0.key < $1.key }) where start == now {
             var client = clients[c]!
             let effects = client.submit(clientValues[c]!)
             client.closeInput()
@@ -223,178 +378,222 @@ struct Simulation {
             for (k, v) in clientValues[c]!.enumerated() {
                 submitted[SubmissionID(client: c, incarnation: client.incarnation, sequence: UInt64(k + 1))] = v
             }
-            send(effects.send, from: .client(c), faulty: faulty)
+            send(effects.send, from: "C\(c)", header: .unattributedClient(c, config.settings), faulty: faulty)
         }
-        if let late = config.lateLearnerStart, late == now, learners[2] == .some(nil) { restart(.learner(2)) }
+        if let late = config.lateLearnerStart, late == now,
+           let l2 = processes.first(where: { $0.role == .learner && $0.id == 2 && !$0.isAlive && $0.stopped == nil }) {
+            startNode(l2)
+        }
 
-        // Deliver every datagram due now, in random order.
+        // Deliver every datagram due now, in random order, in bursts per process.
         var due: [Envelope] = []
         var later: [Envelope] = []
         for e in network { if e.deliverAt <= now { due.append(e) } else { later.append(e) } }
         network = later
         due.shuffle(using: &rng)
+        if faulty && config.replayRate > 0 && !sentLog.isEmpty && chance(config.replayRate) {
+            var old = sentLog[Int(rng.next() % UInt64(sentLog.count))]
+            old.from += "(replayed)"
+            due.append(old)
+        }
+        var byProcess: [Int: [Envelope]] = [:]
         for e in due {
-            try deliver(e, faulty: faulty)
+            switch e.to {
+            case .client(let c): try deliverToClient(c, e, faulty: faulty)
+            case .process(let k): byProcess[k, default: []].append(e)
+            }
+        }
+        for k in byProcess.keys.sorted() {
+            var envelopes = byProcess[k]![...]
+            while !envelopes.isEmpty {
+                let n = Int(rng.next() % UInt64(config.maxBurst)) + 1
+                let burst = envelopes.prefix(n)
+                envelopes = envelopes.dropFirst(n)
+                messagesDelivered += burst.count
+                if keepTrace {
+                    for e in burst { record("t\(now) \(e.from)→\(processes[k].name) \(describe(e.bytes))") }
+                }
+                try runBurst(processes[k], faulty: faulty) { node in
+                    for e in burst { node.receive(e.bytes) }
+                }
+            }
         }
 
-        // Tick every live node.
-        // Acceptors have no timers.
-        for p in proposers.keys.sorted() {
-            guard var proposer = proposers[p]! else { continue }
-            let effects = proposer.tick(now: now)
-            proposers[p] = proposer
-            try applyProposer(p, effects, faulty: faulty)
-        }
-        for l in learners.keys.sorted() {
-            guard var learner = learners[l]! else { continue }
-            let effects = learner.tick(now: now)
-            learners[l] = learner
-            try applyLearner(l, effects, faulty: faulty)
+        // Tick every live node: each tick is a burst of its own, as in the shells.
+        for p in processes where p.isAlive {
+            let now = self.now
+            try runBurst(p, faulty: faulty) { node in node.tick(now: now) }
         }
         for c in clients.keys.sorted() where clientStart[c]! <= now {
             var client = clients[c]!
             let effects = client.tick(now: now)
             clients[c] = client
-            send(effects.send, from: .client(c), faulty: faulty)
+            send(effects.send, from: "C\(c)", header: .unattributedClient(c, config.settings), faulty: faulty)
         }
 
-        if faulty { crashAndRestart() }
+        if faulty { injectFaults() }
         now += 1
     }
 
-    mutating func deliver(_ e: Envelope, faulty: Bool) throws(Violation) {
+    /// Feeds one burst to a process's node, has it persist and send as the shells do, then checks the
+    /// journal of the burst in order — each write against what was durable before it, each send and
+    /// print against what was durable when it happened — and puts the sends on the network.
+    mutating func runBurst(_ p: Process, faulty: Bool, _ feed: (any Node) -> Void) throws(Violation) {
+        guard let node = p.node else { return }
+        var durable = p.disk.state
+        feed(node)
+        var stoppedWith: String?
+        do {
+            try node.endOfBurst()
+        } catch {
+            stoppedWith = "\(error)"
+        }
+        let journal = p.disk.journal
+        p.disk.journal = []
+        var sends: [Outgoing] = []
+        for event in journal {
+            switch event {
+            case .write(let w):
+                try checkWrite(p, durable: durable, w)
+                durable.apply(w)
+            case .send(let out):
+                try checkSend(p, durable: durable, out)
+                sends.append(out)
+            case .print(let deliveries):
+                p.output.append(contentsOf: deliveries.map(\.submission))
+                try checkOutput(p, durable: durable)
+            }
+        }
+        send(sends, from: p.name, header: Wire.Header(fingerprint: config.settings.fingerprint, sender: p.sender),
+             faulty: faulty)
+        if let why = stoppedWith { stopForGood(p, why: why) }
+    }
+
+    mutating func deliverToClient(_ c: UInt32, _ e: Envelope, faulty: Bool) throws(Violation) {
         guard case .success(let message) = Wire.decode(e.bytes) else {
             throw Violation(tick: now, what: "a datagram from \(e.from) failed to decode")
         }
-        messagesDelivered += 1
-        if traceAll { print("t\(now) \(e.from)→\(e.to) \(short(message))") }
-        record("t\(now) \(e.from)→\(e.to) \(short(message))")
-        switch e.to {
-        case .acceptor(let a):
-            guard var acceptor = acceptors[a]! else { return }
-            let effects = acceptor.on(message)
-            acceptors[a] = acceptor
-            try applyAcceptor(a, effects, faulty: faulty)
-        case .proposer(let p):
-            guard var proposer = proposers[p]! else { return }
-            let effects = proposer.on(message)
-            proposers[p] = proposer
-            try applyProposer(p, effects, faulty: faulty)
-        case .learner(let l):
-            guard var learner = learners[l]! else { return }
-            let effects = learner.on(message)
-            learners[l] = learner
-            try applyLearner(l, effects, faulty: faulty)
-        case .client(let c):
-            var client = clients[c]!
-            let effects = client.on(message)
-            clients[c] = client
-            send(effects.send, from: .client(c), faulty: faulty)
+        var client = clients[c]!
+        let effects = client.on(message)
+        clients[c] = client
+        send(effects.send, from: "C\(c)", header: .unattributedClient(c, config.settings), faulty: faulty)
+    }
+
+    /// A process stops for good: displaced by a newer twin (which takes its place), or a learner that
+    /// was told it can never catch up.
+    mutating func stopForGood(_ p: Process, why: String) {
+        record("t\(now) STOP \(p.name): \(why)")
+        p.node = nil
+        p.stopped = why
+    }
+
+    // MARK: checks of what a node does (persist before send)
+
+    /// A write, against what was durable before it.
+    func checkWrite(_ p: Process, durable: DiskState, _ write: Disk.Write) throws(Violation) {
+        switch write {
+        case .acceptor(let w):
+            if let promised = w.promised, promised < durable.acceptor.promised {
+                throw Violation(tick: now, what: "\(p.name) lowered its promise")
+            }
+            if let through = w.trimThrough {
+                // Only what every learner durably delivered may be forgotten.
+                // (A learner whose disk was lost since is rebuilding: it catches up from other learners.)
+                for l in activeLearners where l.disk.state.learner.nextInstance <= through && !l.lostDisk {
+                    throw Violation(tick: now, what: "\(p.name) trimmed through \(through) but \(l.name) delivered only up to \(l.disk.state.learner.nextInstance - 1)")
+                }
+            }
+        case .proposer(let round):
+            guard round > durable.proposer.highestRound else {
+                throw Violation(tick: now, what: "\(p.name) reused round \(round) (disk had \(durable.proposer.highestRound))")
+            }
+        case .learner(let instances):
+            var next = durable.learner.nextInstance
+            var position = durable.learner.nextPosition
+            for delivered in instances {
+                guard delivered.instance == next else {
+                    throw Violation(tick: now, what: "\(p.name) delivered instance \(delivered.instance), expected \(next)")
+                }
+                guard let decided = chosen[delivered.instance] else {
+                    throw Violation(tick: now, what: "\(p.name) delivered instance \(delivered.instance), which no quorum accepted")
+                }
+                for d in delivered.deliveries {
+                    guard decided.submissions.contains(d.submission) else {
+                        throw Violation(tick: now, what: "\(p.name) delivered \(d.submission.id) in instance \(delivered.instance), not what was chosen there")
+                    }
+                    guard d.position == position else {
+                        throw Violation(tick: now, what: "\(p.name) gave position \(d.position), expected \(position)")
+                    }
+                    position += 1
+                }
+                next += 1
+            }
         }
     }
 
-    // MARK: effects (persist first, then send — the shells' contract)
-
-    mutating func applyAcceptor(_ a: UInt32, _ effects: Paxos.AcceptorEffects, faulty: Bool) throws(Violation) {
-        var disk = acceptorDisk[a]!
-        let promisedBefore = disk.promised
-        if let p = effects.persist.promised {
-            guard p >= disk.promised else { throw Violation(tick: now, what: "A\(a) lowered its promise") }
-            disk.promised = p
-        }
-        for entry in effects.persist.accepted {
-            if let k = disk.accepted.firstIndex(where: { $0.instance == entry.instance }) {
-                disk.accepted[k] = entry
-            } else {
-                disk.accepted.append(entry)
-            }
-        }
-        if let through = effects.persist.trimThrough {
-            // Only what every learner durably delivered may be forgotten.
-            for (l, learned) in learnerDisk where learned.nextInstance <= through {
-                throw Violation(tick: now, what: "A\(a) trimmed through \(through) but L\(l) delivered only up to \(learned.nextInstance - 1)")
-            }
-            disk.accepted.removeAll { $0.instance <= through }
-            disk.trimmedThrough = max(disk.trimmedThrough, through)
-        }
-        acceptorDisk[a] = disk
-        for out in effects.send {
+    /// A send, against what was durable when it was made; 2Bs feed the omniscient view.
+    mutating func checkSend(_ p: Process, durable disk: DiskState, _ out: Outgoing) throws(Violation) {
+        guard p.role == .acceptor || p.role == .proposer else { return }
+        do {
             switch out.message {
             case .accepted(let acceptor, let ballot, let proposals):
-                guard ballot >= promisedBefore else {
-                    throw Violation(tick: now, what: "A\(a) accepted ballot \(ballot) below its promise \(promisedBefore)")
+                guard ballot <= disk.acceptor.promised || disk.acceptor.promised == ballot else {
+                    throw Violation(tick: now, what: "\(p.name) accepted \(ballot) above its durable promise \(disk.acceptor.promised)")
                 }
-                for p in proposals {
-                    try observeVote(acceptor: acceptor, ballot: ballot, instance: p.instance, proposal: p.proposal)
-                }
-                // A 2B must only announce what is on disk.
-                for p in proposals where !disk.accepted.contains(AcceptedEntry(instance: p.instance, ballot: ballot, proposal: p.proposal)) {
-                    throw Violation(tick: now, what: "A\(a) sent a 2B for instance \(p.instance) it has not persisted")
+                for ip in proposals {
+                    // A 2B must only announce what is on disk (or was, and was trimmed in the same burst).
+                    guard ip.instance <= disk.acceptor.trimmedThrough
+                        || disk.acceptor.accepted.contains(AcceptedEntry(instance: ip.instance, ballot: ballot, proposal: ip.proposal)) else {
+                        throw Violation(tick: now, what: "\(p.name) sent a 2B for instance \(ip.instance) it has not persisted")
+                    }
+                    try observeVote(acceptor: acceptor, ballot: ballot, instance: ip.instance, proposal: ip.proposal)
                 }
             case .promise(let promise):
-                if promise.ballot > disk.promised {
-                    throw Violation(tick: now, what: "A\(a) promised \(promise.ballot) before persisting it")
+                if promise.ballot > disk.acceptor.promised {
+                    throw Violation(tick: now, what: "\(p.name) promised \(promise.ballot) before persisting it")
+                }
+            case .acceptorState(let state, _) where state.ballot != .zero:
+                if state.ballot > disk.acceptor.promised {
+                    throw Violation(tick: now, what: "\(p.name) reported promise \(state.ballot) before persisting it")
+                }
+            case .prepare(let ballot, _):
+                // Each ballot belongs to one proposer process: no two processes ever prepare the same one.
+                if let owner = ballotsUsed[ballot], owner != p.key {
+                    throw Violation(tick: now, what: "ballot \(ballot) prepared by \(p.name) and by \(processes[owner].name)")
+                }
+                ballotsUsed[ballot] = p.key
+                guard ballot.round <= disk.proposer.highestRound else {
+                    throw Violation(tick: now, what: "\(p.name) prepared round \(ballot.round) before persisting it")
                 }
             default: break
             }
         }
-        send(effects.send, from: .acceptor(a), faulty: faulty)
     }
 
-    mutating func applyProposer(_ p: UInt32, _ effects: Paxos.ProposerEffects, faulty: Bool) throws(Violation) {
-        if let state = effects.persist {
-            // Each election uses a round never used before, restarts included.
-            guard state.highestRound > proposerDisk[p]!.highestRound else {
-                throw Violation(tick: now, what: "P\(p) reused round \(state.highestRound) (disk had \(proposerDisk[p]!.highestRound))")
-            }
-            proposerDisk[p] = state
+    /// What a learner printed since the last check: a prefix of the one sequence, each submission once,
+    /// each one submitted by a client with that value.
+    mutating func checkOutput(_ p: Process, durable: DiskState) throws(Violation) {
+        guard Int(durable.learner.nextPosition - 1) >= p.output.count else {
+            throw Violation(tick: now, what: "\(p.name) printed values it had not persisted")
         }
-        send(effects.send, from: .proposer(p), faulty: faulty)
-    }
-
-    mutating func applyLearner(_ l: UInt32, _ effects: Paxos.LearnerEffects, faulty: Bool) throws(Violation) {
-        var disk = learnerDisk[l]!
-        for delivered in effects.persist {
-            guard delivered.instance == disk.nextInstance else {
-                throw Violation(tick: now, what: "L\(l) delivered instance \(delivered.instance), expected \(disk.nextInstance)")
+        var k = p.deliveredIDs.count
+        while k < p.output.count {
+            let s = p.output[k]
+            guard let value = submitted[s.id], value == s.value else {
+                throw Violation(tick: now, what: "validity: \(p.name) delivered \(s.id) which no client submitted with that value")
             }
-            guard let decided = chosen[delivered.instance] else {
-                throw Violation(tick: now, what: "L\(l) delivered instance \(delivered.instance), which no quorum accepted")
+            guard p.deliveredIDs.insert(s.id).inserted else {
+                throw Violation(tick: now, what: "exactly-once: \(p.name) delivered \(s.id) twice")
             }
-            for d in delivered.deliveries {
-                let s = d.submission
-                guard decided.submissions.contains(s) else {
-                    throw Violation(tick: now, what: "L\(l) delivered \(s.id) in instance \(delivered.instance), not what was chosen there")
+            if k < reference.count {
+                guard reference[k] == s.id else {
+                    throw Violation(tick: now, what: "total order: \(p.name) delivered \(s.id) at position \(k + 1), another learner delivered \(reference[k])")
                 }
-                guard d.position == disk.nextPosition else {
-                    throw Violation(tick: now, what: "L\(l) gave position \(d.position), expected \(disk.nextPosition)")
-                }
-                guard let value = submitted[s.id], value == s.value else {
-                    throw Violation(tick: now, what: "validity: L\(l) delivered \(s.id) which no client submitted with that value")
-                }
-                guard learnerDeliveredIDs[l]!.insert(s.id).inserted else {
-                    throw Violation(tick: now, what: "exactly-once: L\(l) delivered \(s.id) twice")
-                }
-                let k = Int(d.position - 1)
-                if k < reference.count {
-                    guard reference[k] == s.id else {
-                        throw Violation(tick: now, what: "total order: L\(l) delivered \(s.id) at position \(d.position), another learner delivered \(reference[k])")
-                    }
-                } else {
-                    reference.append(s.id)
-                }
-                learnerOutput[l]!.append(s)
-                disk.delivered.append(s.id)
-                disk.nextPosition += 1
+            } else {
+                reference.append(s.id)
             }
-            // Every submission chosen in this instance is now delivered (here or earlier).
-            for s in decided.submissions where !learnerDeliveredIDs[l]!.contains(s.id) {
-                throw Violation(tick: now, what: "L\(l) skipped \(s.id) chosen in instance \(delivered.instance)")
-            }
-            disk.nextInstance += 1
+            k += 1
         }
-        learnerDisk[l] = disk
-        send(effects.send, from: .learner(l), faulty: faulty)
     }
 
     /// The omniscient tally: a quorum of distinct acceptors accepting one ballot's value chooses it, and
@@ -416,97 +615,110 @@ struct Simulation {
         }
     }
 
-    mutating func send(_ outgoing: [Outgoing], from: Node, faulty: Bool) {
+    // MARK: network
+
+    mutating func chance(_ p: Double) -> Bool { Double(rng.next() % 10_000) / 10_000 < p }
+
+    mutating func send(_ outgoing: [Outgoing], from: String, header: Wire.Header, faulty: Bool) {
         for out in outgoing {
-            let bytes = Wire.encode(out.message)
+            let bytes = Wire.encode(out.message, header: header)
             for to in receivers(of: out.group) {
-                if faulty && Double(rng.next() % 10_000) / 10_000 < config.loss { continue }
-                network.append(Envelope(to: to, bytes: bytes, deliverAt: now + 1 + rng.next() % (config.maxDelay + 1), from: from))
-                if faulty && Double(rng.next() % 10_000) / 10_000 < config.duplicate {
+                if faulty && chance(config.loss) { continue }
+                let e = Envelope(to: to, bytes: bytes, deliverAt: now + 1 + rng.next() % (config.maxDelay + 1), from: from)
+                network.append(e)
+                if faulty && config.replayRate > 0 {
+                    if sentLog.count < 2_000 { sentLog.append(e) } else { sentLog[Int(rng.next() % 2_000)] = e }
+                }
+                if faulty && chance(config.duplicate) {
                     network.append(Envelope(to: to, bytes: bytes, deliverAt: now + 1 + rng.next() % (config.maxDelay + 3), from: from))
                 }
             }
         }
     }
 
-    func receivers(of group: Group) -> [Node] {
-        var nodes: [Node] = []
-        for a in acceptors.keys.sorted() where Role.acceptor.listensTo.contains(group) { nodes.append(.acceptor(a)) }
-        for p in proposers.keys.sorted() where Role.proposer.listensTo.contains(group) { nodes.append(.proposer(p)) }
-        for l in learners.keys.sorted() where Role.learner.listensTo.contains(group) { nodes.append(.learner(l)) }
-        for c in clients.keys.sorted() where Role.client.listensTo.contains(group) { nodes.append(.client(c)) }
-        return nodes
+    func receivers(of group: Group) -> [Endpoint] {
+        var endpoints: [Endpoint] = []
+        for p in processes where p.role.listensTo.contains(group) { endpoints.append(.process(p.key)) }
+        if Role.client.listensTo.contains(group) { endpoints += clients.keys.sorted().map { .client($0) } }
+        return endpoints
     }
 
-    // MARK: crashes
+    // MARK: faults
 
-    mutating func crashAndRestart() {
-        if config.crashRate > 0 && Double(rng.next() % 10_000) / 10_000 < config.crashRate {
-            let candidates = allNodes.filter { isAlive($0) }
-            if !candidates.isEmpty { crash(candidates[Int(rng.next() % UInt64(candidates.count))]) }
+    mutating func injectFaults() {
+        let running = processes.filter { $0.stopped == nil }
+        if config.crashRate > 0 && chance(config.crashRate) {
+            let alive = running.filter(\.isAlive)
+            if !alive.isEmpty { crash(alive[Int(rng.next() % UInt64(alive.count))]) }
         }
-        let down = allNodes.filter { !isAlive($0) && !isLateLearnerWaiting($0) }
-        if !down.isEmpty && Double(rng.next() % 10_000) / 10_000 < config.restartRate {
-            restart(down[Int(rng.next() % UInt64(down.count))])
+        if config.wipeRate > 0 && chance(config.wipeRate) {
+            // One disk at a time: a majority of acceptors without state at once is beyond any Paxos.
+            let recovering = processes.contains { $0.role == .acceptor && ($0.acceptor?.isRecovering ?? ($0.stopped == nil && ($0.disk.state.acceptor.promised == .zero || $0.disk.state.acceptor.recovering))) }
+            let candidates = running.filter { $0.role != .acceptor || !recovering }
+            if !candidates.isEmpty { wipe(candidates[Int(rng.next() % UInt64(candidates.count))]) }
         }
-    }
-
-    var allNodes: [Node] {
-        acceptors.keys.sorted().map { .acceptor($0) } + proposers.keys.sorted().map { .proposer($0) }
-            + learners.keys.sorted().map { .learner($0) }
-    }
-
-    func isLateLearnerWaiting(_ node: Node) -> Bool {
-        if case .learner(2) = node, let late = config.lateLearnerStart, now <= late { return true }
-        return false
-    }
-
-    func isAlive(_ node: Node) -> Bool {
-        switch node {
-        case .acceptor(let a): acceptors[a]! != nil
-        case .proposer(let p): proposers[p]! != nil
-        case .learner(let l): learners[l]! != nil
-        case .client: true
+        if config.twinRate > 0 && chance(config.twinRate) && !processes.contains(where: { $0.isTwin && $0.stopped == nil }) {
+            let candidates = running.filter { $0.role == .acceptor || $0.role == .proposer }
+            if !candidates.isEmpty { startTwin(of: candidates[Int(rng.next() % UInt64(candidates.count))]) }
+        }
+        let down = running.filter { !$0.isAlive && !isLateLearnerWaiting($0) }
+        if !down.isEmpty && chance(config.restartRate) {
+            startNode(down[Int(rng.next() % UInt64(down.count))])
         }
     }
 
-    mutating func crash(_ node: Node) {
-        record("t\(now) CRASH \(node)")
-        switch node {
-        case .acceptor(let a): acceptors[a] = .some(nil)
-        case .proposer(let p): proposers[p] = .some(nil)
-        case .learner(let l): learners[l] = .some(nil)
-        case .client: break
-        }
+    func isLateLearnerWaiting(_ p: Process) -> Bool {
+        p.role == .learner && p.id == 2 && config.lateLearnerStart.map { now <= $0 } ?? false
     }
 
-    /// Rebuilds a role from its durable state alone.
-    mutating func restart(_ node: Node) {
-        record("t\(now) RESTART \(node)")
-        switch node {
-        case .acceptor(let a):
-            acceptors[a] = Paxos.Acceptor(id: a, settings: config.settings, restoring: acceptorDisk[a]!)
-        case .proposer(let p):
-            proposers[p] = Paxos.Proposer(id: p, settings: config.settings, restoring: proposerDisk[p]!,
-                                          seed: rng.next(), now: now)
-        case .learner(let l):
-            learners[l] = Paxos.Learner(id: l, settings: config.settings, restoring: learnerDisk[l]!, now: now)
-        case .client: break
-        }
+    mutating func crash(_ p: Process) {
+        record("t\(now) CRASH \(p.name)")
+        p.node = nil
+        p.disk.journal = []
+    }
+
+    /// The process loses its disk: it crashes and comes back as a new process with nothing (a learner's
+    /// output starts again too, as a new output file would).
+    mutating func wipe(_ p: Process) {
+        record("t\(now) WIPE \(p.name)")
+        p.node = nil
+        p.disk = Disk()
+        p.lostDisk = p.role == .learner
+        p.output = []
+        p.deliveredIDs = []
+        p.sender = newSender(p.role, p.id)
+        startNode(p)
+    }
+
+    /// A second process with the same role and id and an empty disk.
+    mutating func startTwin(of original: Process) {
+        let twin = addProcess(original.role, original.id, start: false)
+        twin.isTwin = true
+        record("t\(now) TWIN of \(original.name)")
+        startNode(twin)
     }
 
     // MARK: checks and tracing
 
     func checkFinal() throws(Violation) {
         let all = Set(submitted.keys)
-        for (l, ids) in learnerDeliveredIDs where ids != all {
-            throw Violation(tick: now, what: "L\(l) delivered \(ids.count) distinct submissions, \(all.count) were submitted")
+        for l in activeLearners where l.deliveredIDs != all {
+            throw Violation(tick: now, what: "\(l.name) delivered \(l.deliveredIDs.count) distinct submissions, \(all.count) were submitted")
         }
     }
 
     mutating func record(_ line: String) {
+        if traceAll { print(line) }
+        guard keepTrace else { return }
         if trace.count >= 400 { trace.removeFirst(200) }
         trace.append(line)
+    }
+
+    func describe(_ bytes: [UInt8]) -> String {
+        switch Wire.decodeDatagram(bytes) {
+        case .success(let d): return short(d.message)
+        case .failure(let e): return "undecodable: \(e)"
+        }
     }
 
     func short(_ p: Proposal) -> String {
@@ -521,9 +733,9 @@ struct Simulation {
         case .submit(let s): "submit \(s.map { "\($0.id.client)#\($0.id.sequence)" })"
         case .chosen(let ids): "chosen \(ids.map { "\($0.client)#\($0.sequence)" })"
         case .prepare(let b, let from): "prepare \(b) from \(from)"
-        case .promise(let p): "promise A\(p.acceptor) \(p.ballot) from \(p.from) chunk \(p.chunk)/\(p.chunkCount) \(p.accepted.map { "\($0.instance)@\($0.ballot)=\(short($0.proposal))" })"
+        case .promise(let p): "promise A\(p.acceptor) \(p.ballot) from \(p.from) answer \(p.answer % 1000) chunk \(p.chunk)/\(p.chunkCount) trimmed \(p.trimmedThrough) \(p.accepted.map { "\($0.instance)@\($0.ballot)=\(short($0.proposal))" })"
         case .nack(let a, let b): "nack A\(a) promised \(b)"
-        case .accept(let b, let ps): "2A \(b) \(ps.map { "\($0.instance)=\(short($0.proposal))" })"
+        case .accept(let b, let ps, let d): "2A \(b) decided≤\(d) \(ps.map { "\($0.instance)=\(short($0.proposal))" })"
         case .accepted(let a, let b, let ps): "2B A\(a) \(b) \(ps.map { "\($0.instance)=\(short($0.proposal))" })"
         case .replay(let a, let es): "replay A\(a) \(es.map { "\($0.instance)@\($0.ballot)" })"
         case .heartbeat(let b, let f): "heartbeat \(b) first \(f)"
@@ -532,6 +744,17 @@ struct Simulation {
         case .recover(let l, let f): "recover L\(l) from \(f)"
         case .progress(let l, let d): "progress L\(l) delivered \(d)"
         case .trimmed(let a, let t): "trimmed A\(a) through \(t)"
+        case .recoverState(let a, let b): "recoverState A\(a) barrier \(b)"
+        case .acceptorState(let p, let blank): "acceptorState\(blank ? " (blank)" : "") A\(p.acceptor) \(p.ballot) from \(p.from) chunk \(p.chunk)/\(p.chunkCount) trimmed \(p.trimmedThrough) \(p.accepted.map { "\($0.instance)@\($0.ballot)" })"
+        case .present(let a): "present A\(a)"
         }
     }
 }
+
+extension Wire.Header {
+    static func unattributedClient(_ c: UInt32, _ settings: ProtocolSettings) -> Wire.Header {
+        Wire.Header(fingerprint: settings.fingerprint, sender: Sender(role: .client, id: c, incarnation: 1, startedAt: 0))
+    }
+}
+
+extension Simulation.Violation: @unchecked Sendable {}

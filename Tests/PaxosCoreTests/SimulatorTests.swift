@@ -54,6 +54,7 @@ import Testing
         let seed = UInt64(Self.environment("PAXOS_SIM_SEED") ?? "") ?? 1
         var sim = Simulation(.random(seed: seed))
         sim.traceAll = Self.environment("PAXOS_SIM_SEED") != nil && Self.environment("PAXOS_SIM_QUIET") == nil
+        sim.keepTrace = true
         print("replaying \(sim.config)")
         do {
             try sim.run()
@@ -73,7 +74,7 @@ import Testing
         var sim = Simulation(config)
         while sim.now < 600 { try sim.step(faulty: false) }
         #expect(sim.chosen.isEmpty)
-        #expect(sim.learnerOutput.values.allSatisfy { $0.isEmpty })
+        #expect(sim.processes.filter { $0.role == .learner }.allSatisfy { $0.output.isEmpty })
         #expect(sim.clients.values.allSatisfy { !$0.isDone })
     }
 
@@ -85,8 +86,8 @@ import Testing
         config.faultyTicks = 0
         var sim = Simulation(config)
         try sim.run()
-        #expect(sim.learnerOutput[1]!.count == 80)
-        #expect(sim.learnerOutput[1]! == sim.learnerOutput[2]!)
+        #expect(sim.output(learner: 1).count == 80)
+        #expect(sim.output(learner: 1) == sim.output(learner: 2))
     }
 
     @Test func lateLearnerPrintsTheWholeSequence() throws {
@@ -96,10 +97,10 @@ import Testing
         config.faultyTicks = 401
         var sim = Simulation(config)
         while sim.now < 400 { try sim.step(faulty: false) }
-        #expect(sim.learnerOutput[1]!.count == 120)
-        #expect(sim.learnerOutput[2]!.isEmpty)
+        #expect(sim.output(learner: 1).count == 120)
+        #expect(sim.output(learner: 2).isEmpty)
         try sim.run()
-        #expect(sim.learnerOutput[2]! == sim.learnerOutput[1]!)
+        #expect(sim.output(learner: 2) == sim.output(learner: 1))
     }
 
     @Test func acceptorKilledAndRestartedMidRun() throws {
@@ -108,16 +109,16 @@ import Testing
         config.faultyTicks = 0
         var sim = Simulation(config)
         while sim.now < 20 { try sim.step(faulty: false) }
-        sim.crash(.acceptor(1))
+        sim.crash(.acceptor, 1)
         while sim.now < 40 { try sim.step(faulty: false) }
-        sim.crash(.acceptor(2))  // no quorum now: nothing may be decided
+        sim.crash(.acceptor, 2)  // no quorum now: nothing may be decided
         let chosenBefore = sim.chosen.count
         while sim.now < 80 { try sim.step(faulty: false) }
         #expect(sim.chosen.count == chosenBefore)
-        sim.restart(.acceptor(1))
+        sim.restart(.acceptor, 1)
         try sim.run()
-        #expect(sim.learnerOutput[1]!.count == 120)
-        #expect(sim.learnerOutput[1]! == sim.learnerOutput[2]!)
+        #expect(sim.output(learner: 1).count == 120)
+        #expect(sim.output(learner: 1) == sim.output(learner: 2))
     }
 
     @Test(arguments: [UInt64(61), 62, 63, 64])
@@ -130,13 +131,13 @@ import Testing
         var sim = Simulation(config)
         for crashAt: UInt64 in [25, 60, 95] {
             while sim.now < crashAt { try sim.step(faulty: true) }
-            sim.crash(.proposer(1))
+            sim.crash(.proposer, 1)
             try sim.step(faulty: true)
-            sim.restart(.proposer(1))
+            sim.restart(.proposer, 1)
         }
         try sim.run()
-        #expect(sim.learnerOutput[1]!.count == 80)
-        #expect(sim.proposerDisk[1]!.highestRound >= 4)
+        #expect(sim.output(learner: 1).count == 80)
+        #expect(sim.process(.proposer, 1).disk.state.proposer.highestRound >= 4)
     }
 
     @Test func leaderCrashIsTakenOverByTheStandby() throws {
@@ -145,14 +146,14 @@ import Testing
         config.faultyTicks = 0
         var sim = Simulation(config)
         while sim.now < 30 { try sim.step(faulty: false) }
-        let leader = sim.proposers.first { $0.value?.mode == .leader }?.key
+        let leader = sim.processes.first { $0.proposer?.mode == .leader }?.id
         #expect(leader != nil)
-        sim.crash(.proposer(leader!))
+        sim.crash(.proposer, leader!)
         // The crashed leader stays down: the standby must finish the job alone.
         while !sim.everythingDelivered && sim.now < 2_000 { try sim.step(faulty: false) }
-        #expect(sim.learnerOutput[1]!.count == 120)
-        #expect(sim.learnerOutput[1]! == sim.learnerOutput[2]!)
-        let newLeader = sim.proposers.first { $0.value?.mode == .leader }?.key
+        #expect(sim.output(learner: 1).count == 120)
+        #expect(sim.output(learner: 1) == sim.output(learner: 2))
+        let newLeader = sim.processes.first { $0.proposer?.mode == .leader }?.id
         #expect(newLeader != nil && newLeader != leader)
     }
 }

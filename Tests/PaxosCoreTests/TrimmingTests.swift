@@ -20,8 +20,10 @@ import Testing
     }
 
     static func acceptorWithFive() -> Paxos.Acceptor {
-        var a = Paxos.Acceptor(id: 1, settings: settings)
-        _ = a.on(.accept(ballot: b, proposals: (1...5).map { InstanceProposal(instance: $0, proposal: .batch([sub($0)])) }))
+        var a = Paxos.Acceptor(id: 1, settings: settings, blankStart: .vote)
+        // The leader says 1–5 are decided: acceptors trim no further than a leader said was decided.
+        _ = a.on(.accept(ballot: b, proposals: (1...5).map { InstanceProposal(instance: $0, proposal: .batch([sub($0)])) },
+                         decidedThrough: 5))
         return a
     }
 
@@ -42,8 +44,9 @@ import Testing
     @Test func trimmingWaitsForAWorthwhileStretch() {
         var s = Self.settings
         s.trimBatch = 100
-        var a = Paxos.Acceptor(id: 1, settings: s)
-        _ = a.on(.accept(ballot: Self.b, proposals: (1...5).map { InstanceProposal(instance: $0, proposal: .noop) }))
+        var a = Paxos.Acceptor(id: 1, settings: s, blankStart: .vote)
+        _ = a.on(.accept(ballot: Self.b, proposals: (1...5).map { InstanceProposal(instance: $0, proposal: .noop) },
+                         decidedThrough: 5))
         _ = a.on(.progress(learner: 1, delivered: 3))
         #expect(a.on(.progress(learner: 2, delivered: 3)).persist.isEmpty)
         // Everything it holds delivered: trim even a short stretch.
@@ -80,7 +83,7 @@ import Testing
         #expect(p.mode == .leader)
         #expect(p.firstUndecided == 4)
         let accepts = e.send.compactMap { out -> [Instance]? in
-            if case .accept(_, let ps) = out.message { return ps.map(\.instance) }
+            if case .accept(_, let ps, _) = out.message { return ps.map(\.instance) }
             return nil
         }
         #expect(accepts == [[4]])

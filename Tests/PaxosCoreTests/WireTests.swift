@@ -62,6 +62,10 @@ import Testing
         .progress(learner: 2, delivered: 0),
         .progress(learner: .max, delivered: Wire.maxInstance),
         .trimmed(acceptor: 3, through: 1_000_000),
+        .recoverState(acceptor: 2, barrier: Ballot(round: 7, proposer: 0)),
+        .acceptorState(Promise(acceptor: 1, ballot: Ballot(round: 8, proposer: 0), from: 3, answer: .max, chunk: 1,
+                               chunkCount: 2, trimmedThrough: 2, accepted: [AcceptedEntry(instance: 3, ballot: Ballot(round: 2, proposer: 1, incarnation: .max), proposal: .noop)]), recovering: true),
+        .present(acceptor: 5),
     ]
 
     /// Exhaustive over `Message`, so a new case that lacks a sample fails `samplesCoverEveryCase`.
@@ -81,6 +85,9 @@ import Testing
         case .recover: 12
         case .progress: 13
         case .trimmed: 14
+        case .recoverState: 15
+        case .acceptorState: 16
+        case .present: 17
         }
     }
 
@@ -134,7 +141,7 @@ import Testing
     @Test func decodesFromAnUnalignedSliceOfALargerBuffer() {
         let message = Self.samples[1]
         let bytes = [0xEE] + Wire.encode(message) + [0xEE]
-        let result = bytes.withUnsafeBytes { Wire.decode(UnsafeRawBufferPointer(rebasing: $0[1..<(bytes.count - 1)])) }
+        let result = bytes.withUnsafeBytes { Wire.decodeDatagram(UnsafeRawBufferPointer(rebasing: $0[1..<(bytes.count - 1)])).map(\.message) }
         #expect(result == .success(message))
     }
 
@@ -296,9 +303,9 @@ import Testing
         let items: Int
         switch message {
         case .submit(let s): items = s.reduce(0) { $0 + Wire.size(of: $1) }
-        case .promise(let p): items = p.accepted.reduce(0) { $0 + Wire.size(of: $1) }
+        case .promise(let p), .acceptorState(let p, _): items = p.accepted.reduce(0) { $0 + Wire.size(of: $1) }
         case .replay(_, let e): items = e.reduce(0) { $0 + Wire.size(of: $1) }
-        case .accept(_, let p), .accepted(_, _, let p), .decided(let p): items = p.reduce(0) { $0 + Wire.size(of: $1) }
+        case .accept(_, let p, _), .accepted(_, _, let p), .decided(let p): items = p.reduce(0) { $0 + Wire.size(of: $1) }
         case .chosen(let ids): items = ids.count * 24  // the bound the leader packs `.chosen` with
         default: items = 0
         }

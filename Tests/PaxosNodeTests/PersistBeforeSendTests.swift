@@ -67,7 +67,7 @@ func datagram(_ m: Message) -> [UInt8] { Wire.encode(m) }
 @Suite struct PersistBeforeSendTests {
     @Test func acceptorPersistsAWholeBurstOnceBeforeAnswering() throws {
         let journal = Journal()
-        let node = AcceptorNode(acceptor: Paxos.Acceptor(id: 1, settings: ProtocolSettings()), store: journal,
+        let node = AcceptorNode(acceptor: Paxos.Acceptor(id: 1, settings: ProtocolSettings(), blankStart: .vote), store: journal,
                                 outbox: journal.outbox)
         node.receive(datagram(.prepare(ballot: ballot, from: 1)))
         node.receive(datagram(.accept(ballot: ballot, proposals: [InstanceProposal(instance: 1, proposal: .batch([submission(1, "42")]))])))
@@ -84,7 +84,7 @@ func datagram(_ m: Message) -> [UInt8] { Wire.encode(m) }
     @Test func acceptorWhoseWriteFailsSendsNothing() throws {
         let journal = Journal()
         journal.failWrites = true
-        let node = AcceptorNode(acceptor: Paxos.Acceptor(id: 1, settings: ProtocolSettings()), store: journal,
+        let node = AcceptorNode(acceptor: Paxos.Acceptor(id: 1, settings: ProtocolSettings(), blankStart: .vote), store: journal,
                                 outbox: journal.outbox)
         node.receive(datagram(.prepare(ballot: ballot, from: 1)))
         #expect(throws: Journal.DiskFull.self) { try node.endOfBurst() }
@@ -144,7 +144,7 @@ func datagram(_ m: Message) -> [UInt8] { Wire.encode(m) }
 
     @Test func undecodableDatagramsAreDroppedAndCounted() throws {
         let journal = Journal()
-        let node = AcceptorNode(acceptor: Paxos.Acceptor(id: 1, settings: ProtocolSettings()), store: journal,
+        let node = AcceptorNode(acceptor: Paxos.Acceptor(id: 1, settings: ProtocolSettings(), blankStart: .vote), store: journal,
                                 outbox: journal.outbox)
         node.receive([])
         node.receive(Array("hello, paxos".utf8))
