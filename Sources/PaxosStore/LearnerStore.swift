@@ -1,7 +1,7 @@
 import PaxosCore
 
-/// A learner's durable state in SQLite: every value it delivered, by output position, and the first
-/// instance it has not delivered.
+/// A learner's durable state in SQLite: every value it delivered, by output position, the first instance
+/// it has not delivered, and the regular file it prints into (see `LearnerOutput`).
 ///
 /// `sqlite3 learner-1.sqlite 'SELECT value FROM learned ORDER BY position'` prints exactly the lines the
 /// learner printed: values that are valid UTF-8 are stored as TEXT, others as BLOBs.
@@ -13,6 +13,8 @@ public final class LearnerStore {
     private let selectLastPosition: Statement
     private let selectDelivered: Statement
     private let selectValues: Statement
+    private let upsertOutput: Statement
+    private let selectOutput: Statement
 
     /// Opens (creating and migrating if needed) the learner database at `path`.
     public init(path: String, synchronous: Synchronous = .full) throws {
@@ -28,6 +30,10 @@ public final class LearnerStore {
         selectDelivered = try db.prepare("SELECT client, incarnation, sequence FROM learned ORDER BY position")
         selectValues = try db.prepare(
             "SELECT value FROM learned WHERE position >= ?1 ORDER BY position LIMIT ?2")
+        upsertOutput = try db.prepare("""
+            INSERT OR REPLACE INTO output (id, device, inode, first_position, modified) VALUES (1, ?1, ?2, ?3, ?4)
+            """)
+        selectOutput = try db.prepare("SELECT device, inode, first_position, modified FROM output WHERE id = 1")
     }
 
     deinit { db.close() }
@@ -78,6 +84,27 @@ public final class LearnerStore {
         }
     }
 
+    /// The output recorded by `recordOutput`, or nil if the learner never printed into a regular file.
+    public func output() throws -> LearnerOutput? {
+        var output: LearnerOutput?
+        try selectOutput.query(doing: "loading the output file's identity") { row in
+            output = LearnerOutput(device: try row.uint64(0), inode: try row.uint64(1),
+                                   firstPosition: try row.uint64(2), modified: try row.int64(3))
+        }
+        return output
+    }
+
+    /// Records the file the learner prints into from now on, replacing the previous one. A single
+    /// statement, committed (and synced, as every commit) when this returns: call it before printing.
+    public func recordOutput(_ output: LearnerOutput) throws {
+        try upsertOutput.run(doing: "recording the output file's identity") { bind in
+            try bind(1, output.device)
+            try bind(2, output.inode)
+            try bind(3, output.firstPosition)
+            try bind(4, output.modified)
+        }
+    }
+
     /// Delivered values from `fromPosition` on, in output order, at most `limit` of them; for tests and tools.
     public func values(fromPosition: UInt64 = 1, limit: Int = Int.max) throws -> [[UInt8]] {
         var values: [[UInt8]] = []
@@ -89,5 +116,24 @@ public final class LearnerStore {
             values.append(try row.bytes(0))
         }
         return values
+    }
+}
+
+/// The regular file a learner prints into, as it recorded it when it began printing there (when the
+/// file was empty): which file, and where in the sequence of deliveries its first line is.
+public struct LearnerOutput: Equatable, Sendable {
+    /// The file's st_dev and st_ino.
+    public var device: UInt64
+    public var inode: UInt64
+    /// The position of the value on the file's first line.
+    public var firstPosition: UInt64
+    /// The file's modification time (nanoseconds since the epoch) when recorded, while it was empty.
+    public var modified: Int64
+
+    public init(device: UInt64, inode: UInt64, firstPosition: UInt64, modified: Int64) {
+        self.device = device
+        self.inode = inode
+        self.firstPosition = firstPosition
+        self.modified = modified
     }
 }

@@ -407,10 +407,10 @@ struct LearnerCommand: ParsableCommand {
             let state = try store.load()
             startup.logger.info("learner \(options.id) starts", metadata: [
                 "nextInstance": "\(state.nextInstance)", "nextPosition": "\(state.nextPosition)", "state": "\(store.path)"])
-            let repaired = try OutputRepair.repair(fd: STDOUT_FILENO, delivered: state.nextPosition - 1) { from in
-                try store.values(fromPosition: from)
-            }
-            if repaired != .untouched { startup.logger.notice("learner \(options.id) output file: \(repaired)") }
+            // Before anything is printed: complete this learner's own output, record a new (empty) one, or
+            // stop with one line on a file it did not write (Unrecognised), leaving it as it is.
+            let outcome = try OutputRepair.repair(fd: STDOUT_FILENO, store: store, nextPosition: state.nextPosition)
+            if outcome != .untouched { startup.logger.notice("learner \(options.id) standard output: \(outcome)") }
             let runtime = startup.makeRuntime()
             let learner = Paxos.Learner(id: options.id, settings: startup.config.settings, restoring: state)
             let log = try latencyLog.map { try LearnerLatencyLog(path: $0, learner: options.id) }

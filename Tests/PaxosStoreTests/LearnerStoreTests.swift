@@ -48,6 +48,29 @@ import Testing
         }
     }
 
+    @Test func outputIsRecordedReplacedAndKeptAcrossReopening() throws {
+        try withTemporaryDirectory { dir in
+            let path = dir.file("learner-1.sqlite")
+            let second = LearnerOutput(device: 2049, inode: 77, firstPosition: 40_001, modified: 1_700_000_000_123_456_789)
+            do {
+                let store = try LearnerStore(path: path)
+                #expect(try store.output() == nil)
+                // Every bit of the unsigned fields round-trips.
+                let first = LearnerOutput(device: .max, inode: 1 << 63, firstPosition: 1, modified: -5)
+                try store.recordOutput(first)
+                #expect(try store.output() == first)
+                try store.recordOutput(second)
+                #expect(try store.output() == second)
+            }
+            #expect(try rawQuery(path, "SELECT count(*) FROM output") == ["1"])
+            let reopened = try LearnerStore(path: path)
+            #expect(try reopened.output() == second)
+            // The record is no delivery: the learner's state and values are as they were.
+            #expect(try reopened.load() == LearnerDurableState())
+            #expect(try reopened.values() == [])
+        }
+    }
+
     @Test func valuesKeepTheirExactBytes() throws {
         try withTemporaryDirectory { dir in
             let path = dir.file("learner.sqlite")
@@ -82,6 +105,7 @@ import Testing
             let lines = ["first line", "ça va? ✓", "", "  spaced  ", "last"]
             do {
                 let store = try LearnerStore(path: path)
+                try store.recordOutput(LearnerOutput(device: 1, inode: 2, firstPosition: 3, modified: 4))
                 try store.write(lines.enumerated().map { i, line in
                     DeliveredInstance(instance: UInt64(i + 1), deliveries: [Self.delivery(UInt64(i + 1), Array(line.utf8))])
                 })

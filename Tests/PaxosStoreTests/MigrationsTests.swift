@@ -30,6 +30,25 @@ import Testing
         #expect(!kind.migrations.isEmpty)
     }
 
+    /// A learner database from before `0002_output.sql` opens with its values intact and no output
+    /// recorded (so a restart treats a non-empty output as one it does not know).
+    @Test func learnerDatabaseAtSchemaOneGainsTheOutputTable() throws {
+        try withTemporaryDirectory { dir in
+            let path = dir.file("learner-1.sqlite")
+            try rawExecute(path, StoreKind.learner.migrations[0].sql + """
+                INSERT INTO learned VALUES (1, 'one', 1, 1, 1, 1), (2, 'two', 1, 1, 2, 1);
+                INSERT INTO progress VALUES (1, 2);
+                PRAGMA application_id = \(StoreKind.learner.applicationID);
+                PRAGMA user_version = 1;
+                """, create: true)
+            let store = try LearnerStore(path: path)
+            #expect(try rawQuery(path, "PRAGMA user_version") == ["\(StoreKind.learner.migrations.count)"])
+            #expect(try store.output() == nil)
+            #expect(try store.values() == [Array("one".utf8), Array("two".utf8)])
+            #expect(try store.load().nextPosition == 3)
+        }
+    }
+
     @Test func everyFolderIsAKind() throws {
         let folders = try FileManager.default.contentsOfDirectory(atPath: Self.directory.path).sorted()
         #expect(folders == StoreKind.allCases.map(\.rawValue).sorted())

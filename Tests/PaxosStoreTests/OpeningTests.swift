@@ -27,8 +27,8 @@ import Testing
             try rawExecute(path, "PRAGMA user_version = 99")
             let before = try contents(path)
             let error = #expect(throws: StoreError.self) { try LearnerStore(path: path) }
-            #expect(error?.reason == .newerSchema(version: 99, supported: 1))
-            #expect(error?.description == "\(path) has schema version 99, newer than this binary supports (1); use a newer paxos")
+            #expect(error?.reason == .newerSchema(version: 99, supported: StoreKind.learner.migrations.count))
+            #expect(error?.description == "\(path) has schema version 99, newer than this binary supports (\(StoreKind.learner.migrations.count)); use a newer paxos")
             #expect(try contents(path) == before)
             #expect(try rawQuery(path, "PRAGMA user_version") == ["99"])
         }
