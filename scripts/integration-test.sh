@@ -25,6 +25,12 @@
 #   1acceptor   only acceptor 1 started: no majority of three, so nothing may be learned
 #   kill        acceptor 1 killed with -9 just after the clients start and restarted 1 s later
 #               with the same id and state: everything learned
+#   wipe        acceptor 1 killed with -9 mid-run ($WIPE_N values per client), its database
+#               deleted, restarted: it must log that it recovers and has recovered, and everything
+#               is learned exactly once, identically (window $WIPE_WINDOW s)
+#   misconfig   acceptor-count 5 for acceptors 1-2 and learner 2, acceptor-count 3 for proposer 1,
+#               learner 1 and the client: nothing may be learned, `paxos status` must count the
+#               foreign datagrams and the acceptors' logs must name both settings
 # Each scenario must learn everything within the window (Z = seconds from the first client's
 # start until both learners had all X values; the whole window for 1acceptor); the files are then
 # checked with scripts/check.sh (identical outputs, learned = proposed exactly once, learner
@@ -40,7 +46,7 @@ set -euo pipefail
 
 usage() { sed -n '/^# Usage:/,/^#   --build/s/^# \{0,1\}//p' "$0"; }
 
-ALL_SCENARIOS=(plain loss catchup 2acceptors 1acceptor kill)
+ALL_SCENARIOS=(plain loss catchup 2acceptors 1acceptor kill wipe misconfig)
 n=1000
 only=()
 keep=0
@@ -52,6 +58,11 @@ LOSS=0.1           # run_loss.sh's rate
 KILL_AFTER_MS=200  # kill -9 of acceptor 1 this long after the clients start ...
 RESTART_AFTER_MS=1000 # ... and its restart this long after the kill
 POLL=0.1           # seconds between two looks at the learners' line counts
+WIPE_N=150000      # values per client in the wipe scenario, so that the wipe lands mid-run
+WIPE_KILL_AFTER_MS=300
+WIPE_RESTART_AFTER_MS=300
+WIPE_WINDOW=30
+MISCONFIG_WAIT=4   # seconds the misconfigured cluster runs
 
 parse_args() {
     need() { (($# >= 2)) || die "option $1 needs a value (see --help)"; }
@@ -88,13 +99,17 @@ launch() {
 
 # run_scenario NAME: prints the scenario's PASS/FAIL/SKIP line; returns 0 pass, 1 fail, 2 skip.
 run_scenario() {
-    local name=$1 acceptors=3 loss=0 late=0 expect_empty=0 kill_test=0
+    local name=$1 acceptors=3 loss=0 late=0 expect_empty=0 kill_test=0 wipe=0 n=$n window=$window
+    local kill_after=$KILL_AFTER_MS restart_after=$RESTART_AFTER_MS
     case $name in
         loss) loss=$LOSS ;;
         catchup) late=1 ;;
         2acceptors) acceptors=2 ;;
         1acceptor) acceptors=1 expect_empty=1 ;;
         kill) kill_test=1 ;;
+        wipe) kill_test=1 wipe=1 n=$((n > WIPE_N ? n : WIPE_N)) window=$WIPE_WINDOW
+              kill_after=$WIPE_KILL_AFTER_MS restart_after=$WIPE_RESTART_AFTER_MS ;;
+        misconfig) run_misconfig; return $? ;;
     esac
 
     if ! is_zero "$loss"; then
@@ -154,7 +169,7 @@ run_scenario() {
     local end=$(($(now_ms) + window * 1000))
 
     # The window: look at the learners' progress every POLL seconds until SIGTERM time.
-    local now c1 c2 done_ms="" killed=0 restarted=0
+    local now c1 c2 done_ms="" killed=0 killed_mid=0 restarted=0 landed=""
     while :; do
         now=$(now_ms)
         c1=$(count_lines "$tmp/learn1")
@@ -162,13 +177,16 @@ run_scenario() {
         if [[ -z $done_ms ]] && ((c1 >= expected && c2 >= expected)); then
             done_ms=$((now - t0))
         fi
-        if ((kill_test && !killed && now - t0 >= KILL_AFTER_MS)); then
+        if ((kill_test && !killed && now - t0 >= kill_after)); then
             kill9 acceptor1
             killed=$now
+            killed_mid=$((c1 < expected || c2 < expected))
+            ((wipe)) && rm -f "$tmp"/paxos-state/acceptor-1.sqlite*
         fi
-        if ((kill_test && killed && !restarted && now - killed >= RESTART_AFTER_MS)); then
+        if ((kill_test && killed && !restarted && now - killed >= restart_after)); then
             launch acceptor1 acceptor 1 /dev/null +../acceptor1.log
             restarted=1
+            landed="restarted at $(fmt_s $((now - t0)))s with $c1 and $c2 of $expected learned"
         fi
         ((now < end)) || break
         sleep "$POLL"
@@ -188,6 +206,11 @@ run_scenario() {
     "$SCRIPTS_DIR/check.sh" "${check_opts[@]}" --state "$tmp/paxos-state" \
         --values "$tmp/prop1" "$tmp/prop2" --learned "$tmp/learn1" "$tmp/learn2" >"$tmp/check.out" 2>&1 ||
         check_ok=0
+    if ((wipe)); then
+        grep -q "starts without state" "$tmp/acceptor1.err" || problems+=("acceptor 1 did not log that it starts without state")
+        grep -q "recovered from acceptors" "$tmp/acceptor1.err" || problems+=("acceptor 1 did not log that it recovered")
+        ((killed_mid)) || problems+=("the kill did not land mid-run: everything was learned before it")
+    fi
     if ((expect_empty)); then
         ((c1 == 0 && c2 == 0)) || problems=("learned $c1 and $c2 values without a majority of acceptors" "${problems[@]}")
     elif [[ -z $done_ms ]]; then
@@ -202,7 +225,7 @@ run_scenario() {
     if ((${#problems[@]} == 0)); then
         local took=$((window * 1000))
         [[ -n $done_ms ]] && took=$done_ms
-        echo "PASS $name (learned $least/$expected in $(fmt_s "$took")s)"
+        echo "PASS $name (learned $least/$expected in $(fmt_s "$took")s${landed:+; acceptor 1 $landed})"
         ((keep)) && echo "     kept: $tmp"
         ((keep)) || rm -rf "$tmp"
         tmp=""
@@ -213,6 +236,59 @@ run_scenario() {
     echo "FAIL $name: ${joined//$'\x1f'/; }"
     echo "     kept: $tmp (learn1, learn2, prop1, prop2, *.err, check.out, paxos-state/)"
     sed 's/^/     | /' "$tmp/check.out"
+    tmp=""
+    return 1
+}
+
+# run_misconfig: the audit's misconfiguration, as a user could make it. Returns like run_scenario.
+run_misconfig() {
+    local name=misconfig
+    tmp=$(mktemp -d "${TMPDIR:-/tmp}/paxos-it-$name.XXXXXX") || die "mktemp failed"
+    cp -R "$SCRIPTS_DIR" "$tmp/MyPaxos" || die "could not copy $SCRIPTS_DIR to $tmp/MyPaxos"
+    local port_base=5000
+    if can_use_netns && netns_create "paxos-it-$$-$name"; then :; else
+        netns_delete
+        port_base=$((10000 + RANDOM % 15000))
+    fi
+    write_config "$tmp/five.conf" 239.0.0.1 "$port_base" && echo "acceptor-count 5" >>"$tmp/five.conf" &&
+        write_config "$tmp/three.conf" 239.0.0.1 "$port_base" && echo "acceptor-count 3" >>"$tmp/three.conf" ||
+        die "could not write the configs"
+    gen_values "$n" "$tmp/prop1" || die "could not write $tmp/prop1"
+    cd "$tmp/MyPaxos" || die "cd $tmp/MyPaxos failed"
+    spawn acceptor1 /dev/null ../acceptor1.log ../acceptor1.err ./acceptor.sh 1 "$tmp/five.conf"
+    spawn acceptor2 /dev/null ../acceptor2.log ../acceptor2.err ./acceptor.sh 2 "$tmp/five.conf"
+    spawn learner2 /dev/null ../learn2 ../learner2.err ./learner.sh 2 "$tmp/five.conf"
+    spawn learner1 /dev/null ../learn1 ../learner1.err ./learner.sh 1 "$tmp/three.conf"
+    spawn proposer1 /dev/null ../proposer1.log ../proposer1.err ./proposer.sh 1 "$tmp/three.conf"
+    spawn client1 ../prop1 ../client1.log ../client1.err ./client.sh 1 "$tmp/three.conf"
+    sleep "$MISCONFIG_WAIT"
+    "${NS_EXEC[@]}" "$PAXOS_BIN" status "$tmp/five.conf" >"$tmp/status.out" 2>&1
+    stop_all
+    local problems=()
+    mapfile -t problems < <(exit_problems | grep -v '^client1 ')
+    forget_procs
+    netns_delete
+    cd "$start_dir"
+    local c1 c2
+    c1=$(count_lines "$tmp/learn1")
+    c2=$(count_lines "$tmp/learn2")
+    ((c1 == 0 && c2 == 0)) || problems+=("learned $c1 and $c2 values with a proposer configured for 3 of 5 acceptors")
+    # paxos status: the acceptors' FOREIGN column (11th) counts the proposer's datagrams.
+    awk '$1 == "acceptor" && $11 > 0 { found = 1 } END { exit !found }' "$tmp/status.out" ||
+        problems+=("paxos status shows no foreign datagrams at the acceptors")
+    grep -q "acceptor-count 3, learner-count 2, this acceptor with acceptor-count 5" "$tmp/acceptor1.err" ||
+        problems+=("acceptor 1 logged no warning naming both settings")
+    if ((${#problems[@]} == 0)); then
+        echo "PASS $name (nothing learned; $(awk '$1 == "acceptor" { s += $11 } END { print s }' "$tmp/status.out") foreign datagrams counted at the acceptors)"
+        ((keep)) || rm -rf "$tmp"
+        tmp=""
+        return 0
+    fi
+    local IFS=$'\x1f' joined
+    joined="${problems[*]}"
+    echo "FAIL $name: ${joined//$'\x1f'/; }"
+    echo "     kept: $tmp"
+    sed 's/^/     | /' "$tmp/status.out"
     tmp=""
     return 1
 }

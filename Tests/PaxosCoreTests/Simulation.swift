@@ -541,9 +541,11 @@ struct Simulation {
                     throw Violation(tick: now, what: "\(p.name) accepted \(ballot) above its durable promise \(disk.acceptor.promised)")
                 }
                 for ip in proposals {
-                    // A 2B must only announce what is on disk (or was, and was trimmed in the same burst).
+                    // A 2B must only announce what is on disk — or what a later vote of the same burst
+                    // replaced, or a trim of the same burst forgot: the state a one-message-at-a-time
+                    // acceptor would be in after the same inputs.
                     guard ip.instance <= disk.acceptor.trimmedThrough
-                        || disk.acceptor.accepted.contains(AcceptedEntry(instance: ip.instance, ballot: ballot, proposal: ip.proposal)) else {
+                        || disk.acceptor.accepted.contains(where: { $0.instance == ip.instance && $0.ballot >= ballot }) else {
                         throw Violation(tick: now, what: "\(p.name) sent a 2B for instance \(ip.instance) it has not persisted")
                     }
                     try observeVote(acceptor: acceptor, ballot: ballot, instance: ip.instance, proposal: ip.proposal)
@@ -651,14 +653,18 @@ struct Simulation {
             let alive = running.filter(\.isAlive)
             if !alive.isEmpty { crash(alive[Int(rng.next() % UInt64(alive.count))]) }
         }
+        // One acceptor's state lost at a time: a majority of acceptors without state at once is beyond
+        // any Paxos. A twin counts: once it displaces the original, that id's state is the twin's (none).
+        let liveAcceptors = processes.filter { $0.role == .acceptor && $0.stopped == nil }
+        let acceptorWithoutState = Set(liveAcceptors.map(\.id)).count < liveAcceptors.count || liveAcceptors.contains { p in
+            p.acceptor?.isRecovering ?? (p.disk.state.acceptor.promised == .zero || p.disk.state.acceptor.recovering)
+        }
         if config.wipeRate > 0 && chance(config.wipeRate) {
-            // One disk at a time: a majority of acceptors without state at once is beyond any Paxos.
-            let recovering = processes.contains { $0.role == .acceptor && ($0.acceptor?.isRecovering ?? ($0.stopped == nil && ($0.disk.state.acceptor.promised == .zero || $0.disk.state.acceptor.recovering))) }
-            let candidates = running.filter { $0.role != .acceptor || !recovering }
+            let candidates = running.filter { $0.role != .acceptor || !acceptorWithoutState }
             if !candidates.isEmpty { wipe(candidates[Int(rng.next() % UInt64(candidates.count))]) }
         }
         if config.twinRate > 0 && chance(config.twinRate) && !processes.contains(where: { $0.isTwin && $0.stopped == nil }) {
-            let candidates = running.filter { $0.role == .acceptor || $0.role == .proposer }
+            let candidates = running.filter { $0.role == .proposer || ($0.role == .acceptor && !acceptorWithoutState) }
             if !candidates.isEmpty { startTwin(of: candidates[Int(rng.next() % UInt64(candidates.count))]) }
         }
         let down = running.filter { !$0.isAlive && !isLateLearnerWaiting($0) }
