@@ -133,8 +133,8 @@ extension Paxos {
                 onPrepare(ballot: ballot, from: from, into: &effects)
             case .accept(let ballot, let proposals, let decidedThrough):
                 onAccept(ballot: ballot, proposals: proposals, decidedThrough: decidedThrough, into: &effects)
-            case .catchUp(_, let from, let to):
-                onCatchUp(from: from, to: to, into: &effects)
+            case .catchUp(let learner, let from, let to):
+                onCatchUp(learner: learner, from: from, to: to, into: &effects)
             case .progress(let learner, let delivered):
                 onProgress(learner: learner, delivered: delivered, into: &effects)
             case .recoverState(let acceptor, let barrier):
@@ -249,7 +249,11 @@ extension Paxos {
 
         /// Answers a learner's catch-up request with what this acceptor accepted; the learner counts these
         /// as votes, so a decided instance is recognised from a quorum of acceptors.
-        private func onCatchUp(from requested: Instance, to: Instance, into effects: inout AcceptorEffects) {
+        ///
+        /// Inherited entries are never sent (they are not this acceptor's votes). If the range holds some,
+        /// their votes may all have been lost with disks, one at a time: this acceptor then asks the leader,
+        /// for the learner, to run phases 1 and 2 over them again, which turns them into votes once more.
+        private func onCatchUp(learner: UInt32, from requested: Instance, to: Instance, into effects: inout AcceptorEffects) {
             guard requested > 0, to > requested else { return }
             if requested <= trimmedThrough {
                 effects.send.append(Outgoing(.trimmed(acceptor: id, through: trimmedThrough), to: .learners))
@@ -267,6 +271,10 @@ extension Paxos {
             }
             for chunk in chunked(entries, budget: settings.datagramPayloadBudget, size: Wire.size(of:)) {
                 effects.send.append(Outgoing(.replay(acceptor: id, entries: chunk), to: .learners))
+            }
+            if !inherited.isEmpty,
+               let first = inherited.keys.filter({ $0 >= from && $0 < end && accepted[$0] == nil }).min() {
+                effects.send.append(Outgoing(.recover(learner: learner, from: first), to: .proposers))
             }
         }
 

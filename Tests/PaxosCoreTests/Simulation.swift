@@ -268,8 +268,12 @@ struct Simulation {
 
     // MARK: processes
 
+    /// Start times strictly increase, as wall-clock milliseconds do between a process and its restart.
+    var lastStartedAt: UInt64 = 0
+
     mutating func newSender(_ role: Role, _ id: UInt32) -> Sender {
-        Sender(role: role, id: id, incarnation: UInt32(truncatingIfNeeded: rng.next() | 1), startedAt: now)
+        lastStartedAt = max(now * 1_000, lastStartedAt + 1)
+        return Sender(role: role, id: id, incarnation: UInt32(truncatingIfNeeded: rng.next() | 1), startedAt: lastStartedAt)
     }
 
     mutating func addProcess(_ role: Role, _ id: UInt32, start: Bool) -> Process {
@@ -655,16 +659,20 @@ struct Simulation {
         }
         // One acceptor's state lost at a time: a majority of acceptors without state at once is beyond
         // any Paxos. A twin counts: once it displaces the original, that id's state is the twin's (none).
-        let liveAcceptors = processes.filter { $0.role == .acceptor && $0.stopped == nil }
-        let acceptorWithoutState = Set(liveAcceptors.map(\.id)).count < liveAcceptors.count || liveAcceptors.contains { p in
-            p.acceptor?.isRecovering ?? (p.disk.state.acceptor.promised == .zero || p.disk.state.acceptor.recovering)
+        func acceptorWithoutState() -> Bool {
+            let live = processes.filter { $0.role == .acceptor && $0.stopped == nil }
+            return Set(live.map(\.id)).count < live.count || live.contains { p in
+                p.acceptor?.isRecovering ?? (p.disk.state.acceptor.promised == .zero || p.disk.state.acceptor.recovering)
+            }
         }
         if config.wipeRate > 0 && chance(config.wipeRate) {
-            let candidates = running.filter { $0.role != .acceptor || !acceptorWithoutState }
+            let blocked = acceptorWithoutState()
+            let candidates = running.filter { $0.role != .acceptor || !blocked }
             if !candidates.isEmpty { wipe(candidates[Int(rng.next() % UInt64(candidates.count))]) }
         }
         if config.twinRate > 0 && chance(config.twinRate) && !processes.contains(where: { $0.isTwin && $0.stopped == nil }) {
-            let candidates = running.filter { $0.role == .proposer || ($0.role == .acceptor && !acceptorWithoutState) }
+            let blocked = acceptorWithoutState()
+            let candidates = running.filter { $0.role == .proposer || ($0.role == .acceptor && !blocked) }
             if !candidates.isEmpty { startTwin(of: candidates[Int(rng.next() % UInt64(candidates.count))]) }
         }
         let down = running.filter { !$0.isAlive && !isLateLearnerWaiting($0) }
