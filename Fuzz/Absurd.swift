@@ -2,9 +2,15 @@
 // cluster and says whether the cluster shrugged it off.
 //
 // Cluster: acceptors 1-3, proposers 1-2, learner 1 from the start and learner 2 joining late (it catches up
-// from the acceptors and learner 1), client 1 submitting 10 values every 10 ticks (300 in all). Every
-// message goes through Wire.encode/decode; the network is perfect. The entry's datagrams are delivered to
-// every role (a sprayer reaches every group) every 50 ticks from tick 50 to 350, while values flow.
+// from the acceptors and learner 1), client 1 submitting 10 values every 10 ticks (300 in all). It starts
+// as a real one does: the acceptors start without state (`blankStart: .recover`, the shells' default), ask
+// each other at their first tick, find a majority blank and start fresh; proposers use random-looking
+// incarnations in their ballots. Every process has its own identity (role, id, incarnation, start time):
+// every datagram goes through Wire.encode with its sender's header and Wire.decodeDatagram, and each role
+// applies the shells' admission rules to it (another fingerprint or an older twin is dropped; a NEWER twin
+// stops the role for good, as the shell exits). The network is perfect. The entry's datagrams, with the
+// headers spray.py gave them, are offered to every role (a sprayer reaches every group) every 50 ticks
+// from tick 50 to 350, while values flow.
 // Verdicts:
 //   ok       both learners delivered exactly the 300 values, in the same order, before the deadline
 //   SLOW     ... but more than twice as late as without the entry
@@ -30,15 +36,35 @@ struct MiniCluster {
     var learners: [Paxos.Learner?] = []
     var client: Paxos.Client
     var now: UInt64 = 0
-    var queue: [Outgoing] = []
+    var queue: [(Wire.Datagram, Group)] = []
     var learned: [[Submission]] = [[], []]
     var submitted = 0
     var guarded: [String: Int] = [:]
     var messages = 0
+    var refused = 0
+    /// Roles a newer twin stopped, by name (A1, P2, L1, C1).
+    var stopped: Set<String> = []
+    var recovered: [String] = []
+
+    static func sender(_ role: Role, _ id: UInt32, startedAt: UInt64 = 1_000) -> Sender {
+        let code: UInt32 = role == .acceptor ? 1 : role == .proposer ? 2 : role == .learner ? 3 : 4
+        return Sender(role: role, id: id, incarnation: 0x5EED_0000 | code << 8 | id, startedAt: startedAt)
+    }
+
+    static func name(_ s: Sender) -> String {
+        (s.role == .acceptor ? "A" : s.role == .proposer ? "P" : s.role == .learner ? "L" : "C") + "\(s.id)"
+    }
+
+    func header(_ s: Sender) -> Wire.Header { Wire.Header(fingerprint: settings.fingerprint, sender: s) }
 
     init() {
-        for a: UInt32 in 1...3 { acceptors.append(Paxos.Acceptor(id: a, settings: settings)) }
-        for p: UInt32 in 1...2 { proposers.append(Paxos.Proposer(id: p, settings: settings, seed: UInt64(p) * 7919)) }
+        for a: UInt32 in 1...3 {
+            acceptors.append(Paxos.Acceptor(id: a, settings: settings, seed: UInt64(a) * 104_729))
+        }
+        for p: UInt32 in 1...2 {
+            proposers.append(Paxos.Proposer(id: p, settings: settings, seed: UInt64(p) * 7919,
+                                            incarnation: Self.sender(.proposer, p).incarnation))
+        }
         learners = [Paxos.Learner(id: 1, settings: settings), nil]
         client = Paxos.Client(id: 1, incarnation: 0xC1C1, settings: settings)
     }
@@ -50,29 +76,66 @@ struct MiniCluster {
         return e.send
     }
 
-    /// Delivers one message to the roles listening to `group` (nil: all roles).
-    mutating func deliver(_ m: Message, to group: Group?) -> [Outgoing] {
+    /// Whether the process `me` takes a datagram with `header` (the shells' admission rules).
+    mutating func admits(_ me: Sender, _ header: Wire.Header) -> Bool {
+        let name = Self.name(me)
+        guard !stopped.contains(name) else { return false }
+        switch Paxos.Admission(me: me, fingerprint: settings.fingerprint).verdict(on: header) {
+        case .admit: return true
+        case .displaced: stopped.insert(name); return false
+        case .foreignCluster, .olderTwin: refused += 1; return false
+        }
+    }
+
+    mutating func from(_ me: Sender, _ sends: [Outgoing]) -> [(Wire.Datagram, Group)] {
+        sends.map { (Wire.Datagram(header: header(me), message: $0.message), $0.group) }
+    }
+
+    /// Offers one datagram to the roles listening to `group` (nil: all roles).
+    mutating func deliver(_ d: Wire.Datagram, to group: Group?) -> [(Wire.Datagram, Group)] {
         messages += 1
-        var out: [Outgoing] = []
+        let m = d.message
+        var out: [(Wire.Datagram, Group)] = []
         if group == nil || group == .acceptors {
-            for k in acceptors.indices { out += acceptors[k].on(m).send }
+            for k in acceptors.indices {
+                let me = Self.sender(.acceptor, acceptors[k].id)
+                guard admits(me, d.header) else { continue }
+                if let bug = KnownBugs.check(m, for: acceptors[k]) { guarded[bug, default: 0] += 1; continue }
+                let e = acceptors[k].on(m)
+                note(e.events, of: me)
+                out += from(me, e.send)
+            }
         }
         if group == nil || group == .proposers || group == .learners {
             for k in proposers.indices {
+                let me = Self.sender(.proposer, proposers[k].id)
+                guard admits(me, d.header) else { continue }
                 if let bug = KnownBugs.check(m, for: proposers[k]) { guarded[bug, default: 0] += 1; continue }
-                out += proposers[k].on(m).send
+                out += from(me, proposers[k].on(m).send)
             }
         }
         if group == nil || group == .learners {
             for k in learners.indices {
-                guard var l = learners[k] else { continue }
+                guard var l = learners[k], admits(Self.sender(.learner, l.id), d.header) else { continue }
                 let e = l.on(m)
                 learners[k] = l
-                out += learnerEffects(k, e)
+                out += from(Self.sender(.learner, l.id), learnerEffects(k, e))
             }
         }
-        if group == nil || group == .clients { out += client.on(m).send }
+        if group == nil || group == .clients, admits(Self.sender(.client, client.id), d.header) {
+            out += from(Self.sender(.client, client.id), client.on(m).send)
+        }
         return out
+    }
+
+    mutating func note(_ events: [Paxos.AcceptorEvent], of me: Sender) {
+        for e in events {
+            switch e {
+            case .startedFresh: recovered.append("\(Self.name(me)) fresh@\(now)")
+            case .recovered: recovered.append("\(Self.name(me)) recovered@\(now)")
+            case .raisingBarrier: break
+            }
+        }
     }
 
     mutating func flush() {
@@ -80,11 +143,13 @@ struct MiniCluster {
         while !queue.isEmpty && budget > 0 {
             let batch = queue
             queue = []
-            for o in batch {
+            for (d, group) in batch {
                 budget -= 1
-                let bytes = Wire.encode(o.message)
-                guard case .success(let m) = Wire.decode(bytes) else { fatalError("a role sent an undecodable message") }
-                queue += deliver(m, to: o.group)
+                let bytes = Wire.encode(d.message, header: d.header)
+                guard case .success(let back) = Wire.decodeDatagram(bytes), back == d else {
+                    fatalError("a role sent an undecodable datagram: \(d)")
+                }
+                queue += deliver(back, to: group)
             }
         }
     }
@@ -95,26 +160,37 @@ struct MiniCluster {
         if now % 10 == 0 && submitted < Self.values {
             let vs = (submitted..<(submitted + 10)).map { Array("v\($0 + 1)".utf8) }
             submitted += 10
-            queue += client.submit(vs).send
+            if !stopped.contains("C1") { queue += from(Self.sender(.client, client.id), client.submit(vs).send) }
             if submitted >= Self.values { client.closeInput() }
         }
-        for k in proposers.indices { queue += proposers[k].tick(now: now).send }
+        for k in acceptors.indices {
+            let me = Self.sender(.acceptor, acceptors[k].id)
+            guard !stopped.contains(Self.name(me)) else { continue }
+            let e = acceptors[k].tick(now: now)
+            note(e.events, of: me)
+            queue += from(me, e.send)
+        }
+        for k in proposers.indices {
+            let me = Self.sender(.proposer, proposers[k].id)
+            guard !stopped.contains(Self.name(me)) else { continue }
+            queue += from(me, proposers[k].tick(now: now).send)
+        }
         for k in learners.indices {
-            guard var l = learners[k] else { continue }
+            guard var l = learners[k], !stopped.contains("L\(l.id)") else { continue }
             let e = l.tick(now: now)
             learners[k] = l
-            queue += learnerEffects(k, e)
+            queue += from(Self.sender(.learner, l.id), learnerEffects(k, e))
         }
-        queue += client.tick(now: now).send
+        if !stopped.contains("C1") { queue += from(Self.sender(.client, client.id), client.tick(now: now).send) }
         flush()
     }
 
-    /// Runs until done or the deadline; `spray` is delivered to everyone at ticks 50, 100, ... 350.
-    mutating func run(spray: [Message]) -> UInt64? {
+    /// Runs until done or the deadline; `spray` is offered to everyone at ticks 50, 100, ... 350.
+    mutating func run(spray: [Wire.Datagram]) -> UInt64? {
         while now < Self.deadline {
             tick()
             if !spray.isEmpty && now % 50 == 0 && now <= 350 {
-                for m in spray { queue += deliver(m, to: nil) }
+                for d in spray { queue += deliver(d, to: nil) }
                 flush()
             }
             if done { return now }
@@ -136,13 +212,14 @@ struct MiniCluster {
             let n = min(learned[0].count, learned[1].count)
             if learned[0].prefix(n) != learned[1].prefix(n) { problems.append("the learners' orders differ") }
         }
-        var note = guarded.isEmpty ? "" : " [guard dropped: " + guarded.map { "\($0.key) x\($0.value)" }.joined(separator: ", ") + "]"
-        note += " (\(messages) messages)"
+        var note = guarded.isEmpty ? "" : " [guard dropped: " + guarded.sorted { $0.key < $1.key }.map { "\($0.key) x\($0.value)" }.joined(separator: ", ") + "]"
+        if !stopped.isEmpty { note += " [stopped by a newer twin: \(stopped.sorted().joined(separator: ","))]" }
+        note += " (\(messages) messages\(refused > 0 ? ", \(refused) refused by admission" : ""))"
         if !problems.isEmpty { return "WRONG  " + problems.joined(separator: "; ") + note }
         guard let t = finishedAt else {
             let ps = proposers.map { "P\($0.id) \($0.mode) ballot \($0.ballot) known \($0.knownBallot)" }.joined(separator: ", ")
             let ls = learners.compactMap { $0 }.map { "L\($0.id) next \($0.nextInstance) highestSeen \($0.highestSeen)" }.joined(separator: ", ")
-            let as_ = acceptors.map { "A\($0.id) promised \($0.promised)" }.joined(separator: ", ")
+            let as_ = acceptors.map { "A\($0.id) \($0.isRecovering ? "recovering " : "")promised \($0.promised)" }.joined(separator: ", ")
             return "STALL  learned \(learned[0].count)/\(Self.values) and \(learned[1].count)/\(Self.values) by tick \(Self.deadline); "
                 + "\(ps); \(ls); \(as_)" + note
         }
@@ -156,17 +233,18 @@ enum AbsurdMode {
         // Baseline first, in-process.
         var base = MiniCluster()
         let baseline = base.run(spray: [])
-        print(pad("(no spray: baseline)") + " " + base.verdict(finishedAt: baseline, baseline: nil))
+        print(pad("(no spray: baseline)") + " " + base.verdict(finishedAt: baseline, baseline: nil)
+              + " [acceptors: \(base.recovered.joined(separator: ", "))]")
         fflush(stdout)
         while let line = readLine() {
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
             guard fields.count == 3 else { continue }
             let name = "\(fields[0])/\(fields[1])"
-            var messages: [Message] = []
+            var messages: [Wire.Datagram] = []
             var undecodable = 0
             for h in fields[2].split(separator: ",") {
                 guard let bytes = unhex(h) else { undecodable += 1; continue }
-                if case .success(let m) = Wire.decode(bytes) { messages.append(m) } else { undecodable += 1 }
+                if case .success(let d) = Wire.decodeDatagram(bytes) { messages.append(d) } else { undecodable += 1 }
             }
             let skipped = undecodable > 0 ? " {\(undecodable) of \(messages.count + undecodable) datagrams do not decode in this build}" : ""
             if messages.isEmpty {

@@ -5,17 +5,22 @@
 //
 // One input is a byte string. It is checked two ways:
 //
-//  1. As one datagram: `Wire.decode` must return (never trap). If it succeeds, the message re-encodes to
-//     bytes that decode to the same message, the re-encoding is never longer than the input (the only
-//     non-canonical forms the decoder accepts are over-long varints, which are strictly longer), and
-//     when no shorter form exists the re-encoding is byte-identical.
-//  2. As a sequence of datagrams: the input is cut before every "PX\u{1}" (a header), and each piece that
-//     decodes is delivered to a small cluster of role state machines put into interesting states first
-//     (an acceptor holding votes, a learner that delivered instances, a leader with values in flight, a
-//     candidate waiting for promises, a follower, a client with values outstanding). What they send is
-//     re-encoded, decoded and routed to the roles listening to its group, with a fixed budget, and then
-//     the clock advances over every timeout (retries, probes, recover, elections). No role may trap, no
-//     message a role sends may fail to round-trip, and learners' outputs must stay consistent.
+//  1. As one datagram: `Wire.decodeDatagram` must return (never trap). If it succeeds, the datagram (header
+//     and message) re-encodes to bytes that decode to the same datagram, the re-encoding is never longer
+//     than the input (the only non-canonical forms the decoder accepts are over-long varints, which are
+//     strictly longer), and when no shorter form exists the re-encoding is byte-identical.
+//  2. As a sequence of datagrams: the input is cut before every "PX\u{2}" (magic and wire version 2), and
+//     each piece that decodes is offered to a small cluster of role state machines put into interesting
+//     states first (see `Node`): three acceptors (one holding votes, one voting, one that lost its disk and
+//     recovers), a learner that delivered instances, a leader with values in flight, a candidate waiting
+//     for promises, a follower, a client with values outstanding. Each role first applies the shells'
+//     admission rules (`Paxos.Admission`) to the datagram's header: another cluster fingerprint or an older
+//     twin of the role is dropped, a NEWER twin stops the role for the rest of the input (the shell exits).
+//     What the roles send is encoded with the sender's header, decoded and routed to the roles listening to
+//     its group, with a fixed budget; then the clock advances over every timeout (retries, probes, recover,
+//     elections, acceptors' presence and recovery requests), each tick's sends routed the same way.
+//     No role may trap, no datagram a role sends may fail to round-trip or be refused by another role of
+//     the cluster, and the learner's output must stay consistent.
 
 /// Counters for the tool's summary (the libFuzzer harness ignores them).
 struct FuzzStats {
@@ -23,8 +28,11 @@ struct FuzzStats {
     var decoded = 0
     var nonCanonical = 0
     var segmentsDelivered = 0
+    var notAdmitted = 0
+    var displaced = 0
     var routed = 0
     var deliveries = 0
+    var recovered = 0
     var errors: [String: Int] = [:]
 }
 
@@ -36,7 +44,8 @@ import Darwin
 
 /// Known bugs the driver can step around (so a long run looks for new ones), each counted when it does.
 /// `PAXOS_FUZZ_GUARD` unset: step around the OPEN ones only; `0`: none; `1`: all, also the fixed ones
-/// (BUG 1-3, fixed by 556ebdd and aeb0746), e.g. to fuzz an older build.
+/// (BUG 1-3, fixed by 556ebdd and aeb0746; the guards stay so that a build that brings one back can still
+/// be fuzzed past it).
 enum KnownBugs {
     static let level: Int = {
         guard let v = getenv("PAXOS_FUZZ_GUARD") else { return 1 }
@@ -66,36 +75,27 @@ enum KnownBugs {
     static func check(_ m: Message, for p: Paxos.Proposer) -> String? {
         if openEnabled, let open = checkOpen(m, for: p) { return open }
         guard enabled else { return nil }
-        // BUG 1: becomeLeader loops `for i in prepareFrom...highest` over the highest instance any
-        // promise reports, and puts every instance of that range in flight at once (no window): a vote
-        // for instance 2^63 (accepted by an acceptor from a forged or absurd 2A) makes the next leader
-        // allocate ~2^63 in-flight entries (hang, then out of memory); `highest + 1` traps for 2^64-1.
-        // Cost is linear in the absurd instance, so anything far beyond the harness's few instances is
-        // stepped around (26,500 already costs the harness ~0.2 s per input).
-        // (A promise counts only when its `from` is the candidate's prepareFrom, the loop's start.)
-        if case .promise(let pr) = m, p.mode == .candidate, pr.ballot == p.ballot,
-           pr.accepted.contains(where: { $0.instance > pr.from &+ 4_096 }) {
-            return "promise-absurd-instance"
-        }
-        // BUG 2 (builds with trimming): DecidedInstances.advance(through:) sets `firstUndecided =
-        // instance + 1`, which traps for 2^64-1: a `trimmed` message through 2^64-1 from a valid acceptor
-        // id, or a promise whose trimmedThrough is 2^64-1, kills the proposer. Looked up by name (Mirror)
-        // so this file compiles against builds with and without trimming.
         switch m {
         case .promise(let pr):
-            if field(pr, "trimmedThrough") == UInt64.max { return "trimmed-through-2^64-1" }
-        case .submit, .chosen, .prepare, .nack, .accept, .accepted, .replay, .heartbeat, .catchUp, .decided, .recover:
-            break  // the fast path: no reflection
-        default:
-            if let (label, value) = caseOf(m), label == "trimmed", let through = field(value, "through") {
-                if through == UInt64.max { return "trimmed-through-2^64-1" }
-                // BUG 3 (builds with trimming): `trimmed(acceptor, through)` from any valid acceptor id
-                // makes a proposer mark everything through `through` decided and move its next instance
-                // past it; the leader then proposes at `through + 1`, acceptors accept there, and the
-                // next leader's promises carry that instance: BUG 1 with any absurd `through`
-                // (minimised: trimmed(3, 8372095) + a submit + a promise => 8 million no-ops in flight).
-                if through > p.firstUndecided &+ 4_096 { return "trimmed-absurd-jump" }
+            // BUG 1 (fixed): becomeLeader put every instance from prepareFrom to the highest instance any
+            // promise reports in flight at once: a vote for instance 2^63 made the next leader allocate ~2^63
+            // in-flight entries (hang, then out of memory); `highest + 1` trapped for 2^64-1. (A promise
+            // counts only when its `from` is the candidate's prepareFrom, the loop's start.)
+            if p.mode == .candidate, pr.ballot == p.ballot, pr.accepted.contains(where: { $0.instance > pr.from &+ 4_096 }) {
+                return "promise-absurd-instance"
             }
+            // BUG 2 (fixed): DecidedInstances.advance(through:) set `firstUndecided = instance + 1`, which
+            // trapped for 2^64-1 (a promise's trimmedThrough, or a trimmed notice).
+            if pr.trimmedThrough == .max { return "trimmed-through-2^64-1" }
+        case .trimmed(_, let through):
+            if through == .max { return "trimmed-through-2^64-1" }
+            // BUG 3 (fixed): `trimmed(acceptor, through)` from any valid acceptor id made a proposer mark
+            // everything through `through` decided and move its next instance past it; the next leader's
+            // promises carried that instance: BUG 1 with any absurd `through` (minimised: trimmed(3,
+            // 8372095) + a submit + a promise => 8 million no-ops in flight).
+            if through > p.firstUndecided &+ 4_096 { return "trimmed-absurd-jump" }
+        default:
+            break
         }
         return nil
     }
@@ -104,39 +104,37 @@ enum KnownBugs {
     static func checkOpen(_ m: Message, for p: Paxos.Proposer) -> String? {
         // BUG 4: instance numbers near the decoder's limit (Wire.maxInstance = 2^62, itself accepted)
         // let a leader compute 2^62 + 1 and send 2As and heartbeats no acceptor or proposer can decode.
-        // Minimised (20 bytes, Fuzz/known-bugs/promise-trimmed-2^62): one promise for the candidate's
-        // ballot whose trimmedThrough is 2^62: becomeLeader marks everything through it decided and
-        // proposes at 2^62 + 1. Same with a promised vote for instance 2^62 (nextInstance = highest + 1)
-        // and a `recover` from 2^62 once firstUndecided is that high. Live, a leader pushed to 2^40 this
-        // way decides client values there (clients are told "chosen" and exit) while learners deliver
-        // no-ops a window at a time towards 2^40, forever.
+        // Minimised (Fuzz/known-bugs/promise-trimmed-2^62): one promise for the candidate's ballot whose
+        // trimmedThrough is 2^62: becomeLeader marks everything through it decided and proposes at
+        // 2^62 + 1. Same with a `recover` from 2^62 once firstUndecided is that high, or a trimmed notice.
         let near: Instance = (1 << 62) - (1 << 20)
         switch m {
         case .promise(let pr):
             if p.mode == .candidate, pr.ballot == p.ballot,
-               (field(pr, "trimmedThrough") ?? 0) >= near || pr.accepted.contains(where: { $0.instance >= near }) {
+               pr.trimmedThrough >= near || pr.accepted.contains(where: { $0.instance >= near }) {
                 return "instance-near-2^62"
             }
         case .recover(_, let from):
             if from >= near && p.firstUndecided >= near { return "instance-near-2^62" }
-        case .submit, .chosen, .prepare, .nack, .accept, .accepted, .replay, .heartbeat, .catchUp, .decided:
-            break
+        case .trimmed(_, let through):
+            if through >= near { return "instance-near-2^62" }
         default:
-            if let (label, value) = caseOf(m), label == "trimmed", let through = field(value, "through"),
-               through >= near {
-                return "instance-near-2^62"
-            }
+            break
         }
         return nil
     }
 
-    static func caseOf(_ m: Message) -> (String, Any)? {
-        guard let c = Mirror(reflecting: m).children.first, let label = c.label else { return nil }
-        return (label, c.value)
-    }
-
-    static func field(_ value: Any, _ name: String) -> UInt64? {
-        Mirror(reflecting: value).children.first { $0.label == name }?.value as? UInt64
+    /// Why the driver must not give `m` to acceptor `a` (a known bug), or nil.
+    static func check(_ m: Message, for a: Paxos.Acceptor) -> String? {
+        guard openEnabled, a.isRecovering, case .acceptorState(let p, _) = m else { return nil }
+        // BUG 5: a recovering acceptor fixes its barrier at `Ballot.barrier(above:)` the highest promise
+        // the other acceptors' state answers report, computing `round + 1` unchecked: one answer
+        // (acceptorState from any acceptor id but its own, from anyone: nothing is authenticated) claiming
+        // a promise of round 2^64-1 traps it as soon as a quorum of answers is in
+        // (Fuzz/known-bugs/acceptor-state-round-2^64-1). Live: a recovering acceptor killed by one datagram,
+        // again after every restart (it is still without state).
+        if p.ballot.round == .max { return "acceptor-state-round-2^64-1" }
+        return nil
     }
 }
 
@@ -181,22 +179,78 @@ func fuzzFail(_ why: @autoclosure () -> String, _ bytes: [UInt8]) -> Never {
 enum FuzzDriver {
     // MARK: the template cluster, built once and copied (roles are value types)
 
-    struct Cluster {
-        var acceptor: Paxos.Acceptor
-        var learner: Paxos.Learner
-        var leader: Paxos.Proposer      // id 1, leading with ballot 1.1 and values in flight
-        var candidate: Paxos.Proposer   // id 2, candidate with ballot 1.2 waiting for promises
-        var follower: Paxos.Proposer    // id 3, following
-        var client: Paxos.Client        // id 1, three values outstanding
-        var now: UInt64
-        var learned: [Delivery] = []
+    /// The processes of the harness's cluster, each with the identity its datagrams carry.
+    enum Node: Int, CaseIterable {
+        /// Acceptor 1: promised the leader's ballot, holds its votes for instances 1-3.
+        case acceptor1
+        /// Acceptor 2: started with the cluster (`blankStart: .vote`), promised the leader's ballot.
+        case acceptor2
+        /// Acceptor 3: lost its disk (it voted for instance 4 before): recovering; its first request for the
+        /// others' state was lost, it asks again in the harness's second clock step.
+        case acceptor3
+        /// Learner 1: delivered instances 1 and 2, holds a vote for 4.
+        case learner
+        /// Proposer 1: leading with ballot (1, 1, 11), values in flight.
+        case leader
+        /// Proposer 2: candidate with ballot (1, 2, 22), waiting for promises.
+        case candidate
+        /// Proposer 3: following the leader.
+        case follower
+        /// Client 1: three values outstanding.
+        case client
+
+        var sender: Sender {
+            switch self {
+            case .acceptor1: Sender(role: .acceptor, id: 1, incarnation: 101, startedAt: startedAt)
+            case .acceptor2: Sender(role: .acceptor, id: 2, incarnation: 102, startedAt: startedAt)
+            case .acceptor3: Sender(role: .acceptor, id: 3, incarnation: 103, startedAt: startedAt)
+            case .learner: Sender(role: .learner, id: 1, incarnation: 201, startedAt: startedAt)
+            case .leader: Sender(role: .proposer, id: 1, incarnation: 11, startedAt: startedAt)
+            case .candidate: Sender(role: .proposer, id: 2, incarnation: 22, startedAt: startedAt)
+            case .follower: Sender(role: .proposer, id: 3, incarnation: 33, startedAt: startedAt)
+            case .client: Sender(role: .client, id: 1, incarnation: 7, startedAt: startedAt)
+            }
+        }
+
+        var bit: UInt16 { 1 << UInt16(rawValue) }
+        var header: Wire.Header { FuzzDriver.headers[rawValue] }
+        var admission: Paxos.Admission { FuzzDriver.admissions[rawValue] }
     }
+
+    /// When every process of the harness started: a datagram claiming one of their identities with an
+    /// earlier start is an older twin (dropped), with a later one a newer twin (the role stops).
+    static let startedAt: UInt64 = 1_000
 
     static let settings: ProtocolSettings = {
         var s = ProtocolSettings()
         s.acceptorCount = 3
+        s.learnerCount = 2
         return s
     }()
+
+    static let headers: [Wire.Header] = Node.allCases.map { Wire.Header(fingerprint: settings.fingerprint, sender: $0.sender) }
+    static let admissions: [Paxos.Admission] = Node.allCases.map { Paxos.Admission(me: $0.sender, fingerprint: settings.fingerprint) }
+
+    /// A header claiming `role` `id`: the harness process's own when it plays that role and id, else a
+    /// process of the cluster the harness does not run (learner 2, ...).
+    static func header(_ role: Role, _ id: UInt32) -> Wire.Header {
+        if let n = Node.allCases.first(where: { $0.sender.role == role && $0.sender.id == id }) { return n.header }
+        return Wire.Header(fingerprint: settings.fingerprint,
+                           sender: Sender(role: role, id: id, incarnation: 300 + id, startedAt: startedAt))
+    }
+
+    struct Cluster {
+        var acceptors: [Paxos.Acceptor]
+        var learner: Paxos.Learner
+        var leader: Paxos.Proposer
+        var candidate: Paxos.Proposer
+        var follower: Paxos.Proposer
+        var client: Paxos.Client
+        var now: UInt64
+        var learned: [Delivery] = []
+        /// Roles displaced by a newer twin: they take no more input (bit per `Node`).
+        var stopped: UInt16 = 0
+    }
 
     static func sub(_ client: UInt32, _ seq: UInt64, _ v: String) -> Submission {
         Submission(id: SubmissionID(client: client, incarnation: 7, sequence: seq), value: Array(v.utf8))
@@ -204,42 +258,50 @@ enum FuzzDriver {
 
     static let template: Cluster = {
         let s = settings
-        let b11 = Ballot(round: 1, proposer: 1)
-        let early: [AcceptedEntry] = [
-            AcceptedEntry(instance: 1, ballot: b11, proposal: .batch([sub(1, 1, "a")])),
-            AcceptedEntry(instance: 2, ballot: b11, proposal: .noop),
-            AcceptedEntry(instance: 3, ballot: b11, proposal: .batch([sub(1, 2, "b"), sub(2, 1, "c")])),
-        ]
-        let acceptor = Paxos.Acceptor(id: 1, settings: s, restoring: AcceptorDurableState(promised: b11, accepted: early))
-
-        // A learner that delivered instances 1 and 2 (so it serves catch-up) and holds a vote for 4.
-        var learner = Paxos.Learner(id: 1, settings: s)
-        for a: UInt32 in 1...2 {
-            _ = learner.on(.accepted(acceptor: a, ballot: b11, proposals: early[0..<2].map {
-                InstanceProposal(instance: $0.instance, proposal: $0.proposal)
-            }))
-        }
-        _ = learner.on(.accepted(acceptor: 3, ballot: b11, proposals: [InstanceProposal(instance: 4, proposal: .noop)]))
-
-        // Proposer 1: first election at once (its deadline is only a jitter), promises from acceptors 1
-        // and 2 (one reporting instance 1), then submissions in flight.
-        var leader = Paxos.Proposer(id: 1, settings: s, seed: 1)
+        // Proposer 1: first election at once (its deadline is only a jitter).
+        var leader = Paxos.Proposer(id: 1, settings: s, seed: 1, incarnation: Node.leader.sender.incarnation)
         var t: UInt64 = 0
-        while leader.mode == .follower && t < 1_000 { t += 1; _ = leader.tick(now: t) }
+        var prepare: Message?
+        while leader.mode == .follower && t < 1_000 {
+            t += 1
+            prepare = leader.tick(now: t).send.first?.message ?? prepare
+        }
         let lb = leader.ballot
-        for a: UInt32 in 1...2 {
-            _ = leader.on(.promise(Promise(acceptor: a, ballot: lb, from: 1, chunk: 0, chunkCount: 1,
-                                           accepted: a == 1 ? [early[0]] : [])))
+        let early: [AcceptedEntry] = [
+            AcceptedEntry(instance: 1, ballot: lb, proposal: .batch([sub(1, 1, "a")])),
+            AcceptedEntry(instance: 2, ballot: lb, proposal: .noop),
+            AcceptedEntry(instance: 3, ballot: lb, proposal: .batch([sub(1, 2, "b"), sub(2, 1, "c")])),
+        ]
+        // Acceptor 1 restarted from its disk (promise and votes), acceptor 2 with the cluster, voting at once
+        // (a running cluster's acceptor that has voted nothing yet), acceptor 3 without its disk: blank, so
+        // it recovers first (its first tick asks the others; the harness's ticks drive it through).
+        var a1 = Paxos.Acceptor(id: 1, settings: s, restoring: AcceptorDurableState(promised: lb, accepted: early),
+                                seed: 101, now: t)
+        var a2 = Paxos.Acceptor(id: 2, settings: s, seed: 102, now: t, blankStart: .vote)
+        let a3 = Paxos.Acceptor(id: 3, settings: s, seed: 103, now: t)
+        // Their real promises make proposer 1 the leader: it re-proposes 1-3, then takes submissions.
+        if let prepare {
+            for o in a1.on(prepare).send + a2.on(prepare).send { _ = leader.on(o.message) }
         }
         _ = leader.on(.submit([sub(3, 1, "x"), sub(3, 2, "y"), sub(3, 3, "z")]))
 
+        // A learner that delivered instances 1 and 2 (so it serves catch-up) and holds acceptor 3's vote
+        // for 4 (the vote acceptor 3's lost disk held).
+        var learner = Paxos.Learner(id: 1, settings: s)
+        for a: UInt32 in 1...2 {
+            _ = learner.on(.accepted(acceptor: a, ballot: lb, proposals: early[0..<2].map {
+                InstanceProposal(instance: $0.instance, proposal: $0.proposal)
+            }))
+        }
+        _ = learner.on(.accepted(acceptor: 3, ballot: lb, proposals: [InstanceProposal(instance: 4, proposal: .noop)]))
+
         // Proposer 2: a candidate waiting for promises for its ballot.
-        var candidate = Paxos.Proposer(id: 2, settings: s, seed: 2)
+        var candidate = Paxos.Proposer(id: 2, settings: s, seed: 2, incarnation: Node.candidate.sender.incarnation)
         var t2: UInt64 = 0
         while candidate.mode == .follower && t2 < 10_000 { t2 += 1; _ = candidate.tick(now: t2) }
 
         // Proposer 3: following leader 1.
-        var follower = Paxos.Proposer(id: 3, settings: s, seed: 3)
+        var follower = Paxos.Proposer(id: 3, settings: s, seed: 3, incarnation: Node.follower.sender.incarnation)
         _ = follower.on(.heartbeat(ballot: lb, firstUndecided: 1))
 
         var client = Paxos.Client(id: 1, incarnation: 7, settings: s)
@@ -251,19 +313,24 @@ enum FuzzDriver {
         _ = client.tick(now: now)
         _ = leader.tick(now: now)
         _ = follower.tick(now: now)
-        return Cluster(acceptor: acceptor, learner: learner, leader: leader, candidate: candidate,
+        // The acceptors' first presence notices and acceptor 3's first request for the others' state are
+        // lost: it asks again 20 ticks on, in the harness's second clock step, after the candidate's prepare
+        // retry (proposers tick first), so the candidate may still win its round before the barrier.
+        var acceptors = [a1, a2, a3]
+        for k in acceptors.indices { _ = acceptors[k].tick(now: now) }
+        return Cluster(acceptors: acceptors, learner: learner, leader: leader, candidate: candidate,
                        follower: follower, client: client, now: now)
     }()
 
     // MARK: one input
 
-    /// Cuts `bytes` before every "PX\u{1}" after the first byte.
+    /// Cuts `bytes` before every "PX\u{2}" after the first byte.
     static func segments(_ bytes: [UInt8]) -> [ArraySlice<UInt8>] {
         var cuts = [0]
         if bytes.count >= 3 {
             var i = 1
             while i + 2 < bytes.count {
-                if bytes[i] == 0x50 && bytes[i + 1] == 0x58 && bytes[i + 2] == 0x01 { cuts.append(i) }
+                if bytes[i] == Wire.magic.0 && bytes[i + 1] == Wire.magic.1 && bytes[i + 2] == Wire.version { cuts.append(i) }
                 i += 1
             }
         }
@@ -286,15 +353,15 @@ enum FuzzDriver {
     }
 
     /// Decodes one datagram and checks the codec's invariants on it.
-    static func checkedDecode(_ bytes: [UInt8], input: [UInt8], stats: inout FuzzStats) -> Message? {
-        switch Wire.decode(bytes) {
+    static func checkedDecode(_ bytes: [UInt8], input: [UInt8], stats: inout FuzzStats) -> Wire.Datagram? {
+        switch Wire.decodeDatagram(bytes) {
         case .failure(let e):
             stats.errors[describe(e), default: 0] += 1
             return nil
-        case .success(let m):
+        case .success(let d):
             stats.decoded += 1
-            let again = Wire.encode(m)
-            guard Wire.decode(again) == .success(m) else { fuzzFail("decode(encode(m)) != m for \(m)", input) }
+            let again = Wire.encode(d.message, header: d.header)
+            guard Wire.decodeDatagram(again) == .success(d) else { fuzzFail("decode(encode(d)) != d for \(d)", input) }
             if again != bytes {
                 // Over-long varints are the only non-canonical form: the canonical encoding is shorter.
                 guard again.count < bytes.count else {
@@ -302,56 +369,96 @@ enum FuzzDriver {
                 }
                 stats.nonCanonical += 1
             }
-            return m
+            return d
         }
     }
 
-    /// Messages a role sent are checked like received ones: they must round-trip exactly.
-    static func checkSent(_ m: Message, input: [UInt8]) {
-        let bytes = Wire.encode(m)
-        guard Wire.decode(bytes) == .success(m) else { fuzzFail("a role sent a message that does not round-trip: \(m)", input) }
+    /// What a role sends goes out with its own header, and must round-trip exactly.
+    static func sent(_ m: Message, by node: Node, input: [UInt8]) -> Wire.Datagram {
+        let d = Wire.Datagram(header: node.header, message: m)
+        guard Wire.decodeDatagram(Wire.encode(m, header: d.header)) == .success(d) else {
+            fuzzFail("\(node) sent a datagram that does not round-trip: \(m)", input)
+        }
+        return d
+    }
+
+    /// Whether `node` takes a datagram with `header`, by the shells' admission rules; a newer twin stops
+    /// it for good. A datagram of another role of the harness's cluster must always be admitted.
+    static func admits(_ c: inout Cluster, _ node: Node, _ header: Wire.Header, fromCluster: Bool,
+                       input: [UInt8], stats: inout FuzzStats) -> Bool {
+        guard c.stopped & node.bit == 0 else { return false }
+        let verdict = node.admission.verdict(on: header)
+        if fromCluster && verdict != .admit {
+            fuzzFail("\(node) refused a datagram of its own cluster (\(verdict)) from \(header.sender)", input)
+        }
+        switch verdict {
+        case .admit:
+            return true
+        case .displaced:
+            c.stopped |= node.bit
+            stats.displaced += 1
+            return false
+        case .foreignCluster, .olderTwin:
+            stats.notAdmitted += 1
+            return false
+        }
     }
 
     static let routeBudget = 300
 
-    /// Delivers `first` to every role, then routes what they send, at most `routeBudget` messages.
-    static func run(_ c: inout Cluster, _ first: [Message], input: [UInt8], stats: inout FuzzStats) {
-        var queue: [(Message, Group?)] = first.map { ($0, nil) }  // nil: everyone (a sprayer reaches every group)
+    /// Offers `d` to the roles listening to `group` (nil: every role, as a sprayer reaches every group);
+    /// returns what they send.
+    static func deliver(_ c: inout Cluster, _ d: Wire.Datagram, to group: Group?, fromCluster: Bool,
+                        input: [UInt8], stats: inout FuzzStats) -> [(Wire.Datagram, Group)] {
+        var out: [(Wire.Datagram, Group)] = []
+        func emit(_ sends: [Outgoing], _ node: Node) {
+            for o in sends { out.append((sent(o.message, by: node, input: input), o.group)) }
+        }
+        let m = d.message
+        if group == nil || group == .acceptors {
+            for (k, node) in acceptorNodes.enumerated()
+            where admits(&c, node, d.header, fromCluster: fromCluster, input: input, stats: &stats) {
+                if let bug = KnownBugs.check(m, for: c.acceptors[k]) { KnownBugs.hit(bug); continue }
+                let e = c.acceptors[k].on(m)
+                acceptorEvents(e, &stats)
+                emit(e.send, node)
+            }
+        }
+        if group == nil || group == .learners, admits(&c, .learner, d.header, fromCluster: fromCluster, input: input, stats: &stats) {
+            let e = c.learner.on(m)
+            learned(e, &c, input: input)
+            emit(e.send, .learner)
+        }
+        if group == nil || group == .proposers || group == .learners {
+            for (node, p) in proposers where admits(&c, node, d.header, fromCluster: fromCluster, input: input, stats: &stats) {
+                if let bug = KnownBugs.check(m, for: c[keyPath: p]) { KnownBugs.hit(bug); continue }
+                emit(c[keyPath: p].on(m).send, node)
+            }
+        }
+        if group == nil || group == .clients, admits(&c, .client, d.header, fromCluster: fromCluster, input: input, stats: &stats) {
+            emit(c.client.on(m).send, .client)
+        }
+        return out
+    }
+
+    /// Routes what the roles sent, breadth first, at most `budget` datagrams; returns how many it routed.
+    static func route(_ c: inout Cluster, _ queue: [(Wire.Datagram, Group)], budget: Int, input: [UInt8],
+                      stats: inout FuzzStats) {
+        var queue = queue
         var head = 0
         var routed = 0
-        while head < queue.count && routed < routeBudget {
-            let (m, group) = queue[head]
+        while head < queue.count && routed < budget {
+            let (d, group) = queue[head]
             head += 1
             routed += 1
-            var out: [Outgoing] = []
-            if group == nil || group == .acceptors { out += c.acceptor.on(m).send }
-            if group == nil || group == .learners {
-                let e = c.learner.on(m)
-                learned(e, &c, input: input)
-                out += e.send
-            }
-            if group == nil || group == .proposers || group == .learners {
-                out += toProposers(&c, m)
-            }
-            if group == nil || group == .clients { out += c.client.on(m).send }
-            for o in out {
-                checkSent(o.message, input: input)
-                if queue.count - head < 4 * routeBudget { queue.append((o.message, o.group)) }
-            }
+            let more = deliver(&c, d, to: group, fromCluster: true, input: input, stats: &stats)
+            if queue.count - head < 4 * budget { queue += more }
         }
         stats.routed += routed
     }
 
-    static func toProposers(_ c: inout Cluster, _ m: Message) -> [Outgoing] {
-        var out: [Outgoing] = []
-        func give(_ p: inout Paxos.Proposer) {
-            if let bug = KnownBugs.check(m, for: p) { KnownBugs.hit(bug); return }
-            out += p.on(m).send
-        }
-        give(&c.leader)
-        give(&c.candidate)
-        give(&c.follower)
-        return out
+    static func acceptorEvents(_ e: Paxos.AcceptorEffects, _ stats: inout FuzzStats) {
+        for event in e.events { if case .recovered = event { stats.recovered += 1 } }
     }
 
     static func learned(_ e: Paxos.LearnerEffects, _ c: inout Cluster, input: [UInt8]) {
@@ -365,38 +472,30 @@ enum FuzzDriver {
         }
     }
 
+    static let acceptorNodes: [Node] = [.acceptor1, .acceptor2, .acceptor3]
+    static let proposers: [(Node, WritableKeyPath<Cluster, Paxos.Proposer>)] =
+        [(.leader, \.leader), (.candidate, \.candidate), (.follower, \.follower)]
+
+    /// Ticks every role that still runs and routes what they send (bounded like everything else).
     static func tickAll(_ c: inout Cluster, input: [UInt8], stats: inout FuzzStats) {
-        var out: [Outgoing] = []
-        let e = c.learner.tick(now: c.now)
-        learned(e, &c, input: input)
-        out += e.send
-        out += c.leader.tick(now: c.now).send
-        out += c.candidate.tick(now: c.now).send
-        out += c.follower.tick(now: c.now).send
-        out += c.client.tick(now: c.now).send
-        for o in out { checkSent(o.message, input: input) }
-        // Route the tick's sends to their groups (bounded like everything else).
-        var queue = out
-        var budget = routeBudget / 4
-        while !queue.isEmpty && budget > 0 {
-            let o = queue.removeFirst()
-            budget -= 1
-            var more: [Outgoing] = []
-            switch o.group {
-            case .acceptors: more += c.acceptor.on(o.message).send
-            case .learners:
-                let e = c.learner.on(o.message)
-                learned(e, &c, input: input)
-                more += e.send
-                more += toProposers(&c, o.message)
-            case .proposers:
-                more += toProposers(&c, o.message)
-            case .clients: more += c.client.on(o.message).send
-            }
-            for m in more { checkSent(m.message, input: input) }
-            if queue.count < routeBudget { queue += more }
+        var out: [(Wire.Datagram, Group)] = []
+        func emit(_ sends: [Outgoing], _ node: Node) {
+            for o in sends { out.append((sent(o.message, by: node, input: input), o.group)) }
         }
-        stats.routed += routeBudget / 4 - budget
+        let now = c.now
+        for (node, p) in proposers where c.stopped & node.bit == 0 { emit(c[keyPath: p].tick(now: now).send, node) }
+        for (k, node) in acceptorNodes.enumerated() where c.stopped & node.bit == 0 {
+            let e = c.acceptors[k].tick(now: now)
+            acceptorEvents(e, &stats)
+            emit(e.send, node)
+        }
+        if c.stopped & Node.learner.bit == 0 {
+            let e = c.learner.tick(now: now)
+            learned(e, &c, input: input)
+            emit(e.send, .learner)
+        }
+        if c.stopped & Node.client.bit == 0 { emit(c.client.tick(now: now).send, .client) }
+        route(&c, out, budget: routeBudget / 2, input: input, stats: &stats)
     }
 
     /// The whole check of one input. Never returns abnormally unless an invariant fails.
@@ -404,24 +503,28 @@ enum FuzzDriver {
         stats.inputs += 1
         Watchdog.arm(input)
         defer { if Watchdog.seconds > 0 { alarm(0) } }
-        _ = checkedDecode(input, input: input, stats: &stats)
+        let whole = checkedDecode(input, input: input, stats: &stats)
 
-        var messages: [Message] = []
+        var datagrams: [Wire.Datagram] = []
         let pieces = segments(input)
         if pieces.count > 1 {
             for p in pieces {
-                if let m = checkedDecode(Array(p), input: input, stats: &stats) { messages.append(m) }
+                if let d = checkedDecode(Array(p), input: input, stats: &stats) { datagrams.append(d) }
             }
-        } else if case .success(let m) = Wire.decode(input) {
-            messages.append(m)
+        } else if let whole {
+            datagrams.append(whole)
         }
-        guard !messages.isEmpty else { return }
-        stats.segmentsDelivered += messages.count
+        guard !datagrams.isEmpty else { return }
+        stats.segmentsDelivered += datagrams.count
 
         var c = template
-        run(&c, messages, input: input, stats: &stats)
+        var queue: [(Wire.Datagram, Group)] = []
+        for d in datagrams {
+            queue += deliver(&c, d, to: nil, fromCluster: false, input: input, stats: &stats)
+        }
+        route(&c, queue, budget: routeBudget, input: input, stats: &stats)
         // Advance the clock past every timeout: catch-up (5/10), heartbeats (10), retries (20 and 50),
-        // election (50 + up to 30), probes and recover (100).
+        // recovery requests (20), election (50 + up to 30), probes, recover and presence (100).
         for step: UInt64 in [10, 25, 100, 200] {
             c.now += step
             tickAll(&c, input: input, stats: &stats)

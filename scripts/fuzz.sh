@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Fuzzes the wire decoder and the role state machines (Fuzz/): a libFuzzer harness, coverage-guided,
-# compiled with AddressSanitizer from a snapshot of Sources/PaxosCore/*.swift (no SwiftPM, no NIO).
+# Fuzzes the wire decoder (version 2: header with cluster fingerprint and sender), the admission rules and
+# the role state machines (Fuzz/): a libFuzzer harness, coverage-guided, compiled with AddressSanitizer
+# from a snapshot of Sources/PaxosCore/*.swift (no SwiftPM, no NIO).
 #
 # Usage: scripts/fuzz.sh [-runs N] [-max_total_time S] [--generate N] [--absurd] [--[no-]guard]
 #                        [--rebuild] [--fresh] [--seed N] [-- LIBFUZZER_ARGS...]
@@ -11,8 +12,8 @@
 #   --absurd           also replay scripts/lib/spray.py's catalogue of absurd messages in a simulated
 #                      cluster and print a verdict per message (see Fuzz/Absurd.swift)
 #   --only-tools       skip libFuzzer (with --generate/--absurd)
-#   --guard            also step around the FIXED known bugs of Fuzz/Driver.swift (KnownBugs), for
-#                      fuzzing older builds (PAXOS_FUZZ_GUARD=1); by default only the open ones are
+#   --guard            also step around the FIXED known bugs of Fuzz/Driver.swift (KnownBugs), should a
+#                      change bring one back (PAXOS_FUZZ_GUARD=1); by default only the open ones are
 #   --no-guard         step around nothing (PAXOS_FUZZ_GUARD=0): open known bugs fire again
 #   --rebuild          rebuild even if the sources did not change
 #   --fresh            forget the working corpus (Fuzz/.work/corpus) and start from the seeds
@@ -62,7 +63,7 @@ while (($#)); do
     --fresh) fresh=1 ;;
     --seed) seed=${2:?}; shift ;;
     --) shift; extra=("$@"); break ;;
-    -h | --help) sed -n '2,29p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (try --help)" ;;
     esac
     shift
@@ -115,7 +116,7 @@ if ((!only_tools)) && [[ ! -x $FUZZER ]] && [[ -f $WORK/build.sum ]]; then
 fi
 
 rm -f "$WORK/seeds"/*
-"$TOOL" corpus "$WORK/seeds" 2>/dev/null
+"$TOOL" corpus "$WORK/seeds" || die "the tool could not write the seed corpus"
 ((fresh)) && rm -f "$WORK/corpus"/*
 
 status=0
@@ -142,7 +143,7 @@ if ((!only_tools)); then
         st=$?
         set -e
         secs=$(($(date +%s) - start))
-        { grep -E '^#[0-9]+ +(INITED|DONE)' "$WORK/fuzz.log" || true; } | tail -2 | sed 's/^/  /'
+        { grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)' "$WORK/fuzz.log" || true; } | tail -2 | sed 's/^/  /'
         stat() { { grep -E "^stat::$1:" "$WORK/fuzz.log" || true; } | tail -1 | awk '{print $2}'; }
         done_line=$({ grep -E '^#[0-9]+[[:space:]]' "$WORK/fuzz.log" || true; } | tail -1)
         cov=$(sed -n 's/.* cov: \([0-9]*\) ft: \([0-9]*\) corp: \([0-9]*\/[0-9]*[a-zA-Z]*\).*/cov \1, features \2, corpus \3/p' <<<"$done_line")
@@ -187,7 +188,7 @@ fi
 # --- absurd catalogue -----------------------------------------------------------------------------
 if ((absurd)); then
     command -v python3 >/dev/null || die "--absurd needs python3"
-    echo "absurd messages in a simulated cluster (acceptors 1-3, proposers 1-2, learners 1-2, 300 values):"
+    echo "absurd messages in a simulated cluster (acceptors 1-3 starting blank, proposers 1-2, learners 1-2, 300 values):"
     python3 "$SCRIPTS_DIR/lib/spray.py" catalogue | "$TOOL" absurd 2>"$WORK/absurd.err" | tee "$WORK/absurd.log" | cut -c1-220
     bad=$(grep -cE '^[a-z]+/[^ ]+ +(STALL|WRONG|HANG|CRASH|SLOW)' "$WORK/absurd.log" | tr -d ' ' || true)
     badabsurd=$(grep -cE '^absurd/[^ ]+ +(STALL|WRONG|HANG|CRASH|SLOW)' "$WORK/absurd.log" | tr -d ' ' || true)
