@@ -54,6 +54,9 @@ extension Paxos {
             /// A sign that the cluster has history, so it cannot be new.
             var historySeen = false
             var lastRequest: UInt64?
+            /// When the barrier was fixed: a recovery whose barrier the others will not raise to (a forged
+            /// answer inflated it) starts over after a while.
+            var barrierSince: UInt64 = 0
             /// Acceptors whose latest answer said they are without state too.
             var blank: Set<UInt32> = []
         }
@@ -157,13 +160,25 @@ extension Paxos {
                 r.lastRequest = self.now
                 effects.send.append(Outgoing(.recoverState(acceptor: id, barrier: r.barrier ?? .zero), to: .acceptors))
             }
+            if r.barrier != nil && self.now - r.barrierSince >= 10 * settings.recoverStateRetryTicks {
+                r.barrier = nil
+                r.answers.reset()
+                r.blank = []
+            }
             recovery = r
             advanceRecovery(into: &effects)  // a lone acceptor (acceptor-count 1) hears no answers
             return effects
         }
 
         private mutating func onPrepare(ballot: Ballot, from: Instance, into effects: inout AcceptorEffects) {
-            guard ballot.isPlausible(after: promised) else { return }
+            guard ballot.isPlausible(after: promised) else {
+                // Too far above: forged, or a proposer that believed forged ballots. Say where this
+                // acceptor stands, so a real proposer can come back down (see Proposer.onFarBelow).
+                if ballot.isValid && ballot.round > promised.round {
+                    effects.send.append(Outgoing(.nack(acceptor: id, promised: promised), to: .proposers))
+                }
+                return
+            }
             guard ballot >= promised else {
                 effects.send.append(Outgoing(.nack(acceptor: id, promised: promised), to: .proposers))
                 return
@@ -308,7 +323,9 @@ extension Paxos {
             guard var r = recovery else { return }
             switch message {
             case .acceptorState(let p, let blank):
-                guard settings.isAcceptor(p.acceptor), p.acceptor != id else { break }
+                // Only promises a real acceptor could hold (a forged round 2^64-1 once trapped the barrier).
+                guard settings.isAcceptor(p.acceptor), p.acceptor != id, p.ballot == .zero || p.ballot.isWellFormed,
+                      p.ballot.round < Ballot.maxRound, p.trimmedThrough < Wire.maxInstance / 2 else { break }
                 if let answer = r.answers.add(p) {
                     if blank { r.blank.insert(answer.acceptor) } else { r.blank.remove(answer.acceptor) }
                 }
@@ -362,6 +379,7 @@ extension Paxos {
                 let highest = answers.map(\.ballot).max()!
                 let barrier = Ballot.barrier(above: max(highest, promised))
                 r.barrier = barrier
+                r.barrierSince = now
                 r.lastRequest = now
                 effects.events.append(.raisingBarrier(barrier, promisedBy: answers.map(\.acceptor).sorted()))
                 effects.send.append(Outgoing(.recoverState(acceptor: id, barrier: barrier), to: .acceptors))
@@ -369,7 +387,11 @@ extension Paxos {
                 return
             }
             let barrier = r.barrier!
-            let raised = answers.filter { $0.ballot >= barrier && $0.from >= 1 }
+            // Raised to the barrier, and not absurdly beyond it (adopting a forged promise far above would
+            // make this acceptor refuse every real ballot).
+            let raised = answers.filter {
+                $0.ballot >= barrier && $0.from >= 1 && $0.ballot.round <= barrier.round &+ Ballot.maxRoundJump
+            }
             guard raised.count >= others else { return }
             var best: [Instance: AcceptedEntry] = [:]
             let trimmed = raised.map(\.trimmedThrough).max() ?? 0

@@ -22,8 +22,13 @@ extension Paxos {
         }
 
         public let id: UInt32
-        /// This process's incarnation, part of every ballot it uses (see ``Ballot``).
-        public let incarnation: UInt32
+        /// Part of every ballot this proposer uses (see ``Ballot``): the process's incarnation, until a
+        /// rebase draws another (see `onNack`).
+        public private(set) var incarnation: UInt32
+        /// Incarnations this process has used, so a rebase never reuses one.
+        private var usedIncarnations: Set<UInt32> = []
+        /// Acceptors that refused this candidate's ballot as implausibly far above their promise.
+        private var farBelow: [UInt32: Ballot] = [:]
         public let settings: ProtocolSettings
         public private(set) var mode: Mode = .follower
         /// This proposer's current (or last) ballot.
@@ -61,6 +66,7 @@ extension Paxos {
                     seed: UInt64, incarnation: UInt32 = 0, now: UInt64 = 0) {
             self.id = id
             self.incarnation = incarnation
+            self.usedIncarnations = [incarnation]
             self.settings = settings
             self.rng = SplitMix64(seed: seed)
             self.highestRound = state.highestRound
@@ -93,6 +99,10 @@ extension Paxos {
             case .nack(let acceptor, let promised):
                 // A barrier (proposer 0) is a real promise too: a recovering acceptor asked for it.
                 guard settings.isAcceptor(acceptor), promised.isWellFormed else { break }
+                if mode == .candidate && promised.round &+ Ballot.maxRoundJump < ballot.round {
+                    onFarBelow(acceptor: acceptor, promised: promised, into: &effects)
+                    break
+                }
                 hear(promised)
                 if mode != .follower && promised > ballot { stepDown() }
             case .accepted(let acceptor, let b, let proposals):
@@ -177,6 +187,33 @@ extension Paxos {
 
         private func isMine(_ b: Ballot) -> Bool { b.proposer == id && b.incarnation == incarnation }
 
+        /// An acceptor refused this candidate's prepare as implausible: its promise lies more than
+        /// `maxRoundJump` rounds below the ballot. Forged ballots heard earlier (each believed a million
+        /// rounds at a time) lifted this proposer there. Once a quorum says so, the proposer stands again
+        /// just above their promises, with an incarnation it never used, so the lower ballot is still one
+        /// no process ever used. (A handful of forged nacks must not stop the cluster for good.)
+        private mutating func onFarBelow(acceptor: UInt32, promised: Ballot, into effects: inout ProposerEffects) {
+            farBelow[acceptor] = promised
+            guard farBelow.count >= settings.quorum else { return }
+            let base = farBelow.values.max()!
+            farBelow = [:]
+            var fresh = incarnation
+            while usedIncarnations.contains(fresh) { fresh = UInt32(truncatingIfNeeded: rng.next()) }
+            usedIncarnations.insert(fresh)
+            incarnation = fresh
+            knownBallot = base
+            let round = base.round + 1
+            if round > highestRound {
+                highestRound = round
+                effects.persist = ProposerDurableState(highestRound: round)
+            }
+            ballot = Ballot(round: round, proposer: id, incarnation: incarnation)
+            knownBallot = max(knownBallot, ballot)
+            promises.reset()
+            prepareAttempts = 0
+            sendPrepare(into: &effects)
+        }
+
         /// Takes note of a ballot in use. One far beyond anything known is believed only a bounded step
         /// at a time, so a forged ballot can neither exhaust the round space nor, being ignored, leave
         /// proposers below the promises acceptors really hold (two forged prepares a million rounds
@@ -202,6 +239,7 @@ extension Paxos {
             recoverEnd = 0
             prepareFrom = max(from, 1)
             promises.reset()
+            farBelow = [:]
             prepareAttempts = 0
             sendPrepare(into: &effects)
         }
@@ -225,8 +263,10 @@ extension Paxos {
         }
 
         private mutating func onPromise(_ p: Promise, into effects: inout ProposerEffects) {
+            // A trim point in the upper half of the instance space is forged: a leader marking it decided
+            // would number its next instances beyond what any datagram may carry.
             guard mode == .candidate, p.ballot == ballot, p.from == prepareFrom, settings.isAcceptor(p.acceptor),
-                  p.chunk < p.chunkCount else { return }
+                  p.chunk < p.chunkCount, p.trimmedThrough < Wire.maxInstance / 2 else { return }
             guard promises.add(p) != nil, promises.complete.count >= settings.quorum else { return }
             becomeLeader(promises: Array(promises.complete.values), into: &effects)
         }

@@ -118,11 +118,14 @@ import Testing
         #expect(a == before)
     }
 
-    @Test func aRoundFarBeyondThePromiseIsIgnored() {
+    @Test func aRoundFarBeyondThePromiseIsNotPromisedButAnswered() {
         var a = Paxos.Acceptor(id: 1, settings: ProtocolSettings(),
                                restoring: AcceptorDurableState(promised: Ballot(round: 7, proposer: 1)))
         let forged = Ballot(round: 7 + Ballot.maxRoundJump + 1, proposer: 999)
-        #expect(a.on(.prepare(ballot: forged, from: 1)) == Paxos.AcceptorEffects())
+        let e = a.on(.prepare(ballot: forged, from: 1))
+        #expect(e.persist.isEmpty)
+        // A nack saying where it stands, so a proposer lifted by forged ballots can come back down.
+        #expect(e.send == [Outgoing(.nack(acceptor: 1, promised: Ballot(round: 7, proposer: 1)), to: .proposers)])
         #expect(a.promised == Ballot(round: 7, proposer: 1))
         // The next real round is taken.
         #expect(a.on(.prepare(ballot: Ballot(round: 8, proposer: 2), from: 1)).persist.promised == Ballot(round: 8, proposer: 2))

@@ -277,4 +277,53 @@ enum Audit {
         _ = a.on(.progress(learner: 1, delivered: 10))
         #expect(a.trimmedThrough == 0 || a.trimmedThrough <= 4)
     }
+
+    /// Runs proposer 1 against three real acceptors until it leads (or 2,000 ticks pass).
+    static func electAgainst(_ acceptors: inout [Paxos.Acceptor], _ p: inout Paxos.Proposer, forged: [Message] = []) {
+        var inbox = forged
+        var t: UInt64 = 0
+        while p.mode != .leader && t < 2_000 {
+            t += 1
+            var out = p.tick(now: t).send
+            for m in inbox { out += p.on(m).send }
+            inbox = []
+            for o in out where o.group == .acceptors {
+                for k in acceptors.indices { inbox += acceptors[k].on(o.message).send.filter { $0.group == .proposers }.map(\.message) }
+            }
+        }
+    }
+
+    /// Forged nacks from a real acceptor id, each a million rounds up, lifted proposers beyond what
+    /// acceptors find plausible: their prepares were then ignored for good (found by the fuzzer).
+    @Test func forgedNacksDoNotLiftProposersOutOfReachForGood() {
+        var acceptors = (1...3).map { Paxos.Acceptor(id: UInt32($0), settings: Audit.settings, blankStart: .vote) }
+        var p = Paxos.Proposer(id: 1, settings: Audit.settings, seed: 1, incarnation: 7)
+        let forged = (1...3).map { Message.nack(acceptor: 1, promised: Audit.ballot(UInt64($0) * Ballot.maxRoundJump, 2)) }
+        Self.electAgainst(&acceptors, &p, forged: forged)
+        #expect(p.mode == .leader, "still \(p.mode) at ballot \(p.ballot)")
+        #expect(p.ballot.round < Ballot.maxRoundJump, "came back down to the acceptors' promises")
+    }
+
+    /// A forged promise whose trim point is 2^62 made a leader number instances no datagram may carry.
+    @Test func aPromiseTrimmedBeyondHalfTheInstanceSpaceIsIgnored() {
+        var (p, b, _) = Audit.candidate()
+        _ = p.on(Audit.chunk(1, b, answer: 1, 0, of: 1, [], trimmed: Wire.maxInstance))
+        _ = p.on(Audit.chunk(3, b, answer: 2, 0, of: 1, []))
+        #expect(p.mode == .candidate)
+        _ = p.on(Audit.chunk(1, b, answer: 3, 0, of: 1, []))
+        #expect(p.mode == .leader && p.firstUndecided == 1)
+    }
+
+    /// A forged state answer at round 2^64-1 trapped a recovering acceptor computing its barrier.
+    @Test func aRecoveringAcceptorIgnoresAbsurdStateAnswers() {
+        var a = Paxos.Acceptor(id: 1, settings: ProtocolSettings())
+        _ = a.tick(now: 1)
+        for id: UInt32 in [2, 3] {
+            _ = a.on(.acceptorState(Promise(acceptor: id, ballot: Ballot(round: .max, proposer: 2), from: 0, answer: 1,
+                                            chunk: 0, chunkCount: 1, accepted: []), recovering: false))
+        }
+        #expect(a.isRecovering)
+        #expect(a.promised == .zero)
+    }
 }
+
