@@ -488,8 +488,9 @@ wait_until() {
 }
 
 # write_sniffer FILE: a datagram recorder and checker. `listen GROUP PORT...` joins GROUP on loopback
-# and writes one line per promise ("P acceptor round proposer") and per instance of a 2B ("A acceptor
-# instance round proposer"); `check RECORD DB ID` verifies that acceptor ID's database holds, for each
+# and writes one line per promise ("P acceptor round proposer incarnation") and per instance of a 2B
+# ("A acceptor instance round proposer incarnation"), reading wire version 2 (a header of cluster
+# fingerprint and sender before the message); `check RECORD DB ID` verifies that acceptor ID's database holds, for each
 # recorded promise, a promise at least as high, and for each 2B, the instance accepted at a ballot at
 # least as high.
 write_sniffer() {
@@ -530,19 +531,23 @@ def listen(group, ports):
         ready, _, _ = select.select(socks, [], [])
         for s in ready:
             b = s.recv(70000)
-            if len(b) < 4 or b[:3] != b"PX\x01":
+            if len(b) < 4 or b[:3] != b"PX\x02":
                 continue
             try:
-                if b[3] == 4:  # promise: acceptor, ballot (round, proposer), ...
-                    acc, i = varint(b, 4); rnd, i = varint(b, i); prop, i = varint(b, i)
-                    print("P", acc, rnd, prop, flush=True)
+                # header: acceptor-count, learner-count, sender role (one byte), id, incarnation, start
+                _, i = varint(b, 4); _, i = varint(b, i); i += 1
+                for _ in range(3):
+                    _, i = varint(b, i)
+                if b[3] == 4:  # promise: acceptor, ballot (round, proposer, incarnation), ...
+                    acc, i = varint(b, i); rnd, i = varint(b, i); prop, i = varint(b, i); inc, i = varint(b, i)
+                    print("P", acc, rnd, prop, inc, flush=True)
                 elif b[3] == 7:  # accepted (2B): acceptor, ballot, [instance, proposal]
-                    acc, i = varint(b, 4); rnd, i = varint(b, i); prop, i = varint(b, i)
+                    acc, i = varint(b, i); rnd, i = varint(b, i); prop, i = varint(b, i); inc, i = varint(b, i)
                     n, i = varint(b, i)
                     for _ in range(n):
                         inst, i = varint(b, i)
                         i = skip_proposal(b, i)
-                        print("A", acc, inst, rnd, prop, flush=True)
+                        print("A", acc, inst, rnd, prop, inc, flush=True)
             except IndexError:
                 print("? undecodable datagram", flush=True)
 
@@ -551,9 +556,9 @@ def signed(v):
 
 def check(record, db, acceptor):
     con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
-    row = con.execute("SELECT round, proposer FROM promise WHERE id = 1").fetchone()
-    promised = (row[0], row[1]) if row else None
-    accepted = {i: (r, p) for i, r, p in con.execute("SELECT instance, round, proposer FROM accepted")}
+    row = con.execute("SELECT round, proposer, incarnation FROM promise WHERE id = 1").fetchone()
+    promised = (signed(row[0]), row[1], row[2]) if row else None
+    accepted = {i: (signed(r), p, n) for i, r, p, n in con.execute("SELECT instance, round, proposer, incarnation FROM accepted")}
     promises = votes = 0
     bad = []
     for line in open(record):
@@ -562,12 +567,12 @@ def check(record, db, acceptor):
             continue
         if f[0] == "P":
             promises += 1
-            ballot = (signed(int(f[2])), int(f[3]))
+            ballot = (signed(int(f[2])), int(f[3]), int(f[4]))
             if promised is None or promised < ballot:
                 bad.append("promise %s sent, database holds %s" % (ballot, promised))
         else:
             votes += 1
-            inst, ballot = signed(int(f[2])), (signed(int(f[3])), int(f[4]))
+            inst, ballot = signed(int(f[2])), (signed(int(f[3])), int(f[4]), int(f[5]))
             held = accepted.get(inst)
             if held is None or held < ballot:
                 bad.append("2B instance %d ballot %s sent, database holds %s" % (inst, ballot, held))
