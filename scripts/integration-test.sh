@@ -231,11 +231,18 @@ run_scenario() {
         tmp=""
         return 0
     fi
+    report_failure "$name" "$tmp/check.out" "${problems[@]}"
+}
+
+# report_failure NAME DETAILS PROBLEM...: the FAIL line, where the files are, and DETAILS indented.
+report_failure() {
+    local name=$1 details=$2
+    shift 2
     local IFS=$'\x1f' joined
-    joined="${problems[*]}"
+    joined="$*"
     echo "FAIL $name: ${joined//$'\x1f'/; }"
-    echo "     kept: $tmp (learn1, learn2, prop1, prop2, *.err, check.out, paxos-state/)"
-    sed 's/^/     | /' "$tmp/check.out"
+    echo "     kept: $tmp (learn1, learn2, prop1, *.err, paxos-state/)"
+    sed 's/^/     | /' "$details"
     tmp=""
     return 1
 }
@@ -284,13 +291,7 @@ run_misconfig() {
         tmp=""
         return 0
     fi
-    local IFS=$'\x1f' joined
-    joined="${problems[*]}"
-    echo "FAIL $name: ${joined//$'\x1f'/; }"
-    echo "     kept: $tmp"
-    sed 's/^/     | /' "$tmp/status.out"
-    tmp=""
-    return 1
+    report_failure "$name" "$tmp/status.out" "${problems[@]}"
 }
 
 cleanup() {

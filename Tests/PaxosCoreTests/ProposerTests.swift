@@ -519,27 +519,3 @@ import Testing
         #expect(more == [4])
     }
 }
-
-/// Safety-audit finding 7: a vote for an absurd instance in a promise (forged: acceptors never accept
-/// more than `maxInstanceLead` past what they hold) must not make a leader owe every instance before it.
-@Suite struct AbsurdPromiseTests {
-    @Test func aPromisedVoteBeyondTheInstanceLeadIsIgnored() {
-        var s = ProtocolSettings()
-        s.window = 3
-        s.electionBackoffTicks = 0
-        var p = Paxos.Proposer(id: 1, settings: s, seed: 1)
-        _ = p.tick(now: 1)
-        let old = Ballot(round: 1, proposer: 2)
-        let entries = [AcceptedEntry(instance: 2, ballot: old, proposal: .noop),
-                       AcceptedEntry(instance: 1 << 40, ballot: old, proposal: .noop)]
-        _ = p.on(.promise(Promise(acceptor: 1, ballot: p.ballot, from: 1, chunk: 0, chunkCount: 1, accepted: entries)))
-        let e = p.on(.promise(Promise(acceptor: 2, ballot: p.ballot, from: 1, chunk: 0, chunkCount: 1, accepted: [])))
-        #expect(p.mode == .leader)
-        let proposed = e.send.flatMap { out -> [Instance] in
-            if case .accept(_, let ps, _) = out.message { return ps.map(\.instance) }
-            return []
-        }
-        #expect(proposed == [1, 2])
-        #expect(p.backlog < 1_000_000, "backlog \(p.backlog)")
-    }
-}

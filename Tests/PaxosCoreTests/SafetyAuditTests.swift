@@ -251,17 +251,7 @@ enum Audit {
             for k in acceptors.indices { _ = acceptors[k].on(.prepare(ballot: Audit.ballot(round, 999), from: 1)) }
         }
         var p = Paxos.Proposer(id: 1, settings: settings, seed: 1)
-        var inbox: [Message] = []
-        var t: UInt64 = 0
-        while p.mode != .leader && t < 2_000 {
-            t += 1
-            var out = p.tick(now: t).send
-            for m in inbox { out += p.on(m).send }
-            inbox = []
-            for o in out where o.group == .acceptors {
-                for k in acceptors.indices { inbox += acceptors[k].on(o.message).send.filter { $0.group == .proposers }.map(\.message) }
-            }
-        }
+        Self.electAgainst(&acceptors, &p)
         #expect(p.mode == .leader, "still \(p.mode) at ballot \(p.ballot)")
     }
 
