@@ -9,7 +9,7 @@
 public enum Wire {
     public static let magic: (UInt8, UInt8) = (0x50, 0x58)  // "PX"
     public static let version: UInt8 = 2
-    /// Bytes before the first field.
+    /// The fixed bytes: magic, version and message type, before the variable-length header.
     public static let headerSize = 4
     /// The highest instance number a datagram may carry. Beyond it numbers are absurd (a log that long
     /// would take millennia) and refused, so no role computes `instance + 1` near overflow.
@@ -26,7 +26,7 @@ public enum Wire {
 
         public var description: String {
             switch self {
-            case .tooShort: "datagram shorter than the header"
+            case .tooShort: "datagram shorter than its fixed 4 bytes"
             case .badMagic: "not a paxos datagram (bad magic)"
             case .unsupportedVersion(let v): "unsupported wire version \(v)"
             case .unknownType(let t): "unknown message type \(t)"
@@ -97,8 +97,11 @@ public enum Wire {
     /// Encoded size of an instance proposal inside an accept, accepted or decided message.
     public static func size(of p: InstanceProposal) -> Int { varintSize(p.instance) + size(of: p.proposal) }
 
-    /// Upper bound of the bytes a message's fixed fields and list count take, beside its list items.
-    public static let envelopeAllowance = headerSize + 48 + 40
+    /// Upper bound of the bytes a datagram takes beside its list items, for the headers processes send
+    /// (fingerprint of at most 64 acceptors and a million learners, a 32-bit id and incarnation, a start
+    /// time in milliseconds before the year 10000: at most 24 bytes) and any message's fixed fields and
+    /// list count (at most 68, an acceptorState with every field at its widest).
+    public static let envelopeAllowance = headerSize + 24 + 68
 
     // MARK: encoding
 

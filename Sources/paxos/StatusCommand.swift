@@ -9,7 +9,7 @@ import Prometheus
 /// `<state>/<role>-<id>.prom` (the format node_exporter's textfile collector reads).
 final class NodeMetrics {
     private let registry = PrometheusCollectorRegistry()
-    private let received, dropped, rejected, sent, commits, sendErrors: Metrics.Counter
+    private let received, dropped, rejected, foreign, sent, commits, sendErrors: Metrics.Counter
     private let instance, values: Metrics.Gauge
     private var last: StatusReport?
 
@@ -19,6 +19,7 @@ final class NodeMetrics {
         received = Metrics.Counter(label: "paxos_datagrams_received_total", dimensions: labels)
         dropped = Metrics.Counter(label: "paxos_datagrams_dropped_total", dimensions: labels)
         rejected = Metrics.Counter(label: "paxos_datagrams_rejected_total", dimensions: labels)
+        foreign = Metrics.Counter(label: "paxos_datagrams_foreign_total", dimensions: labels)
         sent = Metrics.Counter(label: "paxos_messages_sent_total", dimensions: labels)
         commits = Metrics.Counter(label: "paxos_commits_total", dimensions: labels)
         sendErrors = Metrics.Counter(label: "paxos_send_errors_total", dimensions: labels)
@@ -32,6 +33,7 @@ final class NodeMetrics {
         received.increment(by: delta(r.counters.received, before?.counters.received))
         dropped.increment(by: delta(r.counters.dropped, before?.counters.dropped))
         rejected.increment(by: delta(r.rejected, before?.rejected))
+        foreign.increment(by: delta(r.counters.foreign, before?.counters.foreign))
         sent.increment(by: delta(r.counters.sent, before?.counters.sent))
         commits.increment(by: delta(r.counters.commits, before?.counters.commits))
         sendErrors.increment(by: delta(r.sendErrors, before?.sendErrors))

@@ -240,6 +240,38 @@ enum Audit {
     }
 }
 
+/// Finding 6 (the protocol's part; the output file's is in OutputRepairTests): a learner rebuilt after
+/// its database was deleted, in an idle cluster whose acceptors trimmed, waited without a word, because
+/// trim notices far beyond anything it had heard were discarded as absurd.
+@Suite struct RebuiltLearnerTests {
+    static var settings: ProtocolSettings {
+        var s = ProtocolSettings()
+        s.recoverTicks = 10
+        return s
+    }
+
+    @Test func aRebuiltLearnerInAnIdleTrimmedClusterStopsWithItsReason() {
+        var l = Paxos.Learner(id: 2, settings: Self.settings)
+        for a: UInt32 in 1...3 { _ = l.on(.trimmed(acceptor: a, through: 100_000)) }
+        var reason: String?
+        for t: UInt64 in 1...200 where reason == nil { reason = l.tick(now: t).cannotCatchUp }
+        #expect(reason?.contains("another learner's database") == true)
+    }
+
+    @Test func aLearnerThatKeepsDeliveringIsNotStoppedByFarTrimNotices() {
+        var l = Paxos.Learner(id: 2, settings: Self.settings)
+        for a: UInt32 in 1...3 { _ = l.on(.trimmed(acceptor: a, through: 100_000)) }
+        let b = Audit.ballot(1, 1)
+        for t: UInt64 in 1...200 {
+            // An instance decided every tick (forged notices must not stop a busy learner).
+            for a: UInt32 in 1...2 {
+                _ = l.on(.accepted(acceptor: a, ballot: b, proposals: [InstanceProposal(instance: t, proposal: .noop)]))
+            }
+            #expect(l.tick(now: t).cannotCatchUp == nil, "tick \(t)")
+        }
+    }
+}
+
 /// Finding 7: unkeyed forgeries that stopped the cluster for good.
 @Suite struct UnkeyedForgeryTests {
     /// Two forged prepares, each a million rounds higher: acceptors promised a round no proposer had
