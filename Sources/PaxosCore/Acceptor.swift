@@ -48,6 +48,8 @@ extension Paxos {
     /// Losing a majority's disks at once is beyond any Paxos: the recovering acceptors then wait.
     public struct Acceptor: Hashable, Sendable {
         struct Recovery: Hashable, Sendable {
+            /// Echoed by the answers; drawn anew for each step.
+            var request: UInt64
             var answers = PromiseAnswers()
             /// The barrier once fixed (nil while the promises of step 1 are being gathered).
             var barrier: Ballot?
@@ -57,8 +59,6 @@ extension Paxos {
             /// When the barrier was fixed: a recovery whose barrier the others will not raise to (a forged
             /// answer inflated it) starts over after a while.
             var barrierSince: UInt64 = 0
-            /// Acceptors whose latest answer said they are without state too.
-            var blank: Set<UInt32> = []
         }
 
         public let id: UInt32
@@ -103,12 +103,15 @@ extension Paxos {
             self.now = now
             let blank = state.promised == .zero && accepted.isEmpty && inherited.isEmpty && state.trimmedThrough == 0
             if state.recovering || (blank && blankStart == .recover) {
-                recovery = Recovery()
+                recovery = Recovery(request: rng.next())
             }
         }
 
         /// True while this acceptor rebuilds its state and takes no part in the protocol.
         public var isRecovering: Bool { recovery != nil }
+
+        /// The request the answers of the current recovery step must echo.
+        var recoveryRequest: UInt64? { recovery?.request }
 
         /// The durable state this acceptor would be rebuilt from.
         public var durableState: AcceptorDurableState {
@@ -140,8 +143,8 @@ extension Paxos {
                 onCatchUp(learner: learner, from: from, to: to, into: &effects)
             case .progress(let learner, let delivered):
                 onProgress(learner: learner, delivered: delivered, into: &effects)
-            case .recoverState(let acceptor, let barrier):
-                onRecoverState(from: acceptor, barrier: barrier, into: &effects)
+            case .recoverState(let acceptor, let barrier, let request):
+                onRecoverState(from: acceptor, barrier: barrier, request: request, into: &effects)
             default:
                 break  // not for acceptors
             }
@@ -158,12 +161,11 @@ extension Paxos {
             guard var r = recovery else { return effects }
             if r.lastRequest.map({ self.now - $0 >= settings.recoverStateRetryTicks }) ?? true {
                 r.lastRequest = self.now
-                effects.send.append(Outgoing(.recoverState(acceptor: id, barrier: r.barrier ?? .zero), to: .acceptors))
+                effects.send.append(Outgoing(.recoverState(acceptor: id, barrier: r.barrier ?? .zero, request: r.request),
+                                             to: .acceptors))
             }
             if r.barrier != nil && self.now - r.barrierSince >= 10 * settings.recoverStateRetryTicks {
-                r.barrier = nil
-                r.answers.reset()
-                r.blank = []
+                r = Recovery(request: rng.next(), historySeen: r.historySeen)
             }
             recovery = r
             advanceRecovery(into: &effects)  // a lone acceptor (acceptor-count 1) hears no answers
@@ -298,13 +300,14 @@ extension Paxos {
         /// A blank acceptor asks for this one's state. With a barrier, raise the promise to it first (so
         /// no ballot below it can complete any more), then send the whole state; without one, only the
         /// promise (`from` 0: no entries listed). Persist-before-send covers the raised promise.
-        private mutating func onRecoverState(from acceptor: UInt32, barrier: Ballot, into effects: inout AcceptorEffects) {
+        private mutating func onRecoverState(from acceptor: UInt32, barrier: Ballot, request: UInt64,
+                                             into effects: inout AcceptorEffects) {
             guard settings.isAcceptor(acceptor), acceptor != id else { return }
             if barrier == .zero {
                 effects.send.append(Outgoing(.acceptorState(Promise(acceptor: id, ballot: promised, from: 0,
                                                                     answer: rng.next(), chunk: 0, chunkCount: 1,
                                                                     trimmedThrough: trimmedThrough, accepted: []),
-                                                            recovering: false),
+                                                            recovering: false, request: request),
                                              to: .acceptors))
                 return
             }
@@ -314,7 +317,7 @@ extension Paxos {
                 effects.persist.promised = barrier
             }
             sendState(known(from: 0), ballot: promised, from: trimmedThrough + 1,
-                      wrap: { .acceptorState($0, recovering: false) }, to: .acceptors, into: &effects)
+                      wrap: { .acceptorState($0, recovering: false, request: request) }, to: .acceptors, into: &effects)
         }
 
         // MARK: recovering this acceptor
@@ -322,14 +325,13 @@ extension Paxos {
         private mutating func onWhileRecovering(_ message: Message, into effects: inout AcceptorEffects) {
             guard var r = recovery else { return }
             switch message {
-            case .acceptorState(let p, let blank):
+            case .acceptorState(let p, _, let request):
                 // Only promises a real acceptor could hold (a forged round 2^64-1 once trapped the barrier).
                 guard settings.isAcceptor(p.acceptor), p.acceptor != id, p.ballot == .zero || p.ballot.isWellFormed,
-                      p.ballot.round < Ballot.maxRound, p.trimmedThrough < Wire.maxInstance / 2 else { break }
-                if let answer = r.answers.add(p) {
-                    if blank { r.blank.insert(answer.acceptor) } else { r.blank.remove(answer.acceptor) }
-                }
-            case .recoverState(let acceptor, let barrier):
+                      p.ballot.round < Ballot.maxRound, p.trimmedThrough < Wire.maxInstance / 2,
+                      request == r.request else { break }
+                r.answers.add(p)
+            case .recoverState(let acceptor, let barrier, let request):
                 // Another acceptor without state. This one holds nothing either, and never voted (one disk
                 // lost at a time): it says so truthfully, after raising its promise to the barrier so that
                 // it will not vote below it either once it votes. Persisted with the recovering mark, so a
@@ -343,7 +345,7 @@ extension Paxos {
                 }
                 effects.send.append(Outgoing(.acceptorState(Promise(acceptor: id, ballot: promised, from: barrier == .zero ? 0 : 1,
                                                                     answer: rng.next(), chunk: 0, chunkCount: 1, accepted: []),
-                                                            recovering: true),
+                                                            recovering: true, request: request),
                                              to: .acceptors))
             case .progress(let learner, let delivered):
                 if delivered > 0 && learner >= 1 && (settings.learnerCount == 0 || Int(learner) <= settings.learnerCount) {
@@ -381,8 +383,10 @@ extension Paxos {
                 r.barrier = barrier
                 r.barrierSince = now
                 r.lastRequest = now
+                r.request = rng.next()
+                r.answers.reset()
                 effects.events.append(.raisingBarrier(barrier, promisedBy: answers.map(\.acceptor).sorted()))
-                effects.send.append(Outgoing(.recoverState(acceptor: id, barrier: barrier), to: .acceptors))
+                effects.send.append(Outgoing(.recoverState(acceptor: id, barrier: barrier, request: r.request), to: .acceptors))
                 recovery = r
                 return
             }

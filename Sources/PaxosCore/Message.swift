@@ -37,11 +37,13 @@ public enum Message: Hashable, Sendable {
     case trimmed(acceptor: UInt32, through: Instance)
     /// Blank acceptor → acceptors: I have no state (my disk was lost, or the cluster is new); send me
     /// yours, after raising your promise to `barrier` (`.zero`: only tell me what you hold).
-    case recoverState(acceptor: UInt32, barrier: Ballot)
+    /// `request` is drawn anew for each step of a recovery and echoed by the answers: an answer to an
+    /// earlier request (replayed, or delayed past a restart) is never taken for a current one.
+    case recoverState(acceptor: UInt32, barrier: Ballot, request: UInt64)
     /// Acceptor → acceptors, answering `recoverState`: one chunk of its whole state. `ballot` is its
     /// promise when it answered, `from` the first instance it still holds (0: only the promise is
     /// told). `recovering`: it has no state of its own either (it holds nothing and never voted).
-    case acceptorState(Promise, recovering: Bool)
+    case acceptorState(Promise, recovering: Bool, request: UInt64)
     /// Acceptor → acceptors, now and then: nothing but its header, so that a second process started
     /// with this acceptor's id hears of the first (and the older one yields) within a second.
     case present(acceptor: UInt32)

@@ -100,8 +100,8 @@ public enum Wire {
     /// Upper bound of the bytes a datagram takes beside its list items, for the headers processes send
     /// (fingerprint of at most 64 acceptors and a million learners, a 32-bit id and incarnation, a start
     /// time in milliseconds before the year 10000: at most 24 bytes) and any message's fixed fields and
-    /// list count (at most 68, an acceptorState with every field at its widest).
-    public static let envelopeAllowance = headerSize + 24 + 68
+    /// list count (at most 78, an acceptorState with every field at its widest).
+    public static let envelopeAllowance = headerSize + 24 + 78
 
     // MARK: encoding
 
@@ -164,12 +164,12 @@ public enum Wire {
         case .trimmed(let acceptor, let through):
             type(.trimmed)
             w.varint(UInt64(acceptor)); w.varint(through)
-        case .recoverState(let acceptor, let barrier):
+        case .recoverState(let acceptor, let barrier, let request):
             type(.recoverState)
-            w.varint(UInt64(acceptor)); w.ballot(barrier)
-        case .acceptorState(let p, let recovering):
+            w.varint(UInt64(acceptor)); w.ballot(barrier); w.varint(request)
+        case .acceptorState(let p, let recovering, let request):
             type(.acceptorState)
-            w.promise(p); w.bytes.append(recovering ? 1 : 0)
+            w.promise(p); w.bytes.append(recovering ? 1 : 0); w.varint(request)
         case .present(let acceptor):
             type(.present)
             w.varint(UInt64(acceptor))
@@ -395,14 +395,16 @@ public enum Wire {
             case .trimmed:
                 return .trimmed(acceptor: try u32(), through: try instance())
             case .recoverState:
-                return .recoverState(acceptor: try u32(), barrier: try ballot())
+                return .recoverState(acceptor: try u32(), barrier: try ballot(), request: try varint())
             case .acceptorState:
                 let p = try promise()
+                let recovering: Bool
                 switch try byte() {
-                case 0: return .acceptorState(p, recovering: false)
-                case 1: return .acceptorState(p, recovering: true)
+                case 0: recovering = false
+                case 1: recovering = true
                 case let b: throw .malformed("acceptorState flag \(b)")
                 }
+                return .acceptorState(p, recovering: recovering, request: try varint())
             case .present:
                 return .present(acceptor: try u32())
             }

@@ -168,26 +168,32 @@ enum Audit {
     @Test func aMajorityWithoutStateAndNoHistoryIsANewCluster() {
         var a = Paxos.Acceptor(id: 1, settings: ProtocolSettings())
         _ = a.tick(now: 1)
-        let blank = Message.acceptorState(Promise(acceptor: 2, ballot: .zero, from: 0, answer: 1, chunk: 0, chunkCount: 1,
-                                                  accepted: []), recovering: true)
-        let e = a.on(blank)
+        let request = a.recoveryRequest!
+        // The same answer to an earlier request (replayed, or from before a restart) counts for nothing.
+        _ = a.on(Self.blankAnswer(from: 2, request: request &+ 1))
+        #expect(a.isRecovering)
+        let e = a.on(Self.blankAnswer(from: 2, request: request))
         #expect(!a.isRecovering)
         #expect(e.events == [.startedFresh(blank: [1, 2])])
+    }
+
+    static func blankAnswer(from acceptor: UInt32, request: UInt64) -> Message {
+        .acceptorState(Promise(acceptor: acceptor, ballot: .zero, from: 0, answer: 1, chunk: 0, chunkCount: 1, accepted: []),
+                       recovering: true, request: request)
     }
 
     @Test func signsOfHistoryKeepABlankMajorityFromStartingFresh() {
         var a = Paxos.Acceptor(id: 1, settings: ProtocolSettings())
         _ = a.tick(now: 1)
         _ = a.on(.progress(learner: 1, delivered: 40))  // a learner delivered something: not a new cluster
-        _ = a.on(.acceptorState(Promise(acceptor: 2, ballot: .zero, from: 0, answer: 1, chunk: 0, chunkCount: 1,
-                                        accepted: []), recovering: true))
+        _ = a.on(Self.blankAnswer(from: 2, request: a.recoveryRequest!))
         #expect(a.isRecovering)
     }
 
     @Test func aRecoveringAcceptorRestartsRecovering() {
         var a = Paxos.Acceptor(id: 1, settings: ProtocolSettings())
         // Another blank acceptor's barrier: raised and persisted with the recovering mark.
-        let e = a.on(.recoverState(acceptor: 2, barrier: Ballot(round: 3, proposer: 0)))
+        let e = a.on(.recoverState(acceptor: 2, barrier: Ballot(round: 3, proposer: 0), request: 5))
         #expect(e.persist.promised == Ballot(round: 3, proposer: 0) && e.persist.recovering == true)
         let restarted = Paxos.Acceptor(id: 1, settings: ProtocolSettings(), restoring: a.durableState)
         #expect(restarted.isRecovering, "a barrier promise is not history")
@@ -342,7 +348,8 @@ enum Audit {
         _ = a.tick(now: 1)
         for id: UInt32 in [2, 3] {
             _ = a.on(.acceptorState(Promise(acceptor: id, ballot: Ballot(round: .max, proposer: 2), from: 0, answer: 1,
-                                            chunk: 0, chunkCount: 1, accepted: []), recovering: false))
+                                            chunk: 0, chunkCount: 1, accepted: []), recovering: false,
+                                    request: a.recoveryRequest!))
         }
         #expect(a.isRecovering)
         #expect(a.promised == .zero)

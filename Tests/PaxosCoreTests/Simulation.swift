@@ -558,7 +558,7 @@ struct Simulation {
                 if promise.ballot > disk.acceptor.promised {
                     throw Violation(tick: now, what: "\(p.name) promised \(promise.ballot) before persisting it")
                 }
-            case .acceptorState(let state, _) where state.ballot != .zero:
+            case .acceptorState(let state, _, _) where state.ballot != .zero:
                 if state.ballot > disk.acceptor.promised {
                     throw Violation(tick: now, what: "\(p.name) reported promise \(state.ballot) before persisting it")
                 }
@@ -758,8 +758,8 @@ struct Simulation {
         case .recover(let l, let f): "recover L\(l) from \(f)"
         case .progress(let l, let d): "progress L\(l) delivered \(d)"
         case .trimmed(let a, let t): "trimmed A\(a) through \(t)"
-        case .recoverState(let a, let b): "recoverState A\(a) barrier \(b)"
-        case .acceptorState(let p, let blank): "acceptorState\(blank ? " (blank)" : "") A\(p.acceptor) \(p.ballot) from \(p.from) chunk \(p.chunk)/\(p.chunkCount) trimmed \(p.trimmedThrough) \(p.accepted.map { "\($0.instance)@\($0.ballot)" })"
+        case .recoverState(let a, let b, let r): "recoverState A\(a) barrier \(b) request \(r % 1000)"
+        case .acceptorState(let p, let blank, _): "acceptorState\(blank ? " (blank)" : "") A\(p.acceptor) \(p.ballot) from \(p.from) chunk \(p.chunk)/\(p.chunkCount) trimmed \(p.trimmedThrough) \(p.accepted.map { "\($0.instance)@\($0.ballot)" })"
         case .present(let a): "present A\(a)"
         }
     }

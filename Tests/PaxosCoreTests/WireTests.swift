@@ -66,11 +66,12 @@ import Testing
         .progress(learner: 2, delivered: 0),
         .progress(learner: .max, delivered: Wire.maxInstance),
         .trimmed(acceptor: 3, through: 1_000_000),
-        .recoverState(acceptor: 2, barrier: Ballot(round: 7, proposer: 0)),
-        .recoverState(acceptor: .max, barrier: .zero),
+        .recoverState(acceptor: 2, barrier: Ballot(round: 7, proposer: 0), request: 9),
+        .recoverState(acceptor: .max, barrier: .zero, request: .max),
         .acceptorState(Promise(acceptor: 1, ballot: Ballot(round: 8, proposer: 0), from: 3, answer: .max, chunk: 1,
-                               chunkCount: 2, trimmedThrough: 2, accepted: [AcceptedEntry(instance: 3, ballot: Ballot(round: 2, proposer: 1, incarnation: .max), proposal: .noop)]), recovering: true),
-        .acceptorState(Promise(acceptor: 3, ballot: .zero, from: 0, chunk: 0, chunkCount: 1, accepted: []), recovering: false),
+                               chunkCount: 2, trimmedThrough: 2, accepted: [AcceptedEntry(instance: 3, ballot: Ballot(round: 2, proposer: 1, incarnation: .max), proposal: .noop)]), recovering: true, request: .max),
+        .acceptorState(Promise(acceptor: 3, ballot: .zero, from: 0, chunk: 0, chunkCount: 1, accepted: []), recovering: false,
+                       request: 0),
         .present(acceptor: 5),
         .present(acceptor: .max),
     ]
@@ -200,16 +201,16 @@ import Testing
         (.recover(learner: 2, from: 6), [2, 6]),
         (.progress(learner: 1, delivered: 9), [1, 9]),
         (.trimmed(acceptor: 3, through: 8), [3, 8]),
-        // acceptor 2, barrier ballot (round 5, proposer 0, incarnation 0)
-        (.recoverState(acceptor: 2, barrier: Ballot(round: 5, proposer: 0)), [2, 5, 0, 0]),
+        // acceptor 2, barrier ballot (round 5, proposer 0, incarnation 0), request 300
+        (.recoverState(acceptor: 2, barrier: Ballot(round: 5, proposer: 0), request: 300), [2, 5, 0, 0, 0xAC, 0x02]),
         // the promise (acceptor 2, ballot 5.0, from 0, answer 1, chunk 0 of 1, trimmed 0, no entries), then
-        // the recovering flag
+        // the recovering flag and the request it answers
         (.acceptorState(Promise(acceptor: 2, ballot: Ballot(round: 5, proposer: 0), from: 0, answer: 1, chunk: 0, chunkCount: 1,
-                                accepted: []), recovering: true),
-         [2, 5, 0, 0, 0, 1, 0, 1, 0, 0, 1]),
+                                accepted: []), recovering: true, request: 7),
+         [2, 5, 0, 0, 0, 1, 0, 1, 0, 0, 1, 7]),
         (.acceptorState(Promise(acceptor: 2, ballot: Ballot(round: 5, proposer: 0), from: 0, answer: 1, chunk: 0, chunkCount: 1,
-                                accepted: []), recovering: false),
-         [2, 5, 0, 0, 0, 1, 0, 1, 0, 0, 0]),
+                                accepted: []), recovering: false, request: 7),
+         [2, 5, 0, 0, 0, 1, 0, 1, 0, 0, 0, 7]),
         (.present(acceptor: 4), [4]),
     ]
 
@@ -380,12 +381,12 @@ import Testing
                     == .success(.promise(Promise(acceptor: 1, ballot: Ballot(round: 1, proposer: 1), from: 1, chunk: 0, chunkCount: 1,
                                                  accepted: []))))
         // The same checks hold for the promise inside an acceptor's state.
-        #expect(Self.isMalformed(Wire.decode(Self.header(16) + [1, 1, 1, 0, 1, 0, /*chunk*/ 1, /*count*/ 1, 0, 0, 0])))
+        #expect(Self.isMalformed(Wire.decode(Self.header(16) + [1, 1, 1, 0, 1, 0, /*chunk*/ 1, /*count*/ 1, 0, 0, 0, 3])))
         // A recovering flag other than 0 and 1.
-        #expect(Self.isMalformed(Wire.decode(Self.header(16) + [1, 1, 1, 0, 1, 0, 0, 1, 0, 0, 2])))
-        #expect(Wire.decode(Self.header(16) + [1, 1, 1, 0, 1, 0, 0, 1, 0, 0, 1])
+        #expect(Self.isMalformed(Wire.decode(Self.header(16) + [1, 1, 1, 0, 1, 0, 0, 1, 0, 0, 2, 3])))
+        #expect(Wire.decode(Self.header(16) + [1, 1, 1, 0, 1, 0, 0, 1, 0, 0, 1, 3])
                     == .success(.acceptorState(Promise(acceptor: 1, ballot: Ballot(round: 1, proposer: 1), from: 1, chunk: 0,
-                                                       chunkCount: 1, accepted: []), recovering: true)))
+                                                       chunkCount: 1, accepted: []), recovering: true, request: 3)))
         // An absurd decided-through in an accept.
         #expect(Self.isMalformed(Wire.decode(Self.header(6) + [1, 1, 0] + Self.varint(Wire.maxInstance + 1) + [0])))
         // A proposal kind other than 0 (noop) and 1 (batch).
@@ -492,7 +493,7 @@ import Testing
         let items: Int
         switch message {
         case .submit(let s): items = s.reduce(0) { $0 + Wire.size(of: $1) }
-        case .promise(let p), .acceptorState(let p, _): items = p.accepted.reduce(0) { $0 + Wire.size(of: $1) }
+        case .promise(let p), .acceptorState(let p, _, _): items = p.accepted.reduce(0) { $0 + Wire.size(of: $1) }
         case .replay(_, let e): items = e.reduce(0) { $0 + Wire.size(of: $1) }
         case .accept(_, let p, _), .accepted(_, _, let p), .decided(let p): items = p.reduce(0) { $0 + Wire.size(of: $1) }
         case .chosen(let ids): items = ids.count * 24  // the bound the leader packs `.chosen` with
