@@ -50,6 +50,9 @@ extension Paxos {
         struct Recovery: Hashable, Sendable {
             /// Echoed by the answers; drawn anew for each step.
             var request: UInt64
+            /// When the recovery began: a new cluster is declared only after every running acceptor had
+            /// time to say it is there (`present`), so one lost answer cannot hide a cluster's history.
+            var since: UInt64 = 0
             var answers = PromiseAnswers()
             /// The barrier once fixed (nil while the promises of step 1 are being gathered).
             var barrier: Ballot?
@@ -103,7 +106,7 @@ extension Paxos {
             self.now = now
             let blank = state.promised == .zero && accepted.isEmpty && inherited.isEmpty && state.trimmedThrough == 0
             if state.recovering || (blank && blankStart == .recover) {
-                recovery = Recovery(request: rng.next())
+                recovery = Recovery(request: rng.next(), since: now)
             }
         }
 
@@ -156,7 +159,7 @@ extension Paxos {
             var effects = AcceptorEffects()
             if lastPresence.map({ self.now - $0 >= settings.presenceTicks }) ?? true {
                 lastPresence = self.now
-                effects.send.append(Outgoing(.present(acceptor: id), to: .acceptors))
+                effects.send.append(Outgoing(.present(acceptor: id, promised: promised), to: .acceptors))
             }
             guard var r = recovery else { return effects }
             if r.lastRequest.map({ self.now - $0 >= settings.recoverStateRetryTicks }) ?? true {
@@ -165,7 +168,7 @@ extension Paxos {
                                              to: .acceptors))
             }
             if r.barrier != nil && self.now - r.barrierSince >= 10 * settings.recoverStateRetryTicks {
-                r = Recovery(request: rng.next(), historySeen: r.historySeen)
+                r = Recovery(request: rng.next(), since: r.since, historySeen: r.historySeen)
             }
             recovery = r
             advanceRecovery(into: &effects)  // a lone acceptor (acceptor-count 1) hears no answers
@@ -353,6 +356,8 @@ extension Paxos {
                 }
             case .prepare(_, let from):
                 if from > 1 { r.historySeen = true }
+            case .present(let acceptor, let promised):
+                if settings.isAcceptor(acceptor), acceptor != id, promised != .zero { r.historySeen = true }
             case .accept(_, _, let decidedThrough):
                 if decidedThrough > 0 { r.historySeen = true }
             default:
@@ -370,7 +375,8 @@ extension Paxos {
                 // An acceptor that never promised anything (blank, or voting in a new cluster and not yet
                 // asked) has no history to give.
                 let blank = answers.filter { $0.ballot == .zero && $0.trimmedThrough == 0 }
-                if blank.count == answers.count, promised == .zero, !r.historySeen, blank.count + 1 >= settings.quorum {
+                if blank.count == answers.count, promised == .zero, !r.historySeen, blank.count + 1 >= settings.quorum,
+                   now - r.since >= settings.presenceTicks + settings.recoverStateRetryTicks {
                     recovery = nil
                     effects.events.append(.startedFresh(blank: ([id] + blank.map(\.acceptor)).sorted()))
                     return

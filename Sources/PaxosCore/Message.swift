@@ -44,9 +44,10 @@ public enum Message: Hashable, Sendable {
     /// promise when it answered, `from` the first instance it still holds (0: only the promise is
     /// told). `recovering`: it has no state of its own either (it holds nothing and never voted).
     case acceptorState(Promise, recovering: Bool, request: UInt64)
-    /// Acceptor → acceptors, now and then: nothing but its header, so that a second process started
-    /// with this acceptor's id hears of the first (and the older one yields) within a second.
-    case present(acceptor: UInt32)
+    /// Acceptor → acceptors, now and then: its header, so that a second process started with this
+    /// acceptor's id hears of the first (and the older one yields) within a second; and its promise, so
+    /// that an acceptor without state learns the cluster has history even if its answers are lost.
+    case present(acceptor: UInt32, promised: Ballot = .zero)
 }
 
 /// 1B. An acceptor's promise for `ballot`, listing the values it accepted in instances from `from` on.

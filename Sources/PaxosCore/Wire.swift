@@ -170,9 +170,9 @@ public enum Wire {
         case .acceptorState(let p, let recovering, let request):
             type(.acceptorState)
             w.promise(p); w.bytes.append(recovering ? 1 : 0); w.varint(request)
-        case .present(let acceptor):
+        case .present(let acceptor, let promised):
             type(.present)
-            w.varint(UInt64(acceptor))
+            w.varint(UInt64(acceptor)); w.ballot(promised)
         }
         return w.bytes
     }
@@ -406,7 +406,7 @@ public enum Wire {
                 }
                 return .acceptorState(p, recovering: recovering, request: try varint())
             case .present:
-                return .present(acceptor: try u32())
+                return .present(acceptor: try u32(), promised: try ballot())
             }
         }
     }

@@ -172,7 +172,11 @@ enum Audit {
         // The same answer to an earlier request (replayed, or from before a restart) counts for nothing.
         _ = a.on(Self.blankAnswer(from: 2, request: request &+ 1))
         #expect(a.isRecovering)
-        let e = a.on(Self.blankAnswer(from: 2, request: request))
+        _ = a.on(Self.blankAnswer(from: 2, request: request))
+        // Not before every running acceptor had time to say it is there (and whether it has history).
+        #expect(a.isRecovering)
+        let wait = ProtocolSettings().presenceTicks + ProtocolSettings().recoverStateRetryTicks
+        let e = a.tick(now: 1 + wait)
         #expect(!a.isRecovering)
         #expect(e.events == [.startedFresh(blank: [1, 2])])
     }
@@ -187,7 +191,15 @@ enum Audit {
         _ = a.tick(now: 1)
         _ = a.on(.progress(learner: 1, delivered: 40))  // a learner delivered something: not a new cluster
         _ = a.on(Self.blankAnswer(from: 2, request: a.recoveryRequest!))
+        _ = a.tick(now: 1_000)
         #expect(a.isRecovering)
+        // So does an acceptor that says it promised something, even if its answer was lost.
+        var b = Paxos.Acceptor(id: 1, settings: ProtocolSettings())
+        _ = b.tick(now: 1)
+        _ = b.on(.present(acceptor: 3, promised: Audit.ballot(4, 1)))
+        _ = b.on(Self.blankAnswer(from: 2, request: b.recoveryRequest!))
+        _ = b.tick(now: 1_000)
+        #expect(b.isRecovering)
     }
 
     @Test func aRecoveringAcceptorRestartsRecovering() {

@@ -661,8 +661,9 @@ struct Simulation {
         // any Paxos. A twin counts: once it displaces the original, that id's state is the twin's (none).
         func acceptorWithoutState() -> Bool {
             let live = processes.filter { $0.role == .acceptor && $0.stopped == nil }
+            // An acceptor that never promised anything has no state either, even once it votes.
             return Set(live.map(\.id)).count < live.count || live.contains { p in
-                p.acceptor?.isRecovering ?? (p.disk.state.acceptor.promised == .zero || p.disk.state.acceptor.recovering)
+                p.acceptor?.isRecovering ?? false || p.disk.state.acceptor.promised == .zero || p.disk.state.acceptor.recovering
             }
         }
         if config.wipeRate > 0 && chance(config.wipeRate) {
@@ -760,7 +761,7 @@ struct Simulation {
         case .trimmed(let a, let t): "trimmed A\(a) through \(t)"
         case .recoverState(let a, let b, let r): "recoverState A\(a) barrier \(b) request \(r % 1000)"
         case .acceptorState(let p, let blank, _): "acceptorState\(blank ? " (blank)" : "") A\(p.acceptor) \(p.ballot) from \(p.from) chunk \(p.chunk)/\(p.chunkCount) trimmed \(p.trimmedThrough) \(p.accepted.map { "\($0.instance)@\($0.ballot)" })"
-        case .present(let a): "present A\(a)"
+        case .present(let a, let b): "present A\(a) promised \(b)"
         }
     }
 }

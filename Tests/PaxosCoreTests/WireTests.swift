@@ -73,7 +73,7 @@ import Testing
         .acceptorState(Promise(acceptor: 3, ballot: .zero, from: 0, chunk: 0, chunkCount: 1, accepted: []), recovering: false,
                        request: 0),
         .present(acceptor: 5),
-        .present(acceptor: .max),
+        .present(acceptor: .max, promised: Ballot(round: Ballot.maxRound, proposer: .max, incarnation: .max)),
     ]
 
     /// Exhaustive over `Message`, so a new case that lacks a sample fails `samplesCoverEveryCase`.
@@ -211,7 +211,8 @@ import Testing
         (.acceptorState(Promise(acceptor: 2, ballot: Ballot(round: 5, proposer: 0), from: 0, answer: 1, chunk: 0, chunkCount: 1,
                                 accepted: []), recovering: false, request: 7),
          [2, 5, 0, 0, 0, 1, 0, 1, 0, 0, 0, 7]),
-        (.present(acceptor: 4), [4]),
+        // acceptor 4, promised ballot (round 2, proposer 1, incarnation 0)
+        (.present(acceptor: 4, promised: Ballot(round: 2, proposer: 1)), [4, 2, 1, 0]),
     ]
 
     @Test func everyMessageTypeHasItsExactByteLayout() {
@@ -261,7 +262,7 @@ import Testing
                             + [0xFF, 0xFF, 0xFF, 0xFF, 0x0F]  // id
                             + [0xFF, 0xFF, 0xFF, 0xFF, 0x0F]  // incarnation
                             + Self.varint(.max)  // started at
-                            + [1])
+                            + [1, 0, 0, 0])  // acceptor 1, promised 0.0
                 #expect(Wire.decodeDatagram(bytes) == .success(Wire.Datagram(header: header, message: message)))
             }
         }
@@ -304,7 +305,7 @@ import Testing
         #expect(Wire.decode(Self.prefix(17)) == .failure(.truncated))
         #expect(Wire.decode(Self.prefix(17) + [3, 2, 4]) == .failure(.truncated))
         #expect(Wire.decode(Self.prefix(17) + [3, 2, 4, 0, 0]) == .failure(.truncated))
-        #expect(Wire.decode(Self.header(17) + [1]) == .success(.present(acceptor: 1)))
+        #expect(Wire.decode(Self.header(17) + [1, 0, 0, 0]) == .success(.present(acceptor: 1)))
         // A version-1 body under a version-2 prefix: the body is read as the header, and is short.
         #expect(Wire.decode(Self.prefix(17) + [1]) == .failure(.truncated))
     }
@@ -316,7 +317,7 @@ import Testing
             #expect(Self.isMalformed(Wire.decode(bytes)), "role \(role)")
         }
         // The same bytes with a known role decode.
-        #expect(Wire.decode(Self.prefix(17) + [3, 2, 1, 0, 0, 0] + [1]) == .success(.present(acceptor: 1)))
+        #expect(Wire.decode(Self.prefix(17) + [3, 2, 1, 0, 0, 0] + [1, 0, 0, 0]) == .success(.present(acceptor: 1)))
     }
 
     @Test func headerFieldsBeyond32BitsAreMalformed() {
@@ -326,7 +327,7 @@ import Testing
         #expect(Self.isMalformed(Wire.decode(Self.prefix(17) + [3, 2, 4] + tooBig + [0, 0] + [1])))  // id
         #expect(Self.isMalformed(Wire.decode(Self.prefix(17) + [3, 2, 4, 0] + tooBig + [0] + [1])))  // incarnation
         // The start time is a full 64 bits; beyond it, the varint overflows.
-        #expect(Wire.decodeDatagram(Self.prefix(17) + [3, 2, 4, 0, 0] + Self.varint(.max) + [1]).map(\.header.sender.startedAt)
+        #expect(Wire.decodeDatagram(Self.prefix(17) + [3, 2, 4, 0, 0] + Self.varint(.max) + [1, 0, 0, 0]).map(\.header.sender.startedAt)
                     == .success(.max))
         #expect(Self.isMalformed(Wire.decode(Self.prefix(17) + [3, 2, 4, 0, 0] + Array(repeating: 0xFF, count: 9) + [0x02, 1])))
     }
