@@ -20,7 +20,9 @@
 //     its group, with a fixed budget; then the clock advances over every timeout (retries, probes, recover,
 //     elections, acceptors' presence and recovery requests), each tick's sends routed the same way.
 //     No role may trap, no datagram a role sends may fail to round-trip or be refused by another role of
-//     the cluster, and the learner's output must stay consistent.
+//     the cluster, and the learner's output must stay consistent. (One liberty: an input's state answer
+//     with request 0 is given to a recovering acceptor as an answer to its current request; see
+//     `FuzzDriver.anyRequest`.)
 
 /// Counters for the tool's summary (the libFuzzer harness ignores them).
 struct FuzzStats {
@@ -33,6 +35,9 @@ struct FuzzStats {
     var routed = 0
     var deliveries = 0
     var recovered = 0
+    /// Recoveries (or fresh starts) the input's own datagrams completed, before the harness's clock steps.
+    var recoveredByInput = 0
+    var startedFresh = 0
     var errors: [String: Int] = [:]
 }
 
@@ -43,9 +48,9 @@ import Darwin
 #endif
 
 /// Known bugs the driver can step around (so a long run looks for new ones), each counted when it does.
-/// `PAXOS_FUZZ_GUARD` unset: step around the OPEN ones only; `0`: none; `1`: all, also the fixed ones
-/// (BUG 1-3, fixed by 556ebdd and aeb0746; the guards stay so that a build that brings one back can still
-/// be fuzzed past it).
+/// `PAXOS_FUZZ_GUARD` unset: step around the OPEN ones only (none at this writing); `0`: none; `1`: all,
+/// also the fixed ones (BUG 1-3, fixed by 556ebdd and aeb0746; BUG 4 and 5, fixed by 9f92810; the guards
+/// stay so that a build that brings one back can still be fuzzed past it).
 enum KnownBugs {
     static let level: Int = {
         guard let v = getenv("PAXOS_FUZZ_GUARD") else { return 1 }
@@ -97,16 +102,14 @@ enum KnownBugs {
         default:
             break
         }
-        return nil
-    }
-
-    /// Open bugs (still there in the sources of this writing).
-    static func checkOpen(_ m: Message, for p: Paxos.Proposer) -> String? {
-        // BUG 4: instance numbers near the decoder's limit (Wire.maxInstance = 2^62, itself accepted)
-        // let a leader compute 2^62 + 1 and send 2As and heartbeats no acceptor or proposer can decode.
-        // Minimised (Fuzz/known-bugs/promise-trimmed-2^62): one promise for the candidate's ballot whose
-        // trimmedThrough is 2^62: becomeLeader marks everything through it decided and proposes at
-        // 2^62 + 1. Same with a `recover` from 2^62 once firstUndecided is that high, or a trimmed notice.
+        // BUG 4 (fixed by 9f92810: promises whose trim point lies in the upper half of the instance space
+        // are ignored; entries past a gap wider than maxInstanceLead were already dropped, and trimmed
+        // notices beyond what the leader proposed too): instance numbers near the decoder's limit
+        // (Wire.maxInstance = 2^62, itself accepted) let a leader compute 2^62 + 1 and send 2As and
+        // heartbeats no acceptor or proposer can decode. Minimised (Fuzz/known-bugs/promise-trimmed-2^62):
+        // one promise for the candidate's ballot whose trimmedThrough is 2^62: becomeLeader marked everything
+        // through it decided and proposed at 2^62 + 1. Same with a `recover` from 2^62 once firstUndecided
+        // is that high, or a trimmed notice.
         let near: Instance = (1 << 62) - (1 << 20)
         switch m {
         case .promise(let pr):
@@ -124,15 +127,21 @@ enum KnownBugs {
         return nil
     }
 
+    /// Open bugs (still there in the sources of this writing): none since BUG 4 was fixed (9f92810). New
+    /// open guards go here; once fixed, they move to `check(_:for:)`'s fixed set.
+    static func checkOpen(_ m: Message, for p: Paxos.Proposer) -> String? {
+        nil
+    }
     /// Why the driver must not give `m` to acceptor `a` (a known bug), or nil.
     static func check(_ m: Message, for a: Paxos.Acceptor) -> String? {
-        guard openEnabled, a.isRecovering, case .acceptorState(let p, _) = m else { return nil }
-        // BUG 5: a recovering acceptor fixes its barrier at `Ballot.barrier(above:)` the highest promise
-        // the other acceptors' state answers report, computing `round + 1` unchecked: one answer
-        // (acceptorState from any acceptor id but its own, from anyone: nothing is authenticated) claiming
-        // a promise of round 2^64-1 traps it as soon as a quorum of answers is in
-        // (Fuzz/known-bugs/acceptor-state-round-2^64-1). Live: a recovering acceptor killed by one datagram,
-        // again after every restart (it is still without state).
+        guard enabled, a.isRecovering, case .acceptorState(let p, _, _) = m else { return nil }
+        // BUG 5 (fixed by 9f92810: a recovering acceptor ignores state answers with absurd rounds, adopts no
+        // promise far beyond its barrier, and starts over when its barrier is not reached for a while): a
+        // recovering acceptor fixed its barrier at `Ballot.barrier(above:)` the highest promise the other
+        // acceptors' state answers reported, computing `round + 1` unchecked: one answer (acceptorState from
+        // any acceptor id but its own, from anyone: nothing is authenticated) claiming a promise of round
+        // 2^64-1 trapped it as soon as a quorum of answers was in (Fuzz/known-bugs/acceptor-state-round-2^64-1).
+        // Live: a recovering acceptor killed by one datagram, again after every restart.
         if p.ballot.round == .max { return "acceptor-state-round-2^64-1" }
         return nil
     }
@@ -406,6 +415,21 @@ enum FuzzDriver {
 
     static let routeBudget = 300
 
+    /// The `request` of an input's state answer that stands for "whatever the recovering acceptor asks
+    /// now". A recovering acceptor draws a 64-bit nonce per recovery step and counts only answers echoing
+    /// it, which no mutation guesses: an `acceptorState` from the input (never one the harness's own roles
+    /// send) with this request is given to a recovering acceptor with its current `recoveryRequest`, so
+    /// the fuzzer reaches both steps of a recovery. Any other request is delivered as it is (and must count
+    /// for nothing unless it happens to match). 0 is one varint byte; a real nonce is 0 once in 2^64.
+    static let anyRequest: UInt64 = 0
+
+    /// `m` as given to acceptor `a` when it comes from the input (see `anyRequest`).
+    static func echoed(_ m: Message, for a: Paxos.Acceptor) -> Message {
+        guard case .acceptorState(let p, let recovering, let request) = m, request == anyRequest,
+              let current = a.recoveryRequest else { return m }
+        return .acceptorState(p, recovering: recovering, request: current)
+    }
+
     /// Offers `d` to the roles listening to `group` (nil: every role, as a sprayer reaches every group);
     /// returns what they send.
     static func deliver(_ c: inout Cluster, _ d: Wire.Datagram, to group: Group?, fromCluster: Bool,
@@ -418,8 +442,9 @@ enum FuzzDriver {
         if group == nil || group == .acceptors {
             for (k, node) in acceptorNodes.enumerated()
             where admits(&c, node, d.header, fromCluster: fromCluster, input: input, stats: &stats) {
-                if let bug = KnownBugs.check(m, for: c.acceptors[k]) { KnownBugs.hit(bug); continue }
-                let e = c.acceptors[k].on(m)
+                let mk = fromCluster ? m : echoed(m, for: c.acceptors[k])
+                if let bug = KnownBugs.check(mk, for: c.acceptors[k]) { KnownBugs.hit(bug); continue }
+                let e = c.acceptors[k].on(mk)
                 acceptorEvents(e, &stats)
                 emit(e.send, node)
             }
@@ -458,7 +483,13 @@ enum FuzzDriver {
     }
 
     static func acceptorEvents(_ e: Paxos.AcceptorEffects, _ stats: inout FuzzStats) {
-        for event in e.events { if case .recovered = event { stats.recovered += 1 } }
+        for event in e.events {
+            switch event {
+            case .recovered: stats.recovered += 1
+            case .startedFresh: stats.startedFresh += 1
+            case .raisingBarrier: break
+            }
+        }
     }
 
     static func learned(_ e: Paxos.LearnerEffects, _ c: inout Cluster, input: [UInt8]) {
@@ -523,6 +554,7 @@ enum FuzzDriver {
             queue += deliver(&c, d, to: nil, fromCluster: false, input: input, stats: &stats)
         }
         route(&c, queue, budget: routeBudget, input: input, stats: &stats)
+        if c.stopped & Node.acceptor3.bit == 0 && !c.acceptors[2].isRecovering { stats.recoveredByInput += 1 }
         // Advance the clock past every timeout: catch-up (5/10), heartbeats (10), retries (20 and 50),
         // recovery requests (20), election (50 + up to 30), probes, recover and presence (100).
         for step: UInt64 in [10, 25, 100, 200] {

@@ -83,12 +83,25 @@ func seedCorpus() -> [(String, [UInt8])] {
     let e2 = AcceptedEntry(instance: 2, ballot: lb, proposal: .noop)
     let ip1 = InstanceProposal(instance: 1, proposal: batch)
     let ip5 = InstanceProposal(instance: 5, proposal: .batch([s1]))
-    // The barrier recovering acceptor 3 asks for once acceptors 1 and 2 told it their promise (lb).
-    let barrier = Ballot.barrier(above: lb)
     func promise(_ a: UInt32, _ b: Ballot, from: Instance = 1, answer: UInt64 = 5, chunk: UInt32 = 0, of count: UInt32 = 1,
                  trimmed: Instance = 0, _ entries: [AcceptedEntry]) -> Promise {
         Promise(acceptor: a, ballot: b, from: from, answer: answer, chunk: chunk, chunkCount: count,
                 trimmedThrough: trimmed, accepted: entries)
+    }
+    // The barrier recovering acceptor 3 asks for once acceptors 1 and 2 told it their promise (lb).
+    let barrier = Ballot.barrier(above: lb)
+    // The requests its answers must echo: `ask1` its first step's (drawn when it started, asked again in
+    // the harness's second clock step), `ask2` its second step's (drawn once a quorum of answers to
+    // `ask1` fixed the barrier; computed by playing the sequence's first answers to a copy of it).
+    let ask1 = t.acceptors[2].recoveryRequest!
+    let step1: [(Message, Wire.Header)] = [
+        (.acceptorState(promise(1, lb, from: 0, answer: 1, []), recovering: false, request: ask1), D.Node.acceptor1.header),
+        (.acceptorState(promise(2, lb, from: 0, answer: 2, []), recovering: false, request: ask1), D.Node.acceptor2.header),
+    ]
+    var a3 = t.acceptors[2]
+    for (m, _) in step1 { _ = a3.on(m) }
+    guard let ask2 = a3.recoveryRequest, ask2 != ask1 else {
+        fatalError("seq-recovery: acceptor 3 did not fix its barrier on the first two answers")
     }
     // Each message with the header of the process that would send it (the harness's own where it runs one).
     let singles: [(String, Message, Wire.Header)] = [
@@ -106,8 +119,8 @@ func seedCorpus() -> [(String, [UInt8])] {
         ("recover", .recover(learner: 2, from: 1), D.header(.learner, 2)),
         ("progress", .progress(learner: 2, delivered: 520), D.header(.learner, 2)),
         ("trimmed", .trimmed(acceptor: 3, through: 1024), D.Node.acceptor3.header),
-        ("recover-state", .recoverState(acceptor: 3, barrier: .zero), D.Node.acceptor3.header),
-        ("acceptor-state", .acceptorState(promise(1, lb, from: 0, []), recovering: false), D.Node.acceptor1.header),
+        ("recover-state", .recoverState(acceptor: 3, barrier: .zero, request: ask1), D.Node.acceptor3.header),
+        ("acceptor-state", .acceptorState(promise(1, lb, from: 0, []), recovering: false, request: ask1), D.Node.acceptor1.header),
         ("present", .present(acceptor: 2), D.Node.acceptor2.header),
     ]
     var out = singles.map { ($0.0, Wire.encode($0.1, header: $0.2)) }
@@ -123,7 +136,7 @@ func seedCorpus() -> [(String, [UInt8])] {
     // Sequences (the harness cuts before every "PX\u{2}"): a quorum of promises for the candidate, a
     // quorum of 2B votes, a 2A answered by the acceptors whose 2B then reaches the learner, and acceptor 3's
     // recovery: two state answers fix its barrier, two more above it rebuild its state (or two blank
-    // answers: a new cluster).
+    // answers: a new cluster), each echoing the request of its step.
     func seq(_ name: String, _ ms: [(Message, Wire.Header)]) {
         out.append((name, ms.flatMap { Wire.encode($0.0, header: $0.1) }))
     }
@@ -146,15 +159,13 @@ func seedCorpus() -> [(String, [UInt8])] {
         (.nack(acceptor: 3, promised: Ballot(round: 9, proposer: 3, incarnation: 33)), h3),
         (.recover(learner: 2, from: 1), D.header(.learner, 2)),
     ])
-    seq("seq-recovery", [
-        (.acceptorState(promise(1, lb, from: 0, answer: 1, []), recovering: false), h1),
-        (.acceptorState(promise(2, lb, from: 0, answer: 2, []), recovering: false), h2),
-        (.acceptorState(promise(1, barrier, from: 1, answer: 3, [e1, e2]), recovering: false), h1),
-        (.acceptorState(promise(2, barrier, from: 1, answer: 4, [e2]), recovering: false), h2),
+    seq("seq-recovery", step1 + [
+        (.acceptorState(promise(1, barrier, from: 1, answer: 3, [e1, e2]), recovering: false, request: ask2), h1),
+        (.acceptorState(promise(2, barrier, from: 1, answer: 4, [e2]), recovering: false, request: ask2), h2),
     ])
     seq("seq-recovery-fresh", [
-        (.acceptorState(promise(1, .zero, from: 0, answer: 1, []), recovering: true), h1),
-        (.acceptorState(promise(2, .zero, from: 0, answer: 2, []), recovering: true), h2),
+        (.acceptorState(promise(1, .zero, from: 0, answer: 1, []), recovering: true, request: ask1), h1),
+        (.acceptorState(promise(2, .zero, from: 0, answer: 2, []), recovering: true, request: ask1), h2),
     ])
     return out
 }
@@ -188,6 +199,15 @@ struct Gen {
         case 3: return Ballot.barrier(above: t.leader.ballot)  // what recovering acceptor 3 will ask for
         case 4: return Ballot(round: 1 + next() % 4, proposer: UInt32(below(4)), incarnation: [0, 11, 22, 33][below(4)])
         default: return Ballot(round: u64(), proposer: u32(), incarnation: chance(50) ? 0 : u32())
+        }
+    }
+    /// A state answer's request: mostly `FuzzDriver.anyRequest` (the driver makes it echo what the
+    /// recovering acceptor asks now), else its first step's real request, or anything.
+    mutating func request() -> UInt64 {
+        switch below(10) {
+        case 0..<6: FuzzDriver.anyRequest
+        case 6, 7: FuzzDriver.template.acceptors[2].recoveryRequest ?? 0
+        default: u64()
         }
     }
     mutating func instance() -> Instance { chance(50) ? next() % 12 : u64() }
@@ -227,8 +247,8 @@ struct Gen {
         case 11: return .recover(learner: learner(), from: instance())
         case 12: return .progress(learner: learner(), delivered: instance())
         case 13: return .trimmed(acceptor: acceptor(), through: instance())
-        case 14: return .recoverState(acceptor: acceptor(), barrier: chance(40) ? .zero : ballot())
-        case 15: return .acceptorState(promise(stateAnswer: true), recovering: chance(30))
+        case 14: return .recoverState(acceptor: acceptor(), barrier: chance(40) ? .zero : ballot(), request: u64())
+        case 15: return .acceptorState(promise(stateAnswer: true), recovering: chance(30), request: request())
         default: return .present(acceptor: acceptor())
         }
     }
@@ -307,8 +327,13 @@ struct Tool {
                 if quiet { FuzzDriver.one(bytes, stats: &stats); continue }
                 print("\(path): \(bytes.count) bytes: \(hex(Array(bytes.prefix(64))))\(bytes.count > 64 ? "..." : "")")
                 for p in FuzzDriver.segments(bytes) { print("  " + describe(Wire.decodeDatagram(Array(p)))) }
+                let before = stats
                 FuzzDriver.one(bytes, stats: &stats)
-                print("  ok")
+                let how = stats.recoveredByInput > before.recoveredByInput ? "before the clock moved"
+                    : stats.recovered > before.recovered || stats.startedFresh > before.startedFresh ? "after the clock moved" : "not"
+                print("  ok (recovering acceptor 3 asked with request \(FuzzDriver.template.acceptors[2].recoveryRequest ?? 0); "
+                      + "\(stats.recovered - before.recovered) recovered, \(stats.startedFresh - before.startedFresh) started fresh, "
+                      + "\(how))")
             }
         case "decode":
             while let line = readLine() {
@@ -340,7 +365,8 @@ struct Tool {
             print("generate: \(stats.inputs) inputs (seed \(seed)) in \(Int(secs)) s, \(Int(Double(stats.inputs) / max(secs, 0.001))) inputs/s")
             print("  mutated \(mutated); datagrams decoded \(stats.decoded) (non-canonical \(stats.nonCanonical)); "
                   + "offered to the cluster \(stats.segmentsDelivered); refused by a role's admission \(stats.notAdmitted), "
-                  + "roles stopped by a newer twin \(stats.displaced); routed \(stats.routed); acceptor recoveries \(stats.recovered); "
+                  + "roles stopped by a newer twin \(stats.displaced); routed \(stats.routed); acceptor recoveries \(stats.recovered) "
+                  + "and fresh starts \(stats.startedFresh) (\(stats.recoveredByInput) of them before the clock moved: the input's doing); "
                   + "values learned \(stats.deliveries)")
             print("  decode errors: " + stats.errors.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
         case "absurd":

@@ -45,8 +45,8 @@ A ballot is three varints: round, proposer, incarnation (u32; 0 here). Types and
    7 accepted acceptor ballot [instance proposal]    8 replay acceptor [entry]
    9 heartbeat ballot firstUndecided                10 catchUp learner from to
   11 decided [instance proposal]  12 recover learner from   13 progress learner delivered
-  14 trimmed acceptor through     15 recoverState acceptor barrier-ballot
-  16 acceptorState (the body of a promise)           17 present acceptor
+  14 trimmed acceptor through     15 recoverState acceptor barrier-ballot request
+  16 acceptorState (a promise, flag, request) 17 present acceptor
 (entry: instance ballot proposal; proposal: 0 noop, or 1 [client incarnation sequence value]).
 """
 import argparse
@@ -199,14 +199,16 @@ def m_trimmed(acceptor, through):
     return header(TRIMMED) + varint(acceptor) + varint(through)
 
 
-def m_recover_state(acceptor, barrier):
-    return header(RECOVER_STATE) + varint(acceptor) + barrier
+def m_recover_state(acceptor, barrier, request=7):
+    # the request nonce is echoed by the answers
+    return header(RECOVER_STATE) + varint(acceptor) + barrier + varint(request)
 
 
-def m_acceptor_state(acceptor, b, frm, chunk, count, entries, trimmed=0, answer=7, recovering=False):
-    # the body of a promise, then one byte: 1 if the answering acceptor is without state itself
+def m_acceptor_state(acceptor, b, frm, chunk, count, entries, trimmed=0, answer=7, recovering=False, request=7):
+    # the body of a promise, one byte (1 if the answering acceptor is without state itself), then the
+    # request it answers
     return (header(ACCEPTOR_STATE) + promise_body(acceptor, b, frm, chunk, count, entries, trimmed, answer)
-            + bytes([1 if recovering else 0]))
+            + bytes([1 if recovering else 0]) + varint(request))
 
 
 def m_present(acceptor):
