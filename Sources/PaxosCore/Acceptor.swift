@@ -375,8 +375,11 @@ extension Paxos {
                 // An acceptor that never promised anything (blank, or voting in a new cluster and not yet
                 // asked) has no history to give.
                 let blank = answers.filter { $0.ballot == .zero && $0.trimmedThrough == 0 }
-                if blank.count == answers.count, promised == .zero, !r.historySeen, blank.count + 1 >= settings.quorum,
-                   now - r.since >= settings.presenceTicks + settings.recoverStateRetryTicks {
+                if blank.count == answers.count, promised == .zero, !r.historySeen {
+                    // Nobody has said it holds anything: a new cluster, once every running acceptor had
+                    // time to say otherwise.
+                    guard blank.count + 1 >= settings.quorum,
+                          now - r.since >= settings.presenceTicks + settings.recoverStateRetryTicks else { return }
                     recovery = nil
                     effects.events.append(.startedFresh(blank: ([id] + blank.map(\.acceptor)).sorted()))
                     return

@@ -369,7 +369,13 @@ struct Simulation {
     }
 
     mutating func heal() {
-        for p in processes where !p.isAlive && p.stopped == nil { startNode(p) }
+        for p in processes where !p.isAlive && p.stopped == nil {
+            if processes.contains(where: { $0 !== p && $0.role == p.role && $0.id == p.id && $0.stopped == nil && $0.isTwin }) {
+                stopForGood(p, why: "replaced by a second process with its id")
+            } else {
+                startNode(p)
+            }
+        }
     }
 
     mutating func step(faulty: Bool) throws(Violation) {
@@ -673,10 +679,15 @@ struct Simulation {
         }
         if config.twinRate > 0 && chance(config.twinRate) && !processes.contains(where: { $0.isTwin && $0.stopped == nil }) {
             let blocked = acceptorWithoutState()
-            let candidates = running.filter { $0.role == .proposer || ($0.role == .acceptor && !blocked) }
+            let candidates = running.filter { $0.isAlive && ($0.role == .proposer || ($0.role == .acceptor && !blocked)) }
             if !candidates.isEmpty { startTwin(of: candidates[Int(rng.next() % UInt64(candidates.count))]) }
         }
-        let down = running.filter { !$0.isAlive && !isLateLearnerWaiting($0) }
+        // A process whose twin runs is replaced: restarting it too would be two disks for one id (a
+        // stale one voting), which no protection here claims to survive.
+        let down = running.filter { p in
+            !p.isAlive && !isLateLearnerWaiting(p)
+                && !processes.contains { $0 !== p && $0.role == p.role && $0.id == p.id && $0.stopped == nil && $0.isTwin }
+        }
         if !down.isEmpty && chance(config.restartRate) {
             startNode(down[Int(rng.next() % UInt64(down.count))])
         }
