@@ -121,7 +121,7 @@ func seedCorpus() -> [(String, [UInt8])] {
         ("trimmed", .trimmed(acceptor: 3, through: 1024), D.Node.acceptor3.header),
         ("recover-state", .recoverState(acceptor: 3, barrier: .zero, request: ask1), D.Node.acceptor3.header),
         ("acceptor-state", .acceptorState(promise(1, lb, from: 0, []), recovering: false, request: ask1), D.Node.acceptor1.header),
-        ("present", .present(acceptor: 2), D.Node.acceptor2.header),
+        ("present", .present(acceptor: 2, promised: lb), D.Node.acceptor2.header),
     ]
     var out = singles.map { ($0.0, Wire.encode($0.1, header: $0.2)) }
     // Headers the admission rules refuse: another cluster's fingerprint, and a NEWER process playing
@@ -132,11 +132,11 @@ func seedCorpus() -> [(String, [UInt8])] {
     var twin = D.Node.acceptor1.header
     twin.sender.incarnation = 1001
     twin.sender.startedAt = D.startedAt + 1
-    out.append(("header-newer-twin", Wire.encode(.present(acceptor: 1), header: twin)))
+    out.append(("header-newer-twin", Wire.encode(.present(acceptor: 1, promised: .zero), header: twin)))
     // Sequences (the harness cuts before every "PX\u{2}"): a quorum of promises for the candidate, a
     // quorum of 2B votes, a 2A answered by the acceptors whose 2B then reaches the learner, and acceptor 3's
-    // recovery: two state answers fix its barrier, two more above it rebuild its state (or two blank
-    // answers: a new cluster), each echoing the request of its step.
+    // recovery: two state answers fix its barrier, two more above it rebuild its state (or, once the
+    // others are gone, one blank answer: a new cluster), each echoing the request of its step.
     func seq(_ name: String, _ ms: [(Message, Wire.Header)]) {
         out.append((name, ms.flatMap { Wire.encode($0.0, header: $0.1) }))
     }
@@ -163,9 +163,21 @@ func seedCorpus() -> [(String, [UInt8])] {
         (.acceptorState(promise(1, barrier, from: 1, answer: 3, [e1, e2]), recovering: false, request: ask2), h1),
         (.acceptorState(promise(2, barrier, from: 1, answer: 4, [e2]), recovering: false, request: ask2), h2),
     ])
+    // A new cluster is declared only without a sign of history (a promise in `present`, ...) and once
+    // the presence period since the recovery began is over (120 ticks; the input comes in earlier: a
+    // quorum of answers by then fixes a barrier instead, even blank ones). Here newer twins of acceptors 1
+    // and 2, restarted blank, stop the harness's; one blank answer from a twin, and no other answer until
+    // the period is over (the harness's third clock step): acceptor 3 starts fresh with acceptor 2.
+    func newer(_ h: Wire.Header) -> Wire.Header {
+        var h = h
+        h.sender.incarnation += 1000
+        h.sender.startedAt = D.startedAt + 1
+        return h
+    }
     seq("seq-recovery-fresh", [
-        (.acceptorState(promise(1, .zero, from: 0, answer: 1, []), recovering: true, request: ask1), h1),
-        (.acceptorState(promise(2, .zero, from: 0, answer: 2, []), recovering: true, request: ask1), h2),
+        (.present(acceptor: 1, promised: .zero), newer(h1)),
+        (.present(acceptor: 2, promised: .zero), newer(h2)),
+        (.acceptorState(promise(2, .zero, from: 0, answer: 2, []), recovering: true, request: ask1), newer(h2)),
     ])
     return out
 }
@@ -249,7 +261,7 @@ struct Gen {
         case 13: return .trimmed(acceptor: acceptor(), through: instance())
         case 14: return .recoverState(acceptor: acceptor(), barrier: chance(40) ? .zero : ballot(), request: u64())
         case 15: return .acceptorState(promise(stateAnswer: true), recovering: chance(30), request: request())
-        default: return .present(acceptor: acceptor())
+        default: return .present(acceptor: acceptor(), promised: chance(40) ? .zero : ballot())
         }
     }
 
