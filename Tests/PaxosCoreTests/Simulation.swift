@@ -31,6 +31,9 @@ struct Simulation {
         var replayRate = 0.0
         /// Per tick, the chance that a second process starts with an acceptor's or proposer's id.
         var twinRate = 0.0
+        /// The chance that each chunk of a promise that came in several is lost, on top of `loss`: answers
+        /// then complete only from retransmissions, the schedule that once mixed two answers.
+        var chunkLoss = 0.0
         /// Most datagrams handed to a node in one burst (the shells read what the socket holds).
         var maxBurst = 1
         var faultyTicks: UInt64 = 200
@@ -53,6 +56,7 @@ struct Simulation {
             c.wipeRate = pick([0, 0, 0.005, 0.01, 0.03])
             c.replayRate = pick([0, 0, 0.05, 0.2])
             c.twinRate = pick([0, 0, 0, 0.005, 0.01])
+            c.chunkLoss = pick([0, 0, 0.3, 0.6])
             c.maxBurst = pick([1, 2, 4, 16])
             c.proposers = Int(rng.next() % 3) + 1
             c.learners = Int(rng.next() % 3) + 1
@@ -79,6 +83,7 @@ struct Simulation {
             return "seed=\(seed) acceptors=\(acceptorsRunning)/\(s.acceptorCount) proposers=\(proposers) "
                 + "learners=\(learners) clients=\(clients)x\(valuesPerClient) loss=\(loss) dup=\(duplicate) "
                 + "delay≤\(maxDelay) crash=\(crashRate) wipe=\(wipeRate) replay=\(replayRate) twin=\(twinRate) "
+                + "chunkLoss=\(chunkLoss) "
                 + "burst≤\(maxBurst) faulty=\(faultyTicks) window=\(s.window) datagram=\(s.maxDatagramBytes) "
                 + "batch=\(s.maxBatchBytes) trimBatch=\(s.trimBatch) catchUpChunk=\(s.catchUpChunk) "
                 + "serveCache=\(s.learnerServeCache) clientWindow=\(s.clientWindow) prepareAttempts=\(s.prepareAttempts)"
@@ -634,8 +639,11 @@ struct Simulation {
     mutating func send(_ outgoing: [Outgoing], from: String, header: Wire.Header, faulty: Bool) {
         for out in outgoing {
             let bytes = Wire.encode(out.message, header: header)
+            var chunked = false
+            if case .promise(let p) = out.message, p.chunkCount > 1 { chunked = true }
             for to in receivers(of: out.group) {
                 if faulty && chance(config.loss) { continue }
+                if faulty && chunked && config.chunkLoss > 0 && chance(config.chunkLoss) { continue }
                 let e = Envelope(to: to, bytes: bytes, deliverAt: now + 1 + rng.next() % (config.maxDelay + 1), from: from)
                 network.append(e)
                 if faulty && config.replayRate > 0 {
