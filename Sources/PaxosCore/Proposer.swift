@@ -47,6 +47,7 @@ extension Paxos {
         private var prepareFrom: Instance = 1
         private var prepareSentAt: UInt64 = 0
         private var prepareAttempts = 0
+        private var electionStartedAt: UInt64 = 0
         private var promises = PromiseAnswers()
 
         private var nextInstance: Instance = 1
@@ -152,9 +153,10 @@ extension Paxos {
                 if self.now >= electionDeadline { startElection(from: decided.firstUndecided, into: &effects) }
             case .candidate:
                 if self.now - prepareSentAt >= settings.prepareRetryTicks {
-                    if prepareAttempts >= settings.prepareAttempts {
+                    if prepareAttempts >= settings.prepareAttempts && self.now - electionStartedAt >= settings.leaderTimeoutTicks {
                         // No quorum of complete promises for this ballot: give it up and stand again with a
-                        // higher one after a random backoff, rather than wait on answers that never complete.
+                        // higher one after a random backoff, rather than wait on answers that never complete
+                        // (not before a leader timeout: answers slower than the retries still get their chance).
                         stepDown()
                         electionDeadline = self.now + 1 + jitter()
                     } else {
@@ -241,6 +243,7 @@ extension Paxos {
             promises.reset()
             farBelow = [:]
             prepareAttempts = 0
+            electionStartedAt = now
             sendPrepare(into: &effects)
         }
 

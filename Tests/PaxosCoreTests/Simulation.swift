@@ -75,6 +75,8 @@ struct Simulation {
             c.settings.clientWindow = pick([1, 3, 6, 20])
             c.settings.prepareAttempts = pick([1, 2, 4])
             c.settings.progressTicks = pick([5, 10, 30])
+            // Quick retransmissions: an acceptor answers the same prepare many times, trims between.
+            c.settings.prepareRetryTicks = pick([2, 4, 8])
             return c
         }
 
