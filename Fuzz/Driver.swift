@@ -132,6 +132,7 @@ enum KnownBugs {
     static func checkOpen(_ m: Message, for p: Paxos.Proposer) -> String? {
         nil
     }
+
     /// Why the driver must not give `m` to acceptor `a` (a known bug), or nil.
     static func check(_ m: Message, for a: Paxos.Acceptor) -> String? {
         guard enabled, a.isRecovering, case .acceptorState(let p, _, _) = m else { return nil }

@@ -99,11 +99,13 @@ extension Paxos {
                 onPromise(p, into: &effects)
             case .nack(let acceptor, let promised):
                 // A barrier (proposer 0) is a real promise too: a recovering acceptor asked for it.
-                guard settings.isAcceptor(acceptor), promised.isWellFormed else { break }
+                // An acceptor that never promised anything nacks with .zero when a ballot is far above.
+                guard settings.isAcceptor(acceptor), promised.isWellFormed || promised == .zero else { break }
                 if mode == .candidate && promised.round &+ Ballot.maxRoundJump < ballot.round {
                     onFarBelow(acceptor: acceptor, promised: promised, into: &effects)
                     break
                 }
+                guard promised.isWellFormed else { break }
                 hear(promised)
                 if mode != .follower && promised > ballot { stepDown() }
             case .accepted(let acceptor, let b, let proposals):

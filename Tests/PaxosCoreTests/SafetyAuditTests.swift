@@ -344,6 +344,16 @@ enum Audit {
         #expect(p.ballot.round < Ballot.maxRoundJump, "came back down to the acceptors' promises")
     }
 
+    /// The same before any acceptor promised anything: their nacks say `.zero` (found by the fuzzer).
+    @Test func aForgedNackBeforeTheFirstPromiseDoesNotLockProposersOut() {
+        var acceptors = (1...3).map { Paxos.Acceptor(id: UInt32($0), settings: Audit.settings, blankStart: .vote) }
+        var p = Paxos.Proposer(id: 1, settings: Audit.settings, seed: 1, incarnation: 7)
+        // Heard before its first election: its first ballot is already out of the acceptors' reach.
+        _ = p.on(.nack(acceptor: 1, promised: Audit.ballot(Ballot.maxRoundJump, 999)))
+        Self.electAgainst(&acceptors, &p)
+        #expect(p.mode == .leader, "still \(p.mode) at ballot \(p.ballot)")
+    }
+
     /// A forged promise whose trim point is 2^62 made a leader number instances no datagram may carry.
     @Test func aPromiseTrimmedBeyondHalfTheInstanceSpaceIsIgnored() {
         var (p, b, _) = Audit.candidate()
