@@ -211,8 +211,9 @@ def m_acceptor_state(acceptor, b, frm, chunk, count, entries, trimmed=0, answer=
             + bytes([1 if recovering else 0]) + varint(request))
 
 
-def m_present(acceptor):
-    return header(PRESENT) + varint(acceptor)
+def m_present(acceptor, promised=None):
+    # the acceptor, then its promise (a ballot; 0.0 if it never promised anything)
+    return header(PRESENT) + varint(acceptor) + (promised if promised is not None else ballot(0, 0))
 
 
 # ------------------------------------------------------------------------------------------------
