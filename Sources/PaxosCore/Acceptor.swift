@@ -257,8 +257,7 @@ extension Paxos {
             // nor beyond what a leader said was decided (forged reports from every learner id must not
             // make acceptors forget an undecided instance).
             guard learnerProgress.count == settings.learnerCount,
-                  let reported = learnerProgress.values.min(), let highest = max(accepted.keys.max() ?? 0, inherited.keys.max() ?? 0) as Instance?,
-                  case let floor = min(reported, highest, leaderDecided), floor > trimmedThrough else { return }
+                  let reported = learnerProgress.values.min(), case let floor = min(reported, highestAccepted, leaderDecided), floor > trimmedThrough else { return }
             // Trimming per instance is wasteful: wait for a worthwhile stretch.
             guard floor - trimmedThrough >= UInt64(settings.trimBatch) || accepted.keys.allSatisfy({ $0 <= floor }) else { return }
             trimmedThrough = floor
