@@ -18,8 +18,10 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
+        // The protocol's vocabulary (ballots, instances, messages) and its one binary encoding.
+        .target(name: "PaxosWire"),
         // The protocol: pure value types, no I/O, no clocks, no randomness of its own.
-        .target(name: "PaxosCore"),
+        .target(name: "PaxosCore", dependencies: ["PaxosWire"]),
         // libsqlite3 as a Swift module (apt-get install libsqlite3-dev).
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         // Durable state of acceptors, learners and proposers in SQLite; schema in migrations/.
@@ -48,6 +50,7 @@ let package = Package(
         ]),
         // The simulator drives the shells' own nodes (PaxosNode) over in-memory disks.
         .testTarget(name: "PaxosCoreTests", dependencies: ["PaxosCore", "PaxosNode"]),
+        .testTarget(name: "PaxosWireTests", dependencies: ["PaxosWire", "PaxosCore"]),
         .testTarget(name: "PaxosStoreTests", dependencies: ["PaxosStore", "PaxosCore"]),
         .testTarget(name: "PaxosNodeTests", dependencies: ["PaxosNode", "PaxosCore", "PaxosStore"]),
         .testTarget(name: "PaxosTransportTests", dependencies: [

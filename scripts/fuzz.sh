@@ -79,7 +79,8 @@ mkdir -p "$WORK/artifacts" "$WORK/corpus" "$WORK/seeds"
 snapshot=$WORK/src
 rm -rf "$snapshot.new"
 mkdir -p "$snapshot.new"
-cp "$REPO_ROOT"/Sources/PaxosCore/*.swift "$snapshot.new/"
+cp "$REPO_ROOT"/Sources/PaxosWire/*.swift "$REPO_ROOT"/Sources/PaxosCore/*.swift "$snapshot.new/"
+rm -f "$snapshot.new/Exports.swift"  # one module here: PaxosWire is compiled in
 sum=$(cat "$snapshot.new"/*.swift "$FUZZ"/*.swift | sha256sum | cut -c1-16)
 TOOL=$WORK/paxos-fuzz-tool
 FUZZER=$WORK/paxos-fuzz

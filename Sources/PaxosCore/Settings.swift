@@ -3,7 +3,7 @@
 public struct ProtocolSettings: Hashable, Sendable {
     /// The configured number of acceptors. A quorum is a majority of this number, whatever number of
     /// acceptors actually runs: with one of three alive nothing may be decided.
-    public var acceptorCount: Int = 3
+    public var acceptorCount = Int(ClusterFingerprint.defaultSettings.acceptorCount)
     /// Largest datagram any role sends; longer lists are split into several messages.
     public var maxDatagramBytes: Int = 60_000
     /// Largest total encoded size of the submissions batched into one instance.
@@ -42,7 +42,7 @@ public struct ProtocolSettings: Hashable, Sendable {
     public var learnerServeCache: Int = 4_096
     /// The configured number of learners (ids 1...learnerCount). Acceptors trim an instance once every
     /// one of them reported it delivered; 0 never trims.
-    public var learnerCount: Int = 2
+    public var learnerCount = Int(ClusterFingerprint.defaultSettings.learnerCount)
     /// A learner reports its delivered prefix to the acceptors this often.
     public var progressTicks: UInt64 = 100
     /// Acceptors trim in stretches of at least this many instances (or everything they hold).

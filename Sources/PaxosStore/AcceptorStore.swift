@@ -54,9 +54,9 @@ public final class AcceptorStore {
             let instance = try row.uint64(0)
             let proposal = try row.withBytes(3) { blob in
                 do {
-                    return try ProposalCodec.decode(blob)
+                    return try Wire.decodeProposal(blob)
                 } catch {
-                    throw StoreError.corrupt(db.path, "accepted proposal of instance \(instance): \(error)")
+                    throw StoreError.corrupt(db.path, "accepted proposal of instance \(instance): \((error as? Wire.DecodeError)?.reason ?? "\(error)")")
                 }
             }
             let entry = AcceptedEntry(
@@ -98,7 +98,7 @@ public final class AcceptorStore {
                         try bind(1, entry.instance)
                         try bind(2, entry.ballot.round)
                         try bind(3, entry.ballot.proposer)
-                        try bind(4, blob: ProposalCodec.encode(entry.proposal))
+                        try bind(4, blob: Wire.encode(entry.proposal))
                         try bind(5, entry.ballot.incarnation)
                         try bind(6, inherited)
                     }

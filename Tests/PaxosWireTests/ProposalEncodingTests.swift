@@ -1,8 +1,8 @@
-import PaxosCore
-import Testing
-@testable import PaxosStore
 
-@Suite struct ProposalCodecTests {
+import Testing
+import PaxosWire
+
+@Suite struct ProposalEncodingTests {
     static let proposals: [Proposal] = [
         .noop,
         .batch([]),
@@ -15,13 +15,13 @@ import Testing
 
     @Test(arguments: proposals)
     func roundTrips(proposal: Proposal) throws {
-        #expect(try ProposalCodec.decode(ProposalCodec.encode(proposal)) == proposal)
+        #expect(try Wire.decodeProposal(Wire.encode(proposal)) == proposal)
     }
 
     @Test func layoutIsTheDocumentedOne() {
-        #expect(ProposalCodec.encode(.noop) == [0])
+        #expect(Wire.encode(.noop) == [0])
         let s = Submission(id: SubmissionID(client: 1, incarnation: 300, sequence: 2), value: [0x68, 0x69])
-        #expect(ProposalCodec.encode(.batch([s])) == [1, 1, 1, 0xAC, 0x02, 2, 2, 0x68, 0x69])
+        #expect(Wire.encode(.batch([s])) == [1, 1, 1, 0xAC, 0x02, 2, 2, 0x68, 0x69])
     }
 
     @Test(arguments: [
@@ -35,7 +35,7 @@ import Testing
         [1, 1, 1, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F, 0, 0], // varint past 64 bits
     ] as [[UInt8]])
     func malformedBlobsThrow(bytes: [UInt8]) {
-        #expect(throws: ProposalCodec.DecodeError.self) { try ProposalCodec.decode(bytes) }
+        #expect(throws: Wire.DecodeError.self) { try Wire.decodeProposal(bytes) }
     }
 
     @Test func randomBlobsNeverTrap() {
@@ -44,9 +44,9 @@ import Testing
             let bytes = (0..<Int.random(in: 0...24, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
             // Bias toward the batch tag so decoding goes deep.
             let blob = bytes.isEmpty ? bytes : [Bool.random(using: &rng) ? 1 : bytes[0]] + bytes.dropFirst()
-            if let decoded = try? ProposalCodec.decode(blob) {
+            if let decoded = try? Wire.decodeProposal(blob) {
                 // Whatever decodes re-encodes to something that decodes to the same proposal.
-                #expect((try? ProposalCodec.decode(ProposalCodec.encode(decoded))) == decoded)
+                #expect((try? Wire.decodeProposal(Wire.encode(decoded))) == decoded)
             }
         }
     }

@@ -1,4 +1,5 @@
-@testable import PaxosCore
+@testable import PaxosWire
+import PaxosCore
 import Testing
 
 /// The binary wire format: exact round trips, precise errors, and a decoder that never traps.

@@ -35,6 +35,16 @@ public enum Wire {
             case .trailingBytes(let n): "\(n) unexpected bytes after the message"
             }
         }
+
+        /// What is wrong, without calling the bytes a datagram (for a stored proposal).
+        public var reason: String {
+            switch self {
+            case .truncated: "truncated"
+            case .malformed(let why): why
+            case .trailingBytes(let n): "\(n) unexpected bytes after it"
+            default: description
+            }
+        }
     }
 
     enum TypeCode: UInt8 {
@@ -53,7 +63,7 @@ public enum Wire {
         }
 
         /// The header of datagrams built outside any process, for a cluster of default settings.
-        public static let unattributed = Header(fingerprint: ProtocolSettings().fingerprint, sender: .unattributed)
+        public static let unattributed = Header(fingerprint: .defaultSettings, sender: .unattributed)
     }
 
     /// A decoded datagram.
@@ -175,6 +185,30 @@ public enum Wire {
             w.varint(UInt64(acceptor)); w.ballot(promised)
         }
         return w.bytes
+    }
+
+    /// A proposal alone, as acceptors store it (`accepted.proposal`): the bytes it takes inside a datagram.
+    public static func encode(_ proposal: Proposal) -> [UInt8] {
+        var w = Writer()
+        w.bytes.reserveCapacity(size(of: proposal))
+        w.proposal(proposal)
+        return w.bytes
+    }
+
+    /// Decodes exactly one proposal, as ``encode(_:)-proposal`` wrote it; never traps.
+    public static func decodeProposal(_ buffer: UnsafeRawBufferPointer) throws(DecodeError) -> Proposal {
+        var r = Reader(buffer: buffer, offset: 0)
+        let proposal = try r.proposal()
+        guard r.offset == buffer.count else { throw .trailingBytes(buffer.count - r.offset) }
+        return proposal
+    }
+
+    public static func decodeProposal(_ bytes: [UInt8]) throws(DecodeError) -> Proposal {
+        // withUnsafeBytes is rethrows, which erases typed throws; carry the result out instead.
+        let result: Result<Proposal, DecodeError> = bytes.withUnsafeBytes { buffer in
+            Result { () throws(DecodeError) -> Proposal in try decodeProposal(buffer) }
+        }
+        return try result.get()
     }
 
     struct Writer {

@@ -109,6 +109,9 @@ public struct ClusterFingerprint: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "acceptor-count \(acceptorCount), learner-count \(learnerCount)" }
+
+    /// The course's cluster: three acceptors, two learners (the defaults of `ProtocolSettings`).
+    public static let defaultSettings = ClusterFingerprint(acceptorCount: 3, learnerCount: 2)
 }
 
 /// Identifies one submission: which client, which run of that client, which of its values.
