@@ -38,14 +38,14 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         // The one executable: a subcommand per role.
         .executableTarget(name: "paxos", dependencies: [
             "PaxosCore", "PaxosStore", "PaxosNode",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
-            .product(name: "Metrics", package: "swift-metrics"),
-            .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
         // The simulator drives the shells' own nodes (PaxosNode) over in-memory disks.

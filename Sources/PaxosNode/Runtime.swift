@@ -8,16 +8,50 @@ import PaxosTransport
 import Glibc
 #endif
 
-/// Why a node stopped.
-public enum StopReason: Sendable, Equatable {
-    /// SIGTERM or SIGINT.
+/// Why a node stopped; each reason has its own exit status, so a script can tell a full disk from a
+/// learner that can never catch up without reading the log.
+public enum StopReason: Sendable, Equatable, CustomStringConvertible {
+    /// SIGTERM or SIGINT (exit 0).
     case signal(Int32)
-    /// A client whose values were all decided.
+    /// A client whose values were all decided (exit 0).
     case finished
-    /// A client that ran out of time.
+    /// A client that ran out of time (exit 3).
     case timedOut
-    /// Persisting failed (disk full, read-only...): the node stops rather than answer without it.
-    case failed(String)
+    /// Persisting failed (disk full, read-only, a database changed under it): the node stops rather
+    /// than answer without it (exit 4).
+    case storageFailed(String)
+    /// A newer process started with this role and id; two must never share one (exit 5).
+    case displaced(String)
+    /// A learner that can never catch up: what it misses was forgotten by every acceptor (exit 6).
+    case cannotCatchUp(String)
+
+    public var exitCode: Int32 {
+        switch self {
+        case .signal, .finished: 0
+        case .timedOut: 3
+        case .storageFailed: 4
+        case .displaced: 5
+        case .cannotCatchUp: 6
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .signal(let s): "signal \(s)"
+        case .finished: "finished"
+        case .timedOut: "timed out"
+        case .storageFailed(let why), .displaced(let why), .cannotCatchUp(let why): why
+        }
+    }
+
+    /// The reason a node's failure to end a burst stops it with.
+    init(failure error: any Error) {
+        switch error {
+        case let displaced as Displaced: self = .displaced(displaced.description)
+        case let stuck as LearnerNode.CannotCatchUp: self = .cannotCatchUp(stuck.description)
+        default: self = .storageFailed("\(error)")
+        }
+    }
 }
 
 /// Runs one node on a single event loop: datagrams and ticks are handled on that loop only, so the
@@ -147,7 +181,7 @@ public final class NodeRuntime: @unchecked Sendable {
         do {
             try node.endOfBurst()
         } catch {
-            finish(.failed("\(error)"))
+            finish(StopReason(failure: error))
             return
         }
         if node.isFinished { finish(.finished) }
@@ -159,7 +193,7 @@ public final class NodeRuntime: @unchecked Sendable {
         if case .signal = reason, let node {
             do { try node.endOfBurst() } catch {
                 isStopping = true
-                stopped.succeed(.failed("\(error)"))
+                stopped.succeed(StopReason(failure: error))
                 return
             }
         }

@@ -141,8 +141,8 @@ final class PacedInputReader: @unchecked Sendable {
 
 extension ClientCommand {
     /// `--rate` / `--latency-log`: runs the client through a `PacedClientNode`.
-    func runPaced(startup: Startup, runtime: NodeRuntime, node: ClientNode) throws {
-        if let rate, !(rate > 0 && rate.isFinite) { throw Failure("--rate needs a positive number of values per second") }
+    func runPaced(startup: NodeStartup, runtime: NodeRuntime, node: ClientNode) throws {
+        if let rate, !(rate > 0 && rate.isFinite) { throw StartupError("--rate needs a positive number of values per second") }
         let log = try latencyLog.map {
             try ClientLatencyLog(path: $0, client: options.id, incarnation: node.client.incarnation, rate: rate)
         }

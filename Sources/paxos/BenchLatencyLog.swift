@@ -1,4 +1,5 @@
 import Foundation
+import PaxosNode
 import PaxosCore
 
 #if canImport(Glibc)
@@ -62,7 +63,7 @@ final class LatencyLogWriter {
     init(path: String, header: [UInt8]) throws {
         self.path = path
         fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw Failure("cannot open latency log '\(path)': \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw StartupError("cannot open latency log '\(path)': \(String(cString: strerror(errno)))") }
         buffer.reserveCapacity(bufferLimit + 64)
         buffer.append(contentsOf: header)
         flush()

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PaxosNode
 
 #if canImport(Glibc)
 import Glibc
@@ -38,13 +39,13 @@ struct BenchMulticastCommand: ParsableCommand {
 
     func run() throws {
         try guarded {
-            guard seconds > 0, seconds <= 60 else { throw Failure("--seconds must be in (0, 60]") }
-            guard (1...65_507).contains(size) else { throw Failure("--size must be 1...65507") }
+            guard seconds > 0, seconds <= 60 else { throw StartupError("--seconds must be in (0, 60]") }
+            guard (1...65_507).contains(size) else { throw StartupError("--size must be 1...65507") }
             var groupAddr = in_addr(), ifAddr = in_addr()
-            guard inet_pton(AF_INET, group, &groupAddr) == 1 else { throw Failure("bad --group \(group)") }
-            guard inet_pton(AF_INET, interface, &ifAddr) == 1 else { throw Failure("bad --interface \(interface)") }
+            guard inet_pton(AF_INET, group, &groupAddr) == 1 else { throw StartupError("bad --group \(group)") }
+            guard inet_pton(AF_INET, interface, &ifAddr) == 1 else { throw StartupError("bad --interface \(interface)") }
             let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-            guard fd >= 0 else { throw Failure("socket: \(String(cString: strerror(errno)))") }
+            guard fd >= 0 else { throw StartupError("socket: \(String(cString: strerror(errno)))") }
             defer { close(fd) }
             var dest = sockaddr_in()
             dest.sin_family = sa_family_t(AF_INET)
@@ -58,7 +59,7 @@ struct BenchMulticastCommand: ParsableCommand {
     }
 
     private func check(_ rc: Int32, _ what: String) throws {
-        guard rc == 0 else { throw Failure("\(what): \(String(cString: strerror(errno)))") }
+        guard rc == 0 else { throw StartupError("\(what): \(String(cString: strerror(errno)))") }
     }
 
     private func send(fd: Int32, dest: sockaddr_in, ifAddr: in_addr) throws {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PaxosNode
 import Histogram
 
 /// `paxos bench-report`: joins the clients' and learners' latency logs (BenchLatencyLog.swift) on
@@ -33,9 +34,9 @@ struct BenchReportCommand: ParsableCommand {
     func run() throws {
         try guarded {
             guard !clientLogs.isEmpty, !learnerLogs.isEmpty else {
-                throw Failure("bench-report needs at least one --client-log and one --learner-log")
+                throw StartupError("bench-report needs at least one --client-log and one --learner-log")
             }
-            guard bucketMs >= 1 else { throw Failure("--bucket-ms must be 1 or more") }
+            guard bucketMs >= 1 else { throw StartupError("--bucket-ms must be 1 or more") }
             let clients = try clientLogs.map(ClientLogFile.read)
             let learners = try learnerLogs.map(LearnerLogFile.read)
             let report = BenchAnalysis(clients: clients, learners: learners, bucketNs: UInt64(bucketMs) * 1_000_000,
@@ -57,9 +58,9 @@ struct BenchReportCommand: ParsableCommand {
 func readLatencyLog(_ path: String, magic: [UInt8], headerBytes: Int, kind: String) throws -> [UInt8] {
     let bytes = try readBytes(path)
     guard bytes.count >= headerBytes, Array(bytes[0..<4]) == magic else {
-        throw Failure("\(path): not a \(kind) latency log")
+        throw StartupError("\(path): not a \(kind) latency log")
     }
-    guard u32(bytes, 4) == LatencyLogFormat.version else { throw Failure("\(path): unknown log version \(u32(bytes, 4))") }
+    guard u32(bytes, 4) == LatencyLogFormat.version else { throw StartupError("\(path): unknown log version \(u32(bytes, 4))") }
     return bytes
 }
 
@@ -87,7 +88,7 @@ struct ClientLogFile {
             let o = h + i * r
             let seq = u64(bytes, o)
             guard seq == UInt64(i + 1) else {
-                throw Failure("\(path): record \(i + 1) has sequence \(seq) (expected the k-th value to have sequence k)")
+                throw StartupError("\(path): record \(i + 1) has sequence \(seq) (expected the k-th value to have sequence k)")
             }
             log.fed[i] = u64(bytes, o + 8)
             log.intended[i] = u64(bytes, o + 16)
@@ -124,7 +125,7 @@ struct LearnerLogFile {
 }
 
 private func readBytes(_ path: String) throws -> [UInt8] {
-    guard let data = FileManager.default.contents(atPath: path) else { throw Failure("cannot read '\(path)'") }
+    guard let data = FileManager.default.contents(atPath: path) else { throw StartupError("cannot read '\(path)'") }
     return [UInt8](data)
 }
 

@@ -99,229 +99,24 @@ struct RoleOptions: ParsableArguments {
     }
 }
 
-/// SIGTERM and SIGINT for the roles, from the first instruction of `main`: both are blocked in every
-/// thread and a thread takes them with sigwait, so none is ever lost or kills the process while it
-/// starts. Until the runtime is registered a signal is remembered; registering then stops the runtime at
-/// once (it opens and closes its sockets and ends with exit status 0). Without this, a signal between
-/// the process's start and the runtime's own handlers killed it (status 143), or, in the instant the
-/// runtime ignored the signal before its dispatch source was up, was lost and left it running.
-final class StopSignals: @unchecked Sendable {
-    static let shared = StopSignals()
-    private let lock = NSLock()
-    private var runtime: NodeRuntime?
-    private var pending: Int32?
-    private var installed = false
-
-    func install() {
-        lock.lock()
-        defer { lock.unlock() }
-        guard !installed else { return }
-        installed = true
-        var set = sigset_t()
-        sigemptyset(&set)
-        sigaddset(&set, SIGTERM)
-        sigaddset(&set, SIGINT)
-        pthread_sigmask(SIG_BLOCK, &set, nil)
-        let blocked = set
-        Thread.detachNewThread { [self] in
-            var signals = blocked
-            while true {
-                var sig: Int32 = 0
-                guard sigwait(&signals, &sig) == 0 else { continue }
-                self.received(sig)
-            }
-        }
-    }
-
-    private func received(_ sig: Int32) {
-        lock.lock()
-        defer { lock.unlock() }
-        if let runtime {
-            runtime.stop(.signal(sig))
-        } else if pending == nil {
-            pending = sig
-        }
-    }
-
-    /// The runtime about to run; a signal already received stops it straight away.
-    func register(_ runtime: NodeRuntime) {
-        lock.lock()
-        defer { lock.unlock() }
-        self.runtime = runtime
-        if let pending { runtime.stop(.signal(pending)) }
-    }
-}
-
-/// A failure that ends the process with one line on standard error.
-struct Failure: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
-
-/// What every role does before it starts: read the config, find the state folder, lock the state file.
-struct Startup {
-    let options: RoleOptions
-    let role: Role
-    let config: ClusterConfig
-    let stateDirectory: String
-    let logger: Logger
-    /// This process on the wire: its role, id, a random incarnation and its start time.
-    let me: Sender
-
-    init(_ options: RoleOptions, role: Role) throws {
-        self.options = options
-        self.role = role
-        let path = options.config
-        let data = try Self.readConfig(path)
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw Failure("\(path): not a text file")
-        }
-        do {
-            config = try ClusterConfig.parse(text)
-        } catch {
-            throw Failure("\(path): \(error)")
-        }
-        if let key = ProcessInfo.processInfo.environment["PAXOS_KEY"], !key.isEmpty, key.utf8.count < 16 {
-            throw Failure("PAXOS_KEY must be at least 16 characters")
-        }
-        if role == .acceptor && Int(options.id) > config.settings.acceptorCount {
-            throw Failure("acceptor id \(options.id) is beyond acceptor-count \(config.settings.acceptorCount) in \(path)")
-        }
-        let configFolder = (path as NSString).deletingLastPathComponent
-        let base = configFolder.isEmpty ? "." : configFolder
-        if let state = options.state {
-            stateDirectory = state
-        } else if let dir = config.stateDirectory {
-            stateDirectory = dir.hasPrefix("/") ? dir : base + "/" + dir
-        } else {
-            stateDirectory = base + "/paxos-state"
-        }
-        var logger = Logger(label: "paxos.\(role.rawValue).\(options.id)") { label in
-            StreamLogHandler.standardError(label: label)
-        }
-        logger.logLevel = options.logLevel
-        self.logger = logger
-        me = Sender(role: role, id: options.id, incarnation: UInt32.random(in: 1 ... .max),
-                    startedAt: UInt64(max(Date().timeIntervalSince1970 * 1000, 0)))
-    }
-
-    var header: Wire.Header { Wire.Header(fingerprint: config.settings.fingerprint, sender: me) }
-    var admission: Paxos.Admission { Paxos.Admission(me: me, fingerprint: config.settings.fingerprint) }
-
-    /// Logs what a node reports: mismatched clusters and twins at warning level, recovery at notice.
-    var notify: @Sendable (NodeNotice) -> Void {
-        let logger = logger
-        let me = me
-        return { notice in
-            switch notice {
-            case .foreignCluster(let sender, let theirs, let ours):
-                logger.warning("dropping datagrams from \(sender.role) \(sender.id): it runs with \(theirs), this \(me.role) with \(ours); every process of a cluster needs the same acceptor-count and learner-count")
-            case .olderTwin(let twin):
-                logger.warning("heard \(twin.role) \(twin.id) from another, older process (incarnation \(twin.incarnation)); if it still runs it stops now: two processes must never share one id")
-            case .displaced(let newer):
-                logger.error("another process started as \(newer.role) \(newer.id) (incarnation \(newer.incarnation)); this one stops")
-            case .acceptor(.startedFresh(let blank)):
-                logger.notice("acceptor \(me.id): acceptors \(blank.map(String.init).joined(separator: ", ")) are all without state and nothing has been decided: a new cluster, voting")
-            case .acceptor(.raisingBarrier(let barrier, let promisedBy)):
-                logger.notice("acceptor \(me.id) recovering: acceptors \(promisedBy.map(String.init).joined(separator: ", ")) answered; asking them to promise \(barrier) and send their state")
-            case .acceptor(.recovered(let from, let promised, let entries, let trimmed)):
-                logger.notice("acceptor \(me.id) recovered from acceptors \(from.map(String.init).joined(separator: ", ")): promised \(promised), \(entries) accepted values, trimmed through \(trimmed); voting again")
-            }
-        }
-    }
-
-    /// The config file's bytes; failures name the file and the system's reason (missing, a directory,
-    /// permission denied...).
-    static func readConfig(_ path: String) throws -> Data {
-        func failure() -> Failure { Failure("cannot read config file '\(path)': \(String(cString: strerror(errno)))") }
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else { throw failure() }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw failure() }
-        guard info.st_mode & S_IFMT == S_IFREG else {
-            let what = info.st_mode & S_IFMT == S_IFDIR ? "it is a directory" : "it is not a regular file"
-            throw Failure("cannot read config file '\(path)': \(what)")
-        }
-        var data = Data()
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n >= 0 else { throw failure() }
-            if n == 0 { return data }
-            data.append(contentsOf: buffer[0..<n])
-        }
-    }
-
-    var synchronous: Synchronous {
-        switch config.synchronous {
-        case .full: .full
-        case .normal: .normal
-        case .off: .off
-        }
-    }
-
-    /// Creates the state folder if needed, and takes an exclusive lock so two processes never share one
-    /// role's state (the lock dies with the process, kill -9 included).
-    func prepareState() throws -> String {
-        do {
-            try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
-        } catch {
-            throw Failure("cannot create state folder '\(stateDirectory)': \(error.localizedDescription)")
-        }
-        guard access(stateDirectory, W_OK) == 0 else {
-            throw Failure("state folder '\(stateDirectory)' is not writable")
-        }
-        let name = "\(role.rawValue)-\(options.id)"
-        let lockPath = "\(stateDirectory)/\(name).lock"
-        let fd = open(lockPath, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw Failure("cannot open lock file '\(lockPath)': \(String(cString: strerror(errno)))") }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            throw Failure("\(role.rawValue) \(options.id) is already running with state in '\(stateDirectory)'")
-        }
-        return "\(stateDirectory)/\(name).sqlite"
-    }
-
-    /// The shared key: PAXOS_KEY from the environment, else the config's `key` line, else none.
-    var authenticator: DatagramAuthenticator? {
-        let key = ProcessInfo.processInfo.environment["PAXOS_KEY"].flatMap { $0.isEmpty ? nil : $0 } ?? config.key
-        return key.map { DatagramAuthenticator(secret: $0.utf8) }
-    }
-
-    func makeRuntime() -> NodeRuntime {
-        NodeRuntime(config: config, logger: logger, header: header, authenticator: authenticator)
-    }
-
-    func run(_ node: any Node, runtime: NodeRuntime) throws {
-        StopSignals.shared.register(runtime)
-        reportStatus(of: runtime)
-        let reason: StopReason
-        do {
-            reason = try runtime.run(node, role: role)
-        } catch {
-            throw Failure("cannot open multicast sockets: \(error)")
-        }
-        let c = node.counters
-        logger.info("stopping", metadata: ["reason": "\(reason)", "received": "\(c.received)", "dropped": "\(c.dropped)",
-                                           "foreign": "\(c.foreign)", "twin": "\(c.twin)",
-                                           "rejected": "\(runtime.rejected)", "sendErrors": "\(runtime.sendErrors)",
-                                           "sent": "\(c.sent)", "commits": "\(c.commits)"])
-        switch reason {
-        case .signal, .finished: return
-        case .timedOut: throw Failure("client \(options.id): timed out before all values were decided")
-        case .failed(let why): throw Failure(why)
-        }
+extension RoleOptions {
+    /// Reads the config, finds the state folder and names this process (see ``NodeStartup``).
+    func startup(_ role: Role) throws -> NodeStartup {
+        try NodeStartup(role: role, id: id, configPath: config, state: state, logLevel: logLevel)
     }
 }
 
 extension ParsableCommand {
-    /// Runs a role body, turning failures into one line on standard error and exit status 1.
+    /// Runs a role body, turning failures into one line on standard error and a non-zero exit: 1 for
+    /// bad input or a failed start, the stop reason's own status for a node that stopped itself.
     func guarded(_ body: () throws -> Void) throws {
         do {
             try body()
         } catch let exit as ExitCode {
             throw exit
+        } catch let stopped as NodeStopped {
+            FileHandle.standardError.write(Data("paxos: error: \(stopped)\n".utf8))
+            throw ExitCode(stopped.reason.exitCode)
         } catch {
             // Failure, StoreError or anything else: one line, whatever the error's text holds (a damaged
             // database's garbage, a config's control characters): every control character becomes a space.
@@ -340,9 +135,9 @@ struct AcceptorCommand: ParsableCommand {
 
     func run() throws {
         try guarded {
-            let startup = try Startup(options, role: .acceptor)
+            let startup = try options.startup(.acceptor)
             let loading = ContinuousClock.now
-            let store = try AcceptorStore(path: try startup.prepareState(), synchronous: startup.synchronous)
+            let store = try AcceptorStore(path: try startup.lockState(), synchronous: startup.config.synchronous)
             defer { store.close() }
             let state = try store.load()
             let acceptor = Paxos.Acceptor(id: options.id, settings: startup.config.settings, restoring: state,
@@ -367,8 +162,8 @@ struct ProposerCommand: ParsableCommand {
 
     func run() throws {
         try guarded {
-            let startup = try Startup(options, role: .proposer)
-            let store = try ProposerStore(path: try startup.prepareState(), synchronous: .full)
+            let startup = try options.startup(.proposer)
+            let store = try ProposerStore(path: try startup.lockState(), synchronous: .full)
             defer { store.close() }
             let state = try store.load()
             startup.logger.info("proposer \(options.id) starts", metadata: ["highestRound": "\(state.highestRound)"])
@@ -401,8 +196,8 @@ struct LearnerCommand: ParsableCommand {
 
     func run() throws {
         try guarded {
-            let startup = try Startup(options, role: .learner)
-            let store = try LearnerStore(path: try startup.prepareState(), synchronous: startup.synchronous)
+            let startup = try options.startup(.learner)
+            let store = try LearnerStore(path: try startup.lockState(), synchronous: startup.config.synchronous)
             defer { store.close() }
             let state = try store.load()
             startup.logger.info("learner \(options.id) starts", metadata: [
@@ -454,8 +249,8 @@ struct ClientCommand: ParsableCommand {
 
     func run() throws {
         try guarded {
-            let startup = try Startup(options, role: .client)
-            _ = try startup.prepareState()  // its lock and status file
+            let startup = try options.startup(.client)
+            _ = try startup.lockState()  // its lock and status file
             let runtime = startup.makeRuntime()
             let client = Paxos.Client(id: options.id, incarnation: UInt64.random(in: .min ... .max),
                                       settings: startup.config.settings)

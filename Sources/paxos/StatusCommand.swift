@@ -5,63 +5,6 @@ import PaxosCore
 import PaxosNode
 import Prometheus
 
-/// Exports a node's counters through swift-metrics, in Prometheus' text format, to
-/// `<state>/<role>-<id>.prom` (the format node_exporter's textfile collector reads).
-final class NodeMetrics {
-    private let registry = PrometheusCollectorRegistry()
-    private let received, dropped, rejected, foreign, sent, commits, sendErrors: Metrics.Counter
-    private let instance, values: Metrics.Gauge
-    private var last: StatusReport?
-
-    init(role: Role, id: UInt32) {
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        let labels = [("role", role.rawValue), ("id", "\(id)")]
-        received = Metrics.Counter(label: "paxos_datagrams_received_total", dimensions: labels)
-        dropped = Metrics.Counter(label: "paxos_datagrams_dropped_total", dimensions: labels)
-        rejected = Metrics.Counter(label: "paxos_datagrams_rejected_total", dimensions: labels)
-        foreign = Metrics.Counter(label: "paxos_datagrams_foreign_total", dimensions: labels)
-        sent = Metrics.Counter(label: "paxos_messages_sent_total", dimensions: labels)
-        commits = Metrics.Counter(label: "paxos_commits_total", dimensions: labels)
-        sendErrors = Metrics.Counter(label: "paxos_send_errors_total", dimensions: labels)
-        instance = Metrics.Gauge(label: "paxos_instance", dimensions: labels)
-        values = Metrics.Gauge(label: "paxos_values", dimensions: labels)
-    }
-
-    func update(_ r: StatusReport) {
-        let before = last
-        func delta(_ now: Int, _ then: Int?) -> Int64 { Int64(max(now - (then ?? 0), 0)) }
-        received.increment(by: delta(r.counters.received, before?.counters.received))
-        dropped.increment(by: delta(r.counters.dropped, before?.counters.dropped))
-        rejected.increment(by: delta(r.rejected, before?.rejected))
-        foreign.increment(by: delta(r.counters.foreign, before?.counters.foreign))
-        sent.increment(by: delta(r.counters.sent, before?.counters.sent))
-        commits.increment(by: delta(r.counters.commits, before?.counters.commits))
-        sendErrors.increment(by: delta(r.sendErrors, before?.sendErrors))
-        instance.record(Double(r.progress.instance))
-        values.record(Double(r.progress.values))
-        last = r
-    }
-
-    var exposition: String { registry.emitToString() }
-}
-
-extension Startup {
-    /// Keeps `<state>/<role>-<id>.status` and `.prom` current while the node runs.
-    func reportStatus(of runtime: NodeRuntime) {
-        let base = "\(stateDirectory)/\(role.rawValue)-\(options.id)"
-        let metrics = NodeMetrics(role: role, id: options.id)
-        let role = role.rawValue
-        let id = options.id
-        let pid = getpid()
-        runtime.onStatus = { report in
-            let now = Date().timeIntervalSince1970
-            StatusFile.write(StatusFile.render(role: role, id: id, pid: pid, now: now, report: report), to: base + ".status")
-            metrics.update(report)
-            StatusFile.write(metrics.exposition, to: base + ".prom")
-        }
-    }
-}
-
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
@@ -99,12 +42,7 @@ struct StatusCommand: ParsableCommand {
 
     func stateFolder() throws -> String {
         if let state { return state }
-        guard let data = FileManager.default.contents(atPath: config) else { throw Failure("cannot read config file '\(config)'") }
-        let parsed: ClusterConfig
-        do { parsed = try ClusterConfig.parse(String(decoding: data, as: UTF8.self)) } catch { throw Failure("\(config): \(error)") }
-        let base = (config as NSString).deletingLastPathComponent
-        let dir = parsed.stateDirectory ?? "paxos-state"
-        return dir.hasPrefix("/") ? dir : (base.isEmpty ? "." : base) + "/" + dir
+        return try NodeStartup.readConfig(config).stateFolder(configPath: config)
     }
 
     /// One line per process; a learner's lag is how far its delivered instance trails the highest

@@ -1,14 +1,15 @@
+import PaxosCore
+import PaxosStore
+
 /// The cluster configuration file: the course's four lines `<role> <ip> <port>`, then optional
 /// `<setting> <value>` lines. Whitespace between fields may be any run of spaces and tabs; blank lines and
-/// `#` comments are ignored. Parsing is pure: the caller reads the file.
+/// `#` comments are ignored. Parsing is pure: ``NodeStartup`` reads the file.
 public struct ClusterConfig: Hashable, Sendable {
     public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
         public var address: String
         public var port: Int
         public var description: String { "\(address):\(port)" }
     }
-
-    public enum Synchronous: String, Hashable, Sendable, CaseIterable { case full, normal, off }
 
     public var endpoints: [Group: Endpoint]
     /// The interface address multicast is sent and joined on. Loopback by default: nothing leaves the host.
