@@ -48,8 +48,10 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
-        // The simulator drives the shells' own nodes (PaxosNode) over in-memory disks.
-        .testTarget(name: "PaxosCoreTests", dependencies: ["PaxosCore", "PaxosNode"]),
+        // What tests, fuzzers and benchmarks share: the one cluster harness (a seeded simulator driving the
+        // shells' own nodes over in-memory disks) and its checkers.
+        .target(name: "PaxosTesting", dependencies: ["PaxosCore", "PaxosNode"]),
+        .testTarget(name: "PaxosCoreTests", dependencies: ["PaxosCore", "PaxosNode", "PaxosTesting"]),
         .testTarget(name: "PaxosWireTests", dependencies: ["PaxosWire", "PaxosCore"]),
         .testTarget(name: "PaxosStoreTests", dependencies: ["PaxosStore", "PaxosCore"]),
         .testTarget(name: "PaxosNodeTests", dependencies: ["PaxosNode", "PaxosCore", "PaxosStore"]),

@@ -1,5 +1,6 @@
 import Foundation
 import PaxosCore
+@testable import PaxosTesting
 import Testing
 
 /// Random schedules of the whole cluster under loss, duplication, reordering, delay and crash-restart.
