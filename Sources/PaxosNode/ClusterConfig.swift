@@ -57,11 +57,13 @@ public struct ClusterConfig: Hashable, Sendable {
         var endpoints: [Group: Endpoint] = [:]
         var config = ClusterConfig(endpoints: [:])
         var seen: Set<String> = []
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Split on any newline: Swift reads "\r\n" as ONE Character, so splitting on "\n" alone made a
+        // file saved with Windows line endings one long line.
+        for (index, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let lineNumber = index + 1
             var line = Substring(rawLine)
             if let hash = line.firstIndex(of: "#") { line = line[..<hash] }
-            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }).map(String.init)
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
             guard let key = fields.first else { continue }
             guard seen.insert(key).inserted else {
                 throw ParseError(line: lineNumber, message: "'\(key)' is set twice")
