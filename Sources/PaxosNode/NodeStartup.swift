@@ -121,6 +121,7 @@ public struct NodeStartup: Sendable {
     /// Runs `node` until it stops, with signals routed to it and its status file kept current. A stop
     /// other than a signal or a finished client throws ``NodeStopped``, which carries its exit code.
     public func run(_ node: any Node, runtime: NodeRuntime) throws {
+        if logger.logLevel <= .debug { node.logger = logger }
         StopSignals.shared.register(runtime)
         reportStatus(of: runtime)
         let reason: StopReason

@@ -1,3 +1,4 @@
+import Logging
 import PaxosCore
 
 /// Where a node's effects go. The stores implement the persistence protocols; tests use recorders.
@@ -46,6 +47,9 @@ public protocol Node: AnyObject {
     var isFinished: Bool { get }
     /// What the operator's view shows of this role, beside the counters.
     var progress: NodeProgress { get }
+    /// Where the node logs every message it handles and sends: the rare kinds (elections, catch-up,
+    /// recovery, trims) at debug level, the routine ones at trace. Nil: nothing is logged.
+    var logger: Logger? { get set }
 }
 
 /// A role's position in the log, for `paxos status` and the metrics.
@@ -71,6 +75,11 @@ public struct NodeProgress: Sendable, Equatable {
 
 extension Node {
     public var isFinished: Bool { false }
+    /// A node that logs nothing of its own (a wrapper around another node, say).
+    public var logger: Logger? {
+        get { nil }
+        set {}
+    }
 }
 
 /// What a node tells its operator (the shell logs it).
@@ -98,6 +107,7 @@ public struct Displaced: Error, CustomStringConvertible {
 struct Gate {
     let admission: Paxos.Admission
     var notify: (NodeNotice) -> Void
+    var logger: Logger?
     private var warned: Set<Sender> = []
     private(set) var displacedBy: Sender?
 
@@ -114,11 +124,13 @@ struct Gate {
         case .failure(let error):
             counters.dropped += 1
             counters.lastDropReason = error.description
+            logger?.debug("dropped a datagram of \(datagram.count) bytes: \(error)")
             return nil
         }
         switch admission.verdict(on: decoded.header) {
         case .admit:
             counters.received += 1
+            if let logger { log(logger, "received", decoded.message, "from \(decoded.header.sender.role) \(decoded.header.sender.id)") }
             return decoded.message
         case .foreignCluster(let theirs):
             counters.foreign += 1
@@ -137,6 +149,24 @@ struct Gate {
             }
             return nil
         }
+    }
+
+    /// Sends the burst's messages and ends the burst (a node's sends go out only after its write is durable).
+    func flush(_ sends: inout [Outgoing], outbox: Outbox, counters: inout NodeCounters) {
+        guard !sends.isEmpty else { return }
+        for out in sends {
+            outbox.send(out)
+            if let logger { log(logger, "sent", out.message, "to the \(out.group)") }
+        }
+        counters.sent += sends.count
+        sends.removeAll(keepingCapacity: true)
+        outbox.flush()
+    }
+
+    private func log(_ logger: Logger, _ verb: String, _ message: Message, _ peer: String) {
+        let level: Logger.Level = message.isRoutine ? .trace : .debug
+        guard logger.logLevel <= level else { return }
+        logger.log(level: level, "\(verb) \(message.summary) \(peer)")
     }
 
     /// Throws once a newer process took this node's identity.
@@ -160,6 +190,7 @@ public final class AcceptorNode: Node {
     private var sends: [Outgoing] = []
 
     private var gate: Gate
+    public var logger: Logger? { get { gate.logger } set { gate.logger = newValue } }
     private var events: [Paxos.AcceptorEvent] = []
 
     public init(acceptor: Paxos.Acceptor, store: AcceptorPersistence, outbox: Outbox,
@@ -199,7 +230,7 @@ public final class AcceptorNode: Node {
         // Told only once durable: "recovered" means the rebuilt state is on disk.
         for event in events { gate.notify(.acceptor(event)) }
         events.removeAll()
-        flushSends(&sends, outbox: outbox, counters: &counters)
+        gate.flush(&sends, outbox: outbox, counters: &counters)
     }
 }
 
@@ -214,6 +245,7 @@ public final class ProposerNode: Node {
     private var sends: [Outgoing] = []
 
     private var gate: Gate
+    public var logger: Logger? { get { gate.logger } set { gate.logger = newValue } }
 
     public init(proposer: Paxos.Proposer, store: ProposerPersistence, outbox: Outbox,
                 admission: Paxos.Admission = .unattributed, notify: @escaping (NodeNotice) -> Void = { _ in }) {
@@ -253,7 +285,7 @@ public final class ProposerNode: Node {
             counters.commits += 1
             highestRound = nil
         }
-        flushSends(&sends, outbox: outbox, counters: &counters)
+        gate.flush(&sends, outbox: outbox, counters: &counters)
     }
 }
 
@@ -272,6 +304,7 @@ public final class LearnerNode: Node {
     }
 
     private var gate: Gate
+    public var logger: Logger? { get { gate.logger } set { gate.logger = newValue } }
 
     /// `output` prints deliveries (in order); it is called only after they are durable.
     public init(learner: Paxos.Learner, store: LearnerPersistence, outbox: Outbox, output: @escaping ([Delivery]) -> Void,
@@ -310,7 +343,7 @@ public final class LearnerNode: Node {
             delivered = []
             if !deliveries.isEmpty { output(deliveries) }
         }
-        flushSends(&sends, outbox: outbox, counters: &counters)
+        gate.flush(&sends, outbox: outbox, counters: &counters)
         if let why = cannotCatchUp { throw CannotCatchUp(description: why) }
     }
 }
@@ -322,6 +355,7 @@ public final class ClientNode: Node {
     private var sends: [Outgoing] = []
 
     private var gate: Gate
+    public var logger: Logger? { get { gate.logger } set { gate.logger = newValue } }
 
     public init(client: Paxos.Client, outbox: Outbox,
                 admission: Paxos.Admission = .unattributed, notify: @escaping (NodeNotice) -> Void = { _ in }) {
@@ -342,19 +376,11 @@ public final class ClientNode: Node {
 
     public func tick(now: UInt64) { sends.append(contentsOf: client.tick(now: now).send) }
 
-    public func endOfBurst() throws { flushSends(&sends, outbox: outbox, counters: &counters) }
+    public func endOfBurst() throws { gate.flush(&sends, outbox: outbox, counters: &counters) }
 
     public var isFinished: Bool { client.isDone }
 
     public var progress: NodeProgress {
         NodeProgress(values: UInt64(client.decidedCount), details: [("undecided", "\(client.undecided)")])
     }
-}
-
-private func flushSends(_ sends: inout [Outgoing], outbox: Outbox, counters: inout NodeCounters) {
-    guard !sends.isEmpty else { return }
-    for out in sends { outbox.send(out) }
-    counters.sent += sends.count
-    sends.removeAll(keepingCapacity: true)
-    outbox.flush()
 }

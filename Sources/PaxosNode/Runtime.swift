@@ -68,6 +68,8 @@ public final class NodeRuntime: @unchecked Sendable {
     private var ticker: RepeatedTask?
     private var tickCount: UInt64 = 0
     private var isStopping = false
+    /// For the per-burst summary at trace level.
+    private var countersAtLastBurst: NodeCounters?
     /// Called on the loop once per tick, after the node's own tick (a client uses it for its timeout).
     public var onTick: ((UInt64) -> Void)?
     /// With a shared key, every datagram sent is tagged and every one received must carry a valid tag.
@@ -183,6 +185,13 @@ public final class NodeRuntime: @unchecked Sendable {
         } catch {
             finish(StopReason(failure: error))
             return
+        }
+        if logger.logLevel <= .trace {
+            let now = node.counters, then = countersAtLastBurst ?? NodeCounters()
+            if now.received != then.received || now.sent != then.sent || now.commits != then.commits {
+                logger.trace("burst: \(now.received - then.received) datagrams handled, \(now.commits - then.commits) commits, \(now.sent - then.sent) messages sent")
+            }
+            countersAtLastBurst = now
         }
         if node.isFinished { finish(.finished) }
     }

@@ -80,3 +80,45 @@ public struct Promise: Hashable, Sendable {
         self.accepted = accepted
     }
 }
+
+extension Message {
+    /// Whether a healthy cluster sends this kind all the time (values, votes, heartbeats): logs show those
+    /// only at trace level, the rarer kinds (elections, catch-up, recovery, trims) at debug.
+    public var isRoutine: Bool {
+        switch self {
+        case .submit, .chosen, .accept, .accepted, .heartbeat, .progress, .present: true
+        default: false
+        }
+    }
+
+    /// One bounded line for logs: the kind, who, which ballot, which instances (as a range), how many.
+    public var summary: String {
+        func span(_ instances: [Instance]) -> String {
+            guard let first = instances.first, let last = instances.last else { return "no instances" }
+            return instances.count == 1 ? "instance \(first)" : "instances \(first)-\(last) (\(instances.count))"
+        }
+        switch self {
+        case .submit(let s): return "submit of \(s.count) values"
+        case .chosen(let ids): return "chosen: \(ids.count) values decided"
+        case .prepare(let b, let from): return "prepare \(b) for instances from \(from)"
+        case .promise(let p):
+            return "promise of acceptor \(p.acceptor) for \(p.ballot) from \(p.from), chunk \(p.chunk + 1)/\(p.chunkCount), "
+                + "\(p.accepted.count) accepted, trimmed through \(p.trimmedThrough)"
+        case .nack(let a, let b): return "nack of acceptor \(a): it promised \(b)"
+        case .accept(let b, let ps, let d): return "accept \(b) \(span(ps.map(\.instance))), decided through \(d)"
+        case .accepted(let a, let b, let ps): return "accepted by acceptor \(a) in \(b): \(span(ps.map(\.instance)))"
+        case .replay(let a, let es): return "replay of acceptor \(a): \(span(es.map(\.instance)))"
+        case .heartbeat(let b, let f): return "heartbeat of \(b), first undecided \(f)"
+        case .catchUp(let l, let f, let t): return "catch-up request of learner \(l) for instances \(f)..<\(t)"
+        case .decided(let ps): return "decided \(span(ps.map(\.instance)))"
+        case .recover(let l, let f): return "recover request of learner \(l) from instance \(f)"
+        case .progress(let l, let d): return "progress: learner \(l) delivered through \(d)"
+        case .trimmed(let a, let t): return "trimmed: acceptor \(a) forgot instances through \(t)"
+        case .recoverState(let a, let b, _): return "state request of acceptor \(a), barrier \(b)"
+        case .acceptorState(let p, let blank, _):
+            return "state of acceptor \(p.acceptor)\(blank ? " (blank)" : ""): promised \(p.ballot), "
+                + "chunk \(p.chunk + 1)/\(p.chunkCount), \(p.accepted.count) accepted, trimmed through \(p.trimmedThrough)"
+        case .present(let a, let b): return "present: acceptor \(a), promised \(b)"
+        }
+    }
+}
