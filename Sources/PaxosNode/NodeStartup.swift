@@ -145,11 +145,18 @@ public struct NodeStartup: Sendable {
         let role = role.rawValue
         let id = id
         let pid = getpid()
+        var watch = self.role == .client ? ClientWatch(id: id) : nil
+        let logger = logger
         runtime.onStatus = { report in
             let now = Date().timeIntervalSince1970
             StatusFile.write(StatusFile.render(role: role, id: id, pid: pid, now: now, report: report), to: base + ".status")
             metrics.update(report)
             StatusFile.write(metrics.exposition, to: base + ".prom")
+            switch report.running ? watch?.observe(report, at: now) : nil {
+            case .stalled(let line): logger.warning("\(line)")
+            case .progress(let line): logger.info("\(line)")
+            case nil: break
+            }
         }
     }
 

@@ -59,17 +59,20 @@ public struct NodeProgress: Sendable, Equatable {
     public var instance: UInt64 = 0
     /// Learner: values delivered; client: values decided.
     public var values: UInt64 = 0
+    /// Client: values read and not yet decided.
+    public var pending: UInt64 = 0
     /// Role-specific details, e.g. a proposer's mode and ballot.
     public var details: [(String, String)] = []
 
-    public init(instance: UInt64 = 0, values: UInt64 = 0, details: [(String, String)] = []) {
+    public init(instance: UInt64 = 0, values: UInt64 = 0, pending: UInt64 = 0, details: [(String, String)] = []) {
         self.instance = instance
         self.values = values
+        self.pending = pending
         self.details = details
     }
 
     public static func == (a: NodeProgress, b: NodeProgress) -> Bool {
-        a.instance == b.instance && a.values == b.values && a.details.map { "\($0)=\($1)" } == b.details.map { "\($0)=\($1)" }
+        a.instance == b.instance && a.values == b.values && a.pending == b.pending && a.details.map { "\($0)=\($1)" } == b.details.map { "\($0)=\($1)" }
     }
 }
 
@@ -381,6 +384,7 @@ public final class ClientNode: Node {
     public var isFinished: Bool { client.isDone }
 
     public var progress: NodeProgress {
-        NodeProgress(values: UInt64(client.decidedCount), details: [("undecided", "\(client.undecided)")])
+        NodeProgress(values: UInt64(client.decidedCount), pending: UInt64(client.undecided),
+                     details: [("undecided", "\(client.undecided)")])
     }
 }
