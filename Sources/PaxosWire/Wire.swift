@@ -187,6 +187,15 @@ public enum Wire {
         return w.bytes
     }
 
+    /// One field as every datagram writes it (unsigned LEB128), for tools that build malformed datagrams
+    /// on purpose (a header field beyond its 32 bits, an overlong varint) around what ``encode(_:header:)``
+    /// wrote.
+    public static func varint(_ value: UInt64) -> [UInt8] {
+        var w = Writer()
+        w.varint(value)
+        return w.bytes
+    }
+
     /// A proposal alone, as acceptors store it (`accepted.proposal`): the bytes it takes inside a datagram.
     public static func encode(_ proposal: Proposal) -> [UInt8] {
         var w = Writer()
