@@ -50,8 +50,13 @@ let package = Package(
         ]),
         // What tests, fuzzers and benchmarks share: the one cluster harness (a seeded simulator driving the
         // shells' own nodes over in-memory disks) and its checkers.
-        .target(name: "PaxosTesting", dependencies: ["PaxosCore", "PaxosNode"]),
+        .target(name: "PaxosTesting", dependencies: [
+            "PaxosCore", "PaxosNode", "PaxosStore",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
         .testTarget(name: "PaxosCoreTests", dependencies: ["PaxosCore", "PaxosNode", "PaxosTesting"]),
+        .testTarget(name: "PaxosTestingTests", dependencies: ["PaxosTesting", "PaxosCore", "PaxosNode"]),
         .testTarget(name: "PaxosWireTests", dependencies: ["PaxosWire", "PaxosCore"]),
         .testTarget(name: "PaxosStoreTests", dependencies: ["PaxosStore", "PaxosCore"]),
         .testTarget(name: "PaxosNodeTests", dependencies: ["PaxosNode", "PaxosCore", "PaxosStore"]),
