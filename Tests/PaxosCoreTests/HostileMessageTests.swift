@@ -41,8 +41,8 @@ import Testing
     // FIXED: an acceptor accepts a 2A from a proposer nobody runs for an instance no leader could reach
     // (2^40); its 2B makes every learner believe it is 2^40 behind (endless catch-up and recover
     // requests), and every later leader must re-propose 2^40 no-ops before any client value: live, one
-    // such datagram stops a cluster for good (scripts/spray-test.sh --mix absurd --only
-    // 'accept-round-1-proposer-999-instance-2^40').
+    // such datagram stops a cluster for good (the live spray's catalogue entry
+    // 'accept-round-1-proposer-999-instance-2^40', Sources/PaxosTesting/HostileMessages.swift).
     @Test func acceptorsRefuseA2AForAnAbsurdInstance() {
         var a = Paxos.Acceptor(id: 1, settings: Self.settings,
                                restoring: AcceptorDurableState(promised: Ballot(round: 1, proposer: 1)))
