@@ -1,4 +1,4 @@
-// `paxos-fuzz-tool absurd`: replays each entry of scripts/lib/spray.py's catalogue in a small simulated
+// `paxos-fuzz-tool absurd`: replays each entry of the hostile-message catalogue (`paxos-fuzz-tool catalogue`) in a small simulated
 // cluster and says whether the cluster shrugged it off.
 //
 // Cluster: acceptors 1-3, proposers 1-2, learner 1 from the start and learner 2 joining late (it catches up
@@ -9,7 +9,7 @@
 // every datagram goes through Wire.encode with its sender's header and Wire.decodeDatagram, and each role
 // applies the shells' admission rules to it (another fingerprint or an older twin is dropped; a NEWER twin
 // stops the role for good, as the shell exits). The network is perfect. The entry's datagrams, with the
-// headers spray.py gave them, are offered to every role (a sprayer reaches every group) every 50 ticks
+// headers HostileMessages gave them, are offered to every role (a sprayer reaches every group) every 50 ticks
 // from tick 50 to 350, while values flow.
 // Verdicts:
 //   ok       both learners delivered exactly the 300 values, in the same order, before the deadline

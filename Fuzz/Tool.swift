@@ -1,5 +1,5 @@
 // The fuzzing tool (no libFuzzer): writes the seed corpus, replays inputs through the same checks as the
-// harness, decodes hex lines (to cross-check scripts/lib/spray.py's encoder), and runs a seeded,
+// harness, decodes hex lines, prints the catalogue of hostile messages, and runs a seeded,
 // structure-aware generator of messages with absurd fields. Built by scripts/fuzz.sh:
 //   swiftc -O -module-name PaxosCore Sources/PaxosCore/*.swift Fuzz/Driver.swift Fuzz/Absurd.swift Fuzz/Tool.swift
 //
@@ -7,7 +7,8 @@
 //   paxos-fuzz-tool replay [-q] FILE...   run each file through the harness's checks (-q: silently)
 //   paxos-fuzz-tool decode                read hex datagrams, one a line, print what each decodes to
 //   paxos-fuzz-tool generate N [SEED]     N structured inputs (absurd fields and headers, mutations, sequences)
-//   paxos-fuzz-tool absurd < CATALOGUE    replay spray.py's catalogue in a simulated cluster (Absurd.swift)
+//   paxos-fuzz-tool catalogue [--only P]  the hostile-message catalogue (Sources/PaxosTesting/HostileMessages.swift)
+//   paxos-fuzz-tool absurd < CATALOGUE    replay that catalogue in a simulated cluster (Absurd.swift)
 
 #if canImport(Glibc)
 import Glibc
@@ -383,13 +384,33 @@ struct Tool {
             print("  decode errors: " + stats.errors.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
         case "absurd":
             AbsurdMode.run()
+        case "catalogue":
+            // The shared catalogue (Sources/PaxosTesting/HostileMessages.swift), a line an entry:
+            // "category<TAB>name<TAB>hex[,hex...]"; options --only/--skip PATTERNS, --category C,... (all).
+            var only: [String] = [], skip: [String] = []
+            var categories = Set(HostileMessages.Category.allCases)
+            var k = 2
+            while k + 1 < args.count {
+                let list = args[k + 1].split(separator: ",").map(String.init)
+                switch args[k] {
+                case "--only": only += list
+                case "--skip": skip += list
+                case "--category": categories = Set(list.compactMap(HostileMessages.Category.init(rawValue:)))
+                default: usage()
+                }
+                k += 2
+            }
+            guard k == args.count else { usage() }
+            for e in HostileMessages.select(HostileMessages.catalogue(), categories: categories, skip: skip, only: only) {
+                print("\(e.category.rawValue)\t\(e.name)\t" + e.datagrams.map(hex).joined(separator: ","))
+            }
         default:
             usage()
         }
     }
 
     static func usage() -> Never {
-        fputs("usage: paxos-fuzz-tool corpus DIR | replay FILE... | decode | generate N [SEED] | absurd < CATALOGUE\n", stderr)
+        fputs("usage: paxos-fuzz-tool corpus DIR | replay FILE... | decode | generate N [SEED] | absurd < CATALOGUE | catalogue [--only|--skip PATTERNS] [--category C,...]\n", stderr)
         exit(2)
     }
 }

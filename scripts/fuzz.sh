@@ -9,7 +9,7 @@
 #   -runs N            libFuzzer executions (default 1000000; 0 with -max_total_time for time only)
 #   -max_total_time S  stop after S seconds even if the runs are not done
 #   --generate N       also run the seeded, structure-aware generator for N inputs (no libFuzzer)
-#   --absurd           also replay scripts/lib/spray.py's catalogue of absurd messages in a simulated
+#   --absurd           also replay the catalogue of hostile messages (Sources/PaxosTesting/HostileMessages.swift) in a simulated
 #                      cluster and print a verdict per message (see Fuzz/Absurd.swift)
 #   --only-tools       skip libFuzzer (with --generate/--absurd)
 #   --guard            also step around the FIXED known bugs of Fuzz/Driver.swift (KnownBugs), should a
@@ -80,6 +80,8 @@ snapshot=$WORK/src
 rm -rf "$snapshot.new"
 mkdir -p "$snapshot.new"
 cp "$REPO_ROOT"/Sources/PaxosWire/*.swift "$REPO_ROOT"/Sources/PaxosCore/*.swift "$snapshot.new/"
+# the hostile-message catalogue (PaxosWire alone) for the tool's `catalogue` and `absurd` modes
+cp "$REPO_ROOT"/Sources/PaxosTesting/HostileMessages.swift "$snapshot.new/"
 rm -f "$snapshot.new/Exports.swift"  # one module here: PaxosWire is compiled in
 sum=$(cat "$snapshot.new"/*.swift "$FUZZ"/*.swift | sha256sum | cut -c1-16)
 TOOL=$WORK/paxos-fuzz-tool
@@ -188,9 +190,8 @@ fi
 
 # --- absurd catalogue -----------------------------------------------------------------------------
 if ((absurd)); then
-    command -v python3 >/dev/null || die "--absurd needs python3"
     echo "absurd messages in a simulated cluster (acceptors 1-3 starting blank, proposers 1-2, learners 1-2, 300 values):"
-    python3 "$SCRIPTS_DIR/lib/spray.py" catalogue | "$TOOL" absurd 2>"$WORK/absurd.err" | tee "$WORK/absurd.log" | cut -c1-220
+    "$TOOL" catalogue | "$TOOL" absurd 2>"$WORK/absurd.err" | tee "$WORK/absurd.log" | cut -c1-220
     bad=$(grep -cE '^[a-z]+/[^ ]+ +(STALL|WRONG|HANG|CRASH|SLOW)' "$WORK/absurd.log" | tr -d ' ' || true)
     badabsurd=$(grep -cE '^absurd/[^ ]+ +(STALL|WRONG|HANG|CRASH|SLOW)' "$WORK/absurd.log" | tr -d ' ' || true)
     echo "absurd catalogue: $bad entries not shrugged off ($badabsurd of them in category 'absurd'); full lines in $WORK/absurd.log"
