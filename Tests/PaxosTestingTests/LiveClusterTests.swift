@@ -63,12 +63,13 @@ func expectEveryLearner(of cluster: LiveCluster, delivers submitted: [[UInt8]], 
         let v1 = values(client: 1, count: 1_500)
         let v2 = values(client: 2, count: 1_500)
         try cluster.submit(client: 1, values: v1, timeout: 30)
-        try cluster.submit(client: 2, values: v2, timeout: 30)
-        // Killed as soon as it delivered something, and down while learner 1 delivers 300 more: it restarts
-        // from its database, behind, and must catch up what it missed while values still flow.
+        // Killed as soon as it delivered something (some of client 1's values), and down while client 2
+        // starts and learner 1 delivers 300 more: it restarts from its database, behind, and must catch up
+        // what it missed while values still flow.
         #expect(try await cluster.waitUntil(timeout: 20) { !cluster.delivered(learner: 2).isEmpty })
         #expect(cluster.kill(.learner, 2) == .signal(SIGKILL))
         let before = cluster.delivered(learner: 2).count
+        try cluster.submit(client: 2, values: v2, timeout: 30)
         #expect(try await cluster.waitUntil(timeout: 20) { cluster.delivered(learner: 1).count >= before + 300 })
         try cluster.start(.learner, 2)
         #expect(try await cluster.waitForStop(.client, 1, timeout: 30) == .finished)
