@@ -201,6 +201,7 @@ public final class LiveCluster: @unchecked Sendable {
         let runtime = startup.makeRuntime()
         let path = "\(directory)/\(who.role.rawValue)-\(who.id).sqlite"
         let (node, close) = try assemble(startup, runtime, path)
+        if startup.logger.logLevel <= .debug { node.logger = startup.logger }  // as NodeStartup.run does
         let entry = Running(role: who.role, runtime: runtime, node: node, close: close)
         lock.lock()
         running[who] = entry
