@@ -1,3 +1,5 @@
+import DequeModule
+
 extension Paxos {
     /// What a proposer asks of its shell after one input: persist `persist`, then send `send`.
     public struct ProposerEffects: Hashable, Sendable {
@@ -57,8 +59,7 @@ extension Paxos {
         private var recovering: [Instance: Proposal] = [:]
         private var recoverNext: Instance = 1
         private var recoverEnd: Instance = 0
-        private var pending: [Submission] = []
-        private var pendingHead = 0
+        private var pending: Deque<Submission> = []
         private var queued: Set<SubmissionID> = []
         private var lastHeartbeat: UInt64 = 0
         private var lastRecover: UInt64?
@@ -80,7 +81,7 @@ extension Paxos {
 
         /// Pending submissions plus instances in flight or still to recover: what the leader has to get decided.
         public var backlog: Int {
-            pending.count - pendingHead + inFlight.count + Int(clamping: recoverEnd >= recoverNext ? recoverEnd - recoverNext + 1 : 0)
+            pending.count + inFlight.count + Int(clamping: recoverEnd >= recoverNext ? recoverEnd - recoverNext + 1 : 0)
         }
 
         // MARK: inputs
@@ -91,7 +92,7 @@ extension Paxos {
             case .submit(let submissions):
                 guard mode != .follower else { break }  // standbys drop; clients resubmit after failover
                 for s in submissions where s.id.sequence > 0 && !queued.contains(s.id) {
-                    guard pending.count - pendingHead < settings.maxPending else { break }
+                    guard pending.count < settings.maxPending else { break }
                     queued.insert(s.id)
                     pending.append(s)
                 }
@@ -263,7 +264,6 @@ extension Paxos {
             promises.reset()
             inFlight = [:]
             pending = []
-            pendingHead = 0
             queued = []
         }
 
@@ -325,8 +325,7 @@ extension Paxos {
             guard mode == .leader else { return }
             let waiting = inFlight.keys.sorted().flatMap { inFlight[$0]!.proposal.submissions }
             inFlight = [:]
-            pending = waiting + pending[pendingHead...]
-            pendingHead = 0
+            pending.prepend(contentsOf: waiting)
         }
 
         // MARK: phase 2
@@ -343,25 +342,20 @@ extension Paxos {
                 fresh.append(InstanceProposal(instance: i, proposal: proposal))
             }
             let budget = settings.maxBatchBytes
-            while inFlight.count < settings.window && pendingHead < pending.count {
+            while inFlight.count < settings.window && !pending.isEmpty {
                 var batch: [Submission] = []
                 var used = 0
-                while pendingHead < pending.count {
-                    let s = pending[pendingHead]
+                while let s = pending.first {
                     let size = Wire.size(of: s)
                     if !batch.isEmpty && used + size > budget { break }
                     batch.append(s)
                     used += size
-                    pendingHead += 1
+                    pending.removeFirst()
                 }
                 let proposal = Proposal.batch(batch)
                 inFlight[nextInstance] = InFlight(proposal: proposal, sentAt: now)
                 fresh.append(InstanceProposal(instance: nextInstance, proposal: proposal))
                 nextInstance += 1
-            }
-            if pendingHead > 4096 && pendingHead * 2 > pending.count {
-                pending.removeFirst(pendingHead)
-                pendingHead = 0
             }
             sendAccept(fresh, into: &effects)
         }
