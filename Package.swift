@@ -44,6 +44,7 @@ let package = Package(
         .executableTarget(name: "paxos", dependencies: [
             "PaxosCore", "PaxosStore", "PaxosNode",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "DequeModule", package: "swift-collections"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
