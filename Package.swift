@@ -16,12 +16,16 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
     ],
     targets: [
         // The protocol's vocabulary (ballots, instances, messages) and its one binary encoding.
         .target(name: "PaxosWire"),
         // The protocol: pure value types, no I/O, no clocks, no randomness of its own.
-        .target(name: "PaxosCore", dependencies: ["PaxosWire"]),
+        .target(name: "PaxosCore", dependencies: [
+            "PaxosWire",
+            .product(name: "DequeModule", package: "swift-collections"),
+        ]),
         // libsqlite3 as a Swift module (apt-get install libsqlite3-dev).
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         // Durable state of acceptors, learners and proposers in SQLite; schema in migrations/.
@@ -45,6 +49,7 @@ let package = Package(
         .executableTarget(name: "paxos", dependencies: [
             "PaxosCore", "PaxosStore", "PaxosNode",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "DequeModule", package: "swift-collections"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),

@@ -1,3 +1,5 @@
+import DequeModule
+
 extension Paxos {
     /// What a client asks of its shell after one input.
     public struct ClientEffects: Hashable, Sendable {
@@ -19,8 +21,8 @@ extension Paxos {
 
         private var now: UInt64
         private var nextSequence: UInt64 = 1
-        private var queue: [[UInt8]] = []
-        private var queueHead = 0
+        /// Values read and not yet submitted, in input order.
+        private var queue: Deque<[UInt8]> = []
         private var outstanding: [UInt64: Outstanding] = [:]
         private var inputClosed = false
         public private(set) var decidedCount = 0
@@ -35,9 +37,9 @@ extension Paxos {
         }
 
         /// Every value read has been submitted and decided, and no more will come.
-        public var isDone: Bool { inputClosed && queueHead == queue.count && outstanding.isEmpty }
+        public var isDone: Bool { inputClosed && queue.isEmpty && outstanding.isEmpty }
         /// Values read but not yet decided.
-        public var undecided: Int { queue.count - queueHead + outstanding.count }
+        public var undecided: Int { queue.count + outstanding.count }
 
         /// Values read from input, in order.
         public mutating func submit(_ values: [[UInt8]]) -> ClientEffects {
@@ -80,17 +82,11 @@ extension Paxos {
 
         private mutating func sendFromQueue(into effects: inout ClientEffects) {
             var fresh: [Submission] = []
-            while outstanding.count < settings.clientWindow && queueHead < queue.count {
-                let value = queue[queueHead]
-                queueHead += 1
+            while outstanding.count < settings.clientWindow, let value = queue.popFirst() {
                 let seq = nextSequence
                 nextSequence += 1
                 outstanding[seq] = Outstanding(value: value, sentAt: now)
                 fresh.append(Submission(id: submissionID(seq), value: value))
-            }
-            if queueHead > 4096 && queueHead * 2 > queue.count {
-                queue.removeFirst(queueHead)
-                queueHead = 0
             }
             send(fresh, into: &effects)
         }

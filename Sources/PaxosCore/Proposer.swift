@@ -1,3 +1,5 @@
+import DequeModule
+
 extension Paxos {
     /// What a proposer asks of its shell after one input: persist `persist`, then send `send`.
     public struct ProposerEffects: Hashable, Sendable {
@@ -13,6 +15,9 @@ extension Paxos {
     /// the highest ballot per instance, a no-op in holes — and then assigns batches of client submissions
     /// to fresh instances, keeping a window of them in flight and re-sending any not decided in time.
     /// It learns decisions by counting the acceptors' 2B votes, as learners do.
+    ///
+    /// What only a candidate or only a leader needs lives in that mode's case of `State`, so it is
+    /// dropped, not reset, when the mode ends.
     public struct Proposer: Hashable, Sendable {
         public enum Mode: Hashable, Sendable { case follower, candidate, leader }
 
@@ -21,16 +26,90 @@ extension Paxos {
             var sentAt: UInt64
         }
 
+        /// Client submissions a candidate or leader holds. A follower holds none: standbys drop
+        /// submissions, and clients resubmit after a failover.
+        struct Submissions: Hashable, Sendable {
+            /// Waiting for an instance, in the order they came.
+            var waiting: Deque<Submission> = []
+            /// Those waiting or in flight, so a client's resubmission is not queued twice.
+            var queued: Set<SubmissionID> = []
+
+            mutating func add(_ incoming: [Submission], limit: Int) {
+                for s in incoming where s.id.sequence > 0 && !queued.contains(s.id) {
+                    guard waiting.count < limit else { break }
+                    queued.insert(s.id)
+                    waiting.append(s)
+                }
+            }
+
+            /// Takes submissions off the front for one instance: as many as fit in `budget` bytes, at least one.
+            mutating func nextBatch(budget: Int) -> [Submission] {
+                var batch: [Submission] = []
+                var used = 0
+                while let s = waiting.first {
+                    let size = Wire.size(of: s)
+                    if !batch.isEmpty && used + size > budget { break }
+                    batch.append(s)
+                    used += size
+                    waiting.removeFirst()
+                }
+                return batch
+            }
+        }
+
+        /// Phase 1: a prepare for `ballot` sent, promises being collected.
+        struct Candidate: Hashable, Sendable {
+            /// The first instance the prepare asks acceptors about.
+            var prepareFrom: Instance
+            var startedAt: UInt64
+            var prepareSentAt: UInt64 = 0
+            var prepareAttempts = 0
+            var promises = PromiseAnswers()
+            /// Acceptors that refused this candidate's ballot as implausibly far above their promise.
+            var farBelow: [UInt32: Ballot] = [:]
+            var submissions: Submissions
+        }
+
+        /// Phase 2: instances being decided under `ballot`.
+        struct Leader: Hashable, Sendable {
+            var inFlight: [Instance: InFlight] = [:]
+            /// Instances phase 1 found to re-propose, from `recoverNext` through `recoverEnd`, and the values
+            /// accepted in them (an instance missing here is a hole: a no-op).
+            var recovering: [Instance: Proposal]
+            var recoverNext: Instance
+            var recoverEnd: Instance
+            var lastHeartbeat: UInt64
+            var submissions: Submissions
+
+            /// A leader standing for election again keeps its clients' submissions: those in flight go back to
+            /// the front of the queue (if they were accepted somewhere, phase 1 re-proposes them too, and
+            /// learners deliver each submission once).
+            mutating func requeueInFlight() {
+                let waiting = inFlight.keys.sorted().flatMap { inFlight[$0]!.proposal.submissions }
+                inFlight = [:]
+                submissions.waiting.prepend(contentsOf: waiting)
+            }
+        }
+
+        private enum State: Hashable, Sendable {
+            /// Stands for election once the deadline passes without word from a leader.
+            case follower(electionDeadline: UInt64)
+            case candidate(Candidate)
+            case leader(Leader)
+            /// Only in passing: while `init` draws the first deadline, and while a candidate's or leader's
+            /// state is taken out to be changed (see `takeLeader`); left in `state`, it would share, and so
+            /// copy, the collections being changed.
+            case modifying
+        }
+
         public let id: UInt32
         /// Part of every ballot this proposer uses (see ``Ballot``): the process's incarnation, until a
-        /// rebase draws another (see `onNack`).
+        /// rebase draws another (see `onFarBelow`).
         public private(set) var incarnation: UInt32
         /// Incarnations this process has used, so a rebase never reuses one.
         private var usedIncarnations: Set<UInt32> = []
-        /// Acceptors that refused this candidate's ballot as implausibly far above their promise.
-        private var farBelow: [UInt32: Ballot] = [:]
         public let settings: ProtocolSettings
-        public private(set) var mode: Mode = .follower
+        private var state: State
         /// This proposer's current (or last) ballot.
         public private(set) var ballot: Ballot
         /// The highest ballot this proposer has heard of.
@@ -42,25 +121,11 @@ extension Paxos {
         private var now: UInt64
         private var decided = DecidedInstances()
         private var tally: VoteTally
-
-        private var electionDeadline: UInt64 = 0
-        private var prepareFrom: Instance = 1
-        private var prepareSentAt: UInt64 = 0
-        private var prepareAttempts = 0
-        private var electionStartedAt: UInt64 = 0
-        private var promises = PromiseAnswers()
-
+        /// The instance a leader assigns next. Kept when leading ends: votes and decisions are believed up
+        /// to `maxInstanceLead` past it, or past the first undecided instance if that is higher.
         private var nextInstance: Instance = 1
-        private var inFlight: [Instance: InFlight] = [:]
-        /// Instances phase 1 found to re-propose, from `recoverNext` through `recoverEnd`, and the values
-        /// accepted in them (an instance missing here is a hole: a no-op).
-        private var recovering: [Instance: Proposal] = [:]
-        private var recoverNext: Instance = 1
-        private var recoverEnd: Instance = 0
-        private var pending: [Submission] = []
-        private var pendingHead = 0
-        private var queued: Set<SubmissionID> = []
-        private var lastHeartbeat: UInt64 = 0
+        /// When a learner's recover request last made this leader stand again. Kept across modes: the
+        /// election it starts ends the leadership, and the limit (one per leader timeout) must outlast it.
         private var lastRecover: UInt64?
 
         public init(id: UInt32, settings: ProtocolSettings, restoring state: ProposerDurableState = .init(),
@@ -74,13 +139,31 @@ extension Paxos {
             self.ballot = Ballot(round: state.highestRound, proposer: id, incarnation: incarnation)
             self.now = now
             self.tally = VoteTally(quorum: settings.quorum)
+            self.state = .modifying
             // Proposers start their first election staggered by id, so proposer 1 usually leads.
-            self.electionDeadline = now + UInt64(max(Int(id) - 1, 0)) * settings.leaderTimeoutTicks + jitter()
+            let stagger = UInt64(max(Int(id) - 1, 0)) * settings.leaderTimeoutTicks
+            self.state = .follower(electionDeadline: now + stagger + jitter())
+        }
+
+        public var mode: Mode {
+            switch state {
+            case .follower: .follower
+            case .candidate: .candidate
+            case .leader: .leader
+            case .modifying: preconditionFailure("proposer state read while being changed")
+            }
         }
 
         /// Pending submissions plus instances in flight or still to recover: what the leader has to get decided.
         public var backlog: Int {
-            pending.count - pendingHead + inFlight.count + Int(clamping: recoverEnd >= recoverNext ? recoverEnd - recoverNext + 1 : 0)
+            switch state {
+            case .follower: 0
+            case .candidate(let candidate): candidate.submissions.waiting.count
+            case .leader(let leader):
+                leader.submissions.waiting.count + leader.inFlight.count
+                    + Int(clamping: leader.recoverEnd >= leader.recoverNext ? leader.recoverEnd - leader.recoverNext + 1 : 0)
+            case .modifying: preconditionFailure("proposer state read while being changed")
+            }
         }
 
         // MARK: inputs
@@ -89,11 +172,13 @@ extension Paxos {
             var effects = ProposerEffects()
             switch message {
             case .submit(let submissions):
-                guard mode != .follower else { break }  // standbys drop; clients resubmit after failover
-                for s in submissions where s.id.sequence > 0 && !queued.contains(s.id) {
-                    guard pending.count - pendingHead < settings.maxPending else { break }
-                    queued.insert(s.id)
-                    pending.append(s)
+                // Standbys drop submissions; clients resubmit after failover.
+                if var candidate = takeCandidate() {
+                    candidate.submissions.add(submissions, limit: settings.maxPending)
+                    state = .candidate(candidate)
+                } else if var leader = takeLeader() {
+                    leader.submissions.add(submissions, limit: settings.maxPending)
+                    state = .leader(leader)
                 }
             case .promise(let p):
                 onPromise(p, into: &effects)
@@ -111,7 +196,7 @@ extension Paxos {
             case .accepted(let acceptor, let b, let proposals):
                 guard settings.isAcceptor(acceptor) else { break }
                 hear(b)
-                if b == knownBallot && !isMine(b) { electionDeadline = now + settings.leaderTimeoutTicks + jitter() }
+                if b == knownBallot && !isMine(b) { postponeElection() }
                 for p in proposals {
                     vote(acceptor: acceptor, ballot: b, instance: p.instance, proposal: p.proposal, into: &effects)
                 }
@@ -127,12 +212,13 @@ extension Paxos {
             case .heartbeat(let b, _):
                 guard !isMine(b), b.isPlausible(after: knownBallot) else { break }
                 hear(b)
-                if b >= knownBallot { electionDeadline = now + settings.leaderTimeoutTicks + jitter() }
+                if b >= knownBallot { postponeElection() }
             case .trimmed(let acceptor, let through):
                 // Only a leader retrying instances acceptors forgot needs this, and only for instances it
                 // proposed: a notice beyond them says nothing it could use.
-                guard settings.isAcceptor(acceptor), mode == .leader, through < nextInstance else { break }
-                markDecided(through: through)
+                guard settings.isAcceptor(acceptor), through < nextInstance, var leader = takeLeader() else { break }
+                markDecided(through: through, leader: &leader)
+                state = .leader(leader)
             case .recover(let learner, let from):
                 // Only a configured learner may make the leader run an election (when learners are counted).
                 guard mode == .leader, from > 0,
@@ -143,44 +229,66 @@ extension Paxos {
             default:
                 break
             }
-            if mode == .leader { fillWindow(into: &effects) }
+            if var leader = takeLeader() {
+                fillWindow(&leader, into: &effects)
+                state = .leader(leader)
+            }
             return effects
         }
 
         public mutating func tick(now: UInt64) -> ProposerEffects {
             self.now = max(self.now, now)
             var effects = ProposerEffects()
-            switch mode {
-            case .follower:
+            if case .follower(let electionDeadline) = state {
                 if self.now >= electionDeadline { startElection(from: decided.firstUndecided, into: &effects) }
-            case .candidate:
-                if self.now - prepareSentAt >= settings.prepareRetryTicks {
-                    if prepareAttempts >= settings.prepareAttempts && self.now - electionStartedAt >= settings.leaderTimeoutTicks {
-                        // No quorum of complete promises for this ballot: give it up and stand again with a
-                        // higher one after a random backoff, rather than wait on answers that never complete
-                        // (not before a leader timeout: answers slower than the retries still get their chance).
-                        stepDown()
-                        electionDeadline = self.now + 1 + jitter()
-                    } else {
-                        sendPrepare(into: &effects)
-                    }
+            } else if var candidate = takeCandidate() {
+                if self.now - candidate.prepareSentAt < settings.prepareRetryTicks {
+                    state = .candidate(candidate)
+                } else if candidate.prepareAttempts >= settings.prepareAttempts
+                            && self.now - candidate.startedAt >= settings.leaderTimeoutTicks {
+                    // No quorum of complete promises for this ballot: give it up and stand again with a
+                    // higher one after a random backoff, rather than wait on answers that never complete
+                    // (not before a leader timeout: answers slower than the retries still get their chance).
+                    stepDown()
+                    state = .follower(electionDeadline: self.now + 1 + jitter())
+                } else {
+                    sendPrepare(&candidate, into: &effects)
+                    state = .candidate(candidate)
                 }
-            case .leader:
-                if self.now - lastHeartbeat >= settings.heartbeatTicks {
-                    lastHeartbeat = self.now
+            } else if var leader = takeLeader() {
+                if self.now - leader.lastHeartbeat >= settings.heartbeatTicks {
+                    leader.lastHeartbeat = self.now
                     effects.send.append(Outgoing(.heartbeat(ballot: ballot, firstUndecided: decided.firstUndecided),
                                                  to: .proposers))
                 }
                 var retry: [InstanceProposal] = []
-                for (i, f) in inFlight where self.now - f.sentAt >= settings.acceptRetryTicks {
+                for (i, f) in leader.inFlight where self.now - f.sentAt >= settings.acceptRetryTicks {
                     retry.append(InstanceProposal(instance: i, proposal: f.proposal))
-                    inFlight[i]?.sentAt = self.now
+                    leader.inFlight[i]?.sentAt = self.now
                 }
                 retry.sort { $0.instance < $1.instance }
                 sendAccept(retry, into: &effects)
-                fillWindow(into: &effects)
+                fillWindow(&leader, into: &effects)
+                state = .leader(leader)
             }
             return effects
+        }
+
+        // MARK: modes
+
+        /// The candidate's state, taken out of `state` (which holds `.modifying` until it is put back) so it
+        /// changes in place: the swift-nio way to keep an enum payload's collections from being copied.
+        private mutating func takeCandidate() -> Candidate? {
+            guard case .candidate(let candidate) = state else { return nil }
+            state = .modifying
+            return candidate
+        }
+
+        /// The leader's state, taken out of `state` as in `takeCandidate`.
+        private mutating func takeLeader() -> Leader? {
+            guard case .leader(let leader) = state else { return nil }
+            state = .modifying
+            return leader
         }
 
         // MARK: election
@@ -191,16 +299,27 @@ extension Paxos {
 
         private func isMine(_ b: Ballot) -> Bool { b.proposer == id && b.incarnation == incarnation }
 
+        /// Word from a leader (its heartbeat, or 2B votes for its ballot): a follower waits a whole leader
+        /// timeout again before standing.
+        private mutating func postponeElection() {
+            // Drawn in every mode though only a follower uses it: skipping the draw would shift every later
+            // jitter, and with it every seeded schedule.
+            let deadline = now + settings.leaderTimeoutTicks + jitter()
+            if case .follower = state { state = .follower(electionDeadline: deadline) }
+        }
+
         /// An acceptor refused this candidate's prepare as implausible: its promise lies more than
         /// `maxRoundJump` rounds below the ballot. Forged ballots heard earlier (each believed a million
         /// rounds at a time) lifted this proposer there. Once a quorum says so, the proposer stands again
         /// just above their promises, with an incarnation it never used, so the lower ballot is still one
         /// no process ever used. (A handful of forged nacks must not stop the cluster for good.)
         private mutating func onFarBelow(acceptor: UInt32, promised: Ballot, into effects: inout ProposerEffects) {
-            farBelow[acceptor] = promised
-            guard farBelow.count >= settings.quorum else { return }
-            let base = farBelow.values.max()!
-            farBelow = [:]
+            guard var candidate = takeCandidate() else { return }
+            defer { state = .candidate(candidate) }
+            candidate.farBelow[acceptor] = promised
+            guard candidate.farBelow.count >= settings.quorum else { return }
+            let base = candidate.farBelow.values.max()!
+            candidate.farBelow = [:]
             var fresh = incarnation
             while usedIncarnations.contains(fresh) { fresh = UInt32(truncatingIfNeeded: rng.next()) }
             usedIncarnations.insert(fresh)
@@ -213,9 +332,9 @@ extension Paxos {
             }
             ballot = Ballot(round: round, proposer: id, incarnation: incarnation)
             knownBallot = max(knownBallot, ballot)
-            promises.reset()
-            prepareAttempts = 0
-            sendPrepare(into: &effects)
+            candidate.promises.reset()
+            candidate.prepareAttempts = 0
+            sendPrepare(&candidate, into: &effects)
         }
 
         /// Takes note of a ballot in use. One far beyond anything known is believed only a bounded step
@@ -231,79 +350,76 @@ extension Paxos {
             }
         }
 
+        /// Stands for election, as a follower whose leader went silent or as a leader a learner asked to
+        /// recover (which keeps its submissions, see `Leader.requeueInFlight`).
         private mutating func startElection(from: Instance, into effects: inout ProposerEffects) {
-            requeueInFlight()
+            var submissions = Submissions()
+            if var leader = takeLeader() {
+                leader.requeueInFlight()
+                submissions = leader.submissions
+            }
             highestRound = min(max(highestRound, knownBallot.round) + 1, Ballot.maxRound)
             ballot = Ballot(round: highestRound, proposer: id, incarnation: incarnation)
             hear(ballot)
             // Persisted before the prepare leaves, so a restarted proposer never reuses this ballot.
             effects.persist = ProposerDurableState(highestRound: highestRound)
-            mode = .candidate
-            recovering = [:]
-            recoverEnd = 0
-            prepareFrom = max(from, 1)
-            promises.reset()
-            farBelow = [:]
-            prepareAttempts = 0
-            electionStartedAt = now
-            sendPrepare(into: &effects)
+            var candidate = Candidate(prepareFrom: max(from, 1), startedAt: now, submissions: submissions)
+            sendPrepare(&candidate, into: &effects)
+            state = .candidate(candidate)
         }
 
-        private mutating func sendPrepare(into effects: inout ProposerEffects) {
-            prepareSentAt = now
-            prepareAttempts += 1
-            effects.send.append(Outgoing(.prepare(ballot: ballot, from: prepareFrom), to: .acceptors))
+        private func sendPrepare(_ candidate: inout Candidate, into effects: inout ProposerEffects) {
+            candidate.prepareSentAt = now
+            candidate.prepareAttempts += 1
+            effects.send.append(Outgoing(.prepare(ballot: ballot, from: candidate.prepareFrom), to: .acceptors))
         }
 
+        /// Back to following. What the candidate or leader held goes with its mode: promises, instances in
+        /// flight, and clients' submissions (clients resubmit to the next leader).
         private mutating func stepDown() {
-            mode = .follower
-            recovering = [:]
-            recoverEnd = 0
-            electionDeadline = now + settings.leaderTimeoutTicks + jitter()
-            promises.reset()
-            inFlight = [:]
-            pending = []
-            pendingHead = 0
-            queued = []
+            state = .follower(electionDeadline: now + settings.leaderTimeoutTicks + jitter())
         }
 
         private mutating func onPromise(_ p: Promise, into effects: inout ProposerEffects) {
             // A trim point in the upper half of the instance space is forged: a leader marking it decided
             // would number its next instances beyond what any datagram may carry.
-            guard mode == .candidate, p.ballot == ballot, p.from == prepareFrom, settings.isAcceptor(p.acceptor),
-                  p.chunk < p.chunkCount, p.trimmedThrough < Wire.maxInstance / 2 else { return }
-            guard promises.add(p) != nil, promises.complete.count >= settings.quorum else { return }
-            becomeLeader(promises: Array(promises.complete.values), into: &effects)
+            guard p.ballot == ballot, settings.isAcceptor(p.acceptor), p.chunk < p.chunkCount,
+                  p.trimmedThrough < Wire.maxInstance / 2, var candidate = takeCandidate() else { return }
+            guard p.from == candidate.prepareFrom, candidate.promises.add(p) != nil,
+                  candidate.promises.complete.count >= settings.quorum else {
+                state = .candidate(candidate)
+                return
+            }
+            becomeLeader(candidate, into: &effects)
         }
 
         /// Phase 1 succeeded: adopt, per instance, the value accepted in the highest ballot any promising
         /// acceptor reports; fill holes below the highest such instance with no-ops.
-        private mutating func becomeLeader(promises complete: [AcceptorAnswer], into effects: inout ProposerEffects) {
-            mode = .leader
-            promises.reset()
-            lastHeartbeat = now
+        private mutating func becomeLeader(_ candidate: consuming Candidate, into effects: inout ProposerEffects) {
+            let complete = Array(candidate.promises.complete.values)
             effects.send.append(Outgoing(.heartbeat(ballot: ballot, firstUndecided: decided.firstUndecided), to: .proposers))
             // What any promising acceptor trimmed was delivered by every learner: decided, never to be
             // touched. It must be the highest trim point: below it this quorum may no longer know the
             // decided values (the trimming acceptor forgot them), so proposing there could choose another.
+            var from = candidate.prepareFrom
             let trimmed = complete.map(\.trimmedThrough).max() ?? 0
-            if trimmed >= prepareFrom {
-                markDecided(through: trimmed)
-                prepareFrom = trimmed + 1
+            if trimmed >= from {
+                learnDecided(through: trimmed)
+                from = trimmed + 1
             }
             var best: [Instance: AcceptedEntry] = [:]
             for promise in complete {
-                for e in promise.accepted where e.instance >= prepareFrom {
+                for e in promise.accepted where e.instance >= from {
                     if let seen = best[e.instance], seen.ballot >= e.ballot { continue }
                     best[e.instance] = e
                 }
             }
             // Acceptors never accept an instance more than maxInstanceLead past what they hold, so real
-            // entries climb from prepareFrom in steps no wider than that. An entry past such a gap is
-            // forged: adopting it would make this leader owe every instance before it as a no-op.
+            // entries climb from `from` in steps no wider than that. An entry past such a gap is forged:
+            // adopting it would make this leader owe every instance before it as a no-op.
             var highest: Instance = 0
             for i in best.keys.sorted() {
-                guard i <= max(highest, prepareFrom) &+ maxInstanceLead else {
+                guard i <= max(highest, from) &+ maxInstanceLead else {
                     best = best.filter { $0.key <= highest }
                     break
                 }
@@ -312,56 +428,29 @@ extension Paxos {
             // Instances known decided are proposed again too: a learner's recover request means their
             // votes are scattered over ballots, and re-proposing the highest-ballot value is safe. They go
             // out a window at a time (fillWindow), so a long range costs neither a burst nor a hang.
-            recovering = best.mapValues(\.proposal)
-            recoverNext = prepareFrom
-            recoverEnd = highest
-            nextInstance = max(highest + 1, prepareFrom)
-        }
-
-        /// A leader starting a new election keeps its clients' submissions: those in flight go back to the
-        /// front of the queue (if they were accepted somewhere, phase 1 re-proposes them too, and learners
-        /// deliver each submission once).
-        private mutating func requeueInFlight() {
-            guard mode == .leader else { return }
-            let waiting = inFlight.keys.sorted().flatMap { inFlight[$0]!.proposal.submissions }
-            inFlight = [:]
-            pending = waiting + pending[pendingHead...]
-            pendingHead = 0
+            nextInstance = max(highest + 1, from)
+            state = .leader(Leader(recovering: best.mapValues(\.proposal), recoverNext: from, recoverEnd: highest,
+                                   lastHeartbeat: now, submissions: candidate.submissions))
         }
 
         // MARK: phase 2
 
-        private mutating func fillWindow(into effects: inout ProposerEffects) {
+        private mutating func fillWindow(_ leader: inout Leader, into effects: inout ProposerEffects) {
             var fresh: [InstanceProposal] = []
             // What phase 1 found comes first: the value of the highest ballot, or a no-op in a hole.
-            while inFlight.count < settings.window && recoverNext <= recoverEnd {
-                let i = recoverNext
-                recoverNext += 1
-                let proposal = recovering.removeValue(forKey: i) ?? .noop
-                inFlight[i] = InFlight(proposal: proposal, sentAt: now)
-                for s in proposal.submissions { queued.insert(s.id) }
+            while leader.inFlight.count < settings.window && leader.recoverNext <= leader.recoverEnd {
+                let i = leader.recoverNext
+                leader.recoverNext += 1
+                let proposal = leader.recovering.removeValue(forKey: i) ?? .noop
+                leader.inFlight[i] = InFlight(proposal: proposal, sentAt: now)
+                for s in proposal.submissions { leader.submissions.queued.insert(s.id) }
                 fresh.append(InstanceProposal(instance: i, proposal: proposal))
             }
-            let budget = settings.maxBatchBytes
-            while inFlight.count < settings.window && pendingHead < pending.count {
-                var batch: [Submission] = []
-                var used = 0
-                while pendingHead < pending.count {
-                    let s = pending[pendingHead]
-                    let size = Wire.size(of: s)
-                    if !batch.isEmpty && used + size > budget { break }
-                    batch.append(s)
-                    used += size
-                    pendingHead += 1
-                }
-                let proposal = Proposal.batch(batch)
-                inFlight[nextInstance] = InFlight(proposal: proposal, sentAt: now)
+            while leader.inFlight.count < settings.window && !leader.submissions.waiting.isEmpty {
+                let proposal = Proposal.batch(leader.submissions.nextBatch(budget: settings.maxBatchBytes))
+                leader.inFlight[nextInstance] = InFlight(proposal: proposal, sentAt: now)
                 fresh.append(InstanceProposal(instance: nextInstance, proposal: proposal))
                 nextInstance += 1
-            }
-            if pendingHead > 4096 && pendingHead * 2 > pending.count {
-                pending.removeFirst(pendingHead)
-                pendingHead = 0
             }
             sendAccept(fresh, into: &effects)
         }
@@ -375,47 +464,56 @@ extension Paxos {
 
         private mutating func vote(acceptor: UInt32, ballot b: Ballot, instance: Instance, proposal: Proposal,
                                    into effects: inout ProposerEffects) {
-            guard instance > 0, !decided.contains(instance) || inFlight[instance] != nil,
+            guard instance > 0, !decided.contains(instance) || isInFlight(instance),
                   instance <= max(decided.firstUndecided, nextInstance) &+ maxInstanceLead else { return }
             if case .decided(let p) = tally.record(acceptor: acceptor, ballot: b, instance: instance, proposal: proposal) {
                 onDecided(instance, p, into: &effects)
             }
         }
 
+        private func isInFlight(_ instance: Instance) -> Bool {
+            guard case .leader(let leader) = state else { return false }
+            return leader.inFlight[instance] != nil
+        }
+
+        /// Every instance through `through` is decided.
+        private mutating func learnDecided(through: Instance) {
+            guard through >= decided.firstUndecided else { return }
+            decided.advance(through: through)
+            tally.forget(below: through + 1)
+        }
+
         /// Instances through `through` are decided (an acceptor trimmed them): stop proposing them.
-        private mutating func markDecided(through: Instance) {
-            if through >= decided.firstUndecided {
-                decided.advance(through: through)
-                tally.forget(below: through + 1)
-            }
+        private mutating func markDecided(through: Instance, leader: inout Leader) {
+            learnDecided(through: through)
             // Even instances already known decided may be in flight again (a recovery re-proposes them);
             // acceptors no longer answer for them.
-            for (i, f) in inFlight where i <= through {
-                inFlight[i] = nil
+            for (i, f) in leader.inFlight where i <= through {
+                leader.inFlight[i] = nil
                 // Whether or not they were decided there, resubmissions must be proposable again.
-                for s in f.proposal.submissions { queued.remove(s.id) }
+                for s in f.proposal.submissions { leader.submissions.queued.remove(s.id) }
             }
-            nextInstance = max(nextInstance, through + 1)
-            recoverNext = max(recoverNext, through + 1)
-            recovering = recovering.filter { $0.key > through }
+            leader.recoverNext = max(leader.recoverNext, through + 1)
+            leader.recovering = leader.recovering.filter { $0.key > through }
         }
 
         private mutating func onDecided(_ instance: Instance, _ proposal: Proposal, into effects: inout ProposerEffects) {
             guard instance > 0 else { return }
             let isNew = decided.insert(instance)
             tally.forget(instance)
-            guard mode == .leader else { return }
-            let mine = inFlight.removeValue(forKey: instance)
+            guard var leader = takeLeader() else { return }
+            defer { state = .leader(leader) }
+            let mine = leader.inFlight.removeValue(forKey: instance)
             guard isNew || mine != nil else { return }
             if let mine {
                 let chosenIDs = Set(proposal.submissions.map(\.id))
                 // Another ballot decided something else here: our submissions still need an instance.
                 for s in mine.proposal.submissions where !chosenIDs.contains(s.id) {
-                    pending.append(s)
+                    leader.submissions.waiting.append(s)
                 }
             }
             let ids = proposal.submissions.map(\.id)
-            for id in ids { queued.remove(id) }
+            for id in ids { leader.submissions.queued.remove(id) }
             for chunk in chunked(ids, budget: settings.datagramPayloadBudget, size: { _ in 24 }) {
                 effects.send.append(Outgoing(.chosen(chunk), to: .clients))
             }

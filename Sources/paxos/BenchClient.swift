@@ -1,3 +1,4 @@
+import DequeModule
 import Foundation
 import NIOCore
 import PaxosCore
@@ -23,8 +24,8 @@ final class PacedClientNode: Node, @unchecked Sendable {
     private let log: ClientLatencyLog?
     private let rate: Double?
     private let window: Int
-    private var pending: [[UInt8]] = []
-    private var pendingHead = 0
+    /// Lines read and not yet handed to the client core.
+    private var pending: Deque<[UInt8]> = []
     private var inputEnded = false
     private var inputClosed = false
     private var fed: UInt64 = 0
@@ -78,7 +79,7 @@ final class PacedClientNode: Node, @unchecked Sendable {
 
     private func feed() {
         guard socketsOpen else { return }
-        let available = pending.count - pendingHead
+        let available = pending.count
         if available > 0 {
             let now = monotonicNanoseconds()
             var count: Int
@@ -91,8 +92,8 @@ final class PacedClientNode: Node, @unchecked Sendable {
                 count = min(max(window - inner.client.undecided, 0), available)
             }
             if count > 0 {
-                let chunk = Array(pending[pendingHead..<(pendingHead + count)])
-                pendingHead += count
+                let chunk = Array(pending.prefix(count))
+                pending.removeFirst(count)
                 if let log {
                     for _ in 0..<count {
                         let k = fed
@@ -104,13 +105,9 @@ final class PacedClientNode: Node, @unchecked Sendable {
                     fed += UInt64(count)
                 }
                 inner.submit(chunk)
-                if pendingHead >= 65_536 && pendingHead * 2 >= pending.count {
-                    pending.removeFirst(pendingHead)
-                    pendingHead = 0
-                }
             }
         }
-        if inputEnded && !inputClosed && pendingHead == pending.count {
+        if inputEnded && !inputClosed && pending.isEmpty {
             inputClosed = true
             timer?.cancel()
             inner.closeInput()
