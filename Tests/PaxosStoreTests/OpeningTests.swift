@@ -49,6 +49,34 @@ import Testing
         }
     }
 
+    /// A valid header (still a paxos acceptor database of schema 1) over garbage pages: whatever the
+    /// damage trips first, the file is named corrupt and left as it is.
+    @Test(arguments: 0..<12)
+    func damagedPagesAreRefusedAndUntouched(seed: UInt64) throws {
+        try withTemporaryDirectory { dir in
+            let path = dir.file("acceptor-1.sqlite")
+            let store = try AcceptorStore(path: path)
+            let ballot = Ballot(round: 3, proposer: 1)
+            try store.write(AcceptorWrite(promised: ballot, accepted: (1...200).map {
+                AcceptedEntry(instance: $0, ballot: ballot, proposal: .batch([Submission(
+                    id: SubmissionID(client: 1, incarnation: 1, sequence: $0), value: Array(repeating: 0x61, count: 40))]))
+            }))
+            store.close()
+            var bytes = [UInt8](try contents(path))
+            try #require(bytes.count >= 2 * 4096)
+            var generator = SplitMix64(seed: seed)
+            for i in 4096..<bytes.count { bytes[i] = UInt8.random(in: 0...255, using: &generator) }
+            for i in 200..<4000 { bytes[i] = UInt8.random(in: 0...255, using: &generator) }
+            let damaged = Data(bytes)
+            try damaged.write(to: URL(fileURLWithPath: path))
+            let error = #expect(throws: StoreError.self) { try AcceptorStore(path: path) }
+            #expect(error?.reason == .corrupt || error?.reason == .notADatabase, "\(error.map(String.init(describing:)) ?? "")")
+            #expect(error?.description.hasPrefix("\(path): ") == true)
+            #expect(error?.description.contains(/corrupt|malformed|not a SQLite database/) == true)
+            #expect(try contents(path) == damaged)
+        }
+    }
+
     @Test func textFileIsRefusedAndUntouched() throws {
         try withTemporaryDirectory { dir in
             let path = dir.file("notes.txt")
@@ -80,6 +108,7 @@ import Testing
             let before = try contents(path)
             let error = #expect(throws: StoreError.self) { try LearnerStore(path: path) }
             #expect(error?.reason == .foreignDatabase)
+            #expect(error?.description == "\(path) is a SQLite database but not a paxos learner database; refusing to open it")
             #expect(try contents(path) == before)
         }
     }
