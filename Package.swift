@@ -65,6 +65,8 @@ let package = Package(
         .testTarget(name: "PaxosWireTests", dependencies: ["PaxosWire", "PaxosCore"]),
         .testTarget(name: "PaxosStoreTests", dependencies: ["PaxosStore", "PaxosCore"]),
         .testTarget(name: "PaxosNodeTests", dependencies: ["PaxosNode", "PaxosCore", "PaxosStore"]),
+        // Runs the built `paxos` executable (swift test builds it too): its refusals of bad input.
+        .testTarget(name: "paxosTests", dependencies: ["PaxosCore", "PaxosStore"]),
         .testTarget(name: "PaxosTransportTests", dependencies: [
             "PaxosTransport",
             .product(name: "NIOCore", package: "swift-nio"),

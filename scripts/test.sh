@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (README, .ci/run): unit tests and the simulator's 10,000 schedules
 # (swift test, which also sprays hostile datagrams at in-process clusters, unkeyed and keyed), then,
-# against the release build, the course-timeline integration tests, the bad-input refusals and the
+# against the release build, the course-timeline integration tests, the full-disk acceptor (root) and the
 # several-hosts test.
 # PAXOS_SIM_SCHEDULES overrides the schedule count; -n N sets integration values per client.
 set -euo pipefail
@@ -12,6 +12,6 @@ swift build -c release --product paxos
 export PAXOS_BIN="$PWD/.build/release/paxos"
 status=0
 scripts/integration-test.sh "$@" || status=1
-scripts/bad-input-test.sh || status=1
+scripts/disk-full-test.sh || status=1
 scripts/multihost-test.sh || status=1
 exit $status

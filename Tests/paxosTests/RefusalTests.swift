@@ -1,0 +1,189 @@
+import Foundation
+import PaxosCore
+import PaxosStore
+import Testing
+
+/// The `paxos` executable refuses bad input with one line and a non-zero exit, touching nothing (the
+/// former scripts/bad-input-test.sh). What each layer refuses, and its exact words, is tested where it
+/// lives (ClusterConfigTests, NodeStartupTests, PaxosStoreTests' OpeningTests); here, that every kind of
+/// refusal reaches the user as one line, from the command line to the databases.
+@Suite struct RefusalTests {
+    static let roles = "clients   239.0.0.1 5000\nproposers 239.0.0.1 6000\nacceptors 239.0.0.1 7000\nlearners  239.0.0.1 8000\n"
+
+    // MARK: the command line, against a valid config in its own folder: nothing may appear there
+
+    @Test(arguments: [
+        ("unknown role", ["fooer", "1", "C"], "^paxos: unknown role 'fooer': expected acceptor, proposer, learner or client", 64),
+        ("non-numeric id", ["acceptor", "x", "C"], "'x' is invalid for '<id>': the id must be a whole number", 64),
+        ("id 0", ["acceptor", "0", "C"], "'0' is invalid for '<id>': the id must be a whole number", 64),
+        ("negative id", ["learner", "-1", "C"], "^paxos: the id must be a whole number from 1 to 4294967295, not '-1'$", 64),
+        ("id too large", ["proposer", "99999999999", "C"], "'99999999999' is invalid for '<id>'", 64),
+        ("no arguments", [], "^paxos: missing role: expected acceptor, proposer, learner or client", 64),
+        ("missing id", ["acceptor"], "missing expected argument '<id>'", 64),
+        ("missing config", ["client", "1"], "missing expected argument '<config>'", 64),
+        ("extra argument", ["acceptor", "1", "C", "surplus"], "unexpected argument", 64),
+        ("unknown option", ["acceptor", "1", "C", "--frobnicate"], "unknown option '--frobnicate'", 64),
+        ("bad log level", ["acceptor", "1", "C", "--log-level", "loud"], "'loud' is invalid for '--log-level <log-level>'.*trace, debug", 64),
+        ("acceptor beyond count", ["acceptor", "4", "C"], "^paxos: error: acceptor id 4 is beyond acceptor-count 3 in .*/paxos.conf$", 1),
+    ] as [(String, [String], String, Int32)])
+    func commandLine(name: String, arguments: [String], phrase: String, status: Int32) throws {
+        let scratch = try Scratch()
+        try scratch.write("paxos.conf", Array(Self.roles.utf8))
+        let config = scratch.path + "/paxos.conf"
+        try expectRefusal([Paxos.binary] + arguments.map { $0 == "C" ? config : $0 }, phrase: phrase, status: status,
+                          untouched: scratch.path)
+    }
+
+    @Test func keyFromEnvironmentTooShort() throws {
+        let scratch = try Scratch()
+        try scratch.write("paxos.conf", Array(Self.roles.utf8))
+        var environment = ProcessInfo.processInfo.environment
+        environment["PAXOS_KEY"] = "short"
+        try expectRefusal([Paxos.binary, "learner", "1", scratch.path + "/paxos.conf"],
+                          phrase: "^paxos: error: PAXOS_KEY must be at least 16 characters$", status: 1,
+                          untouched: scratch.path, environment: environment)
+    }
+
+    // MARK: the config file: acceptor 1 refuses it without creating paxos-state/ beside it
+
+    @Test(arguments: [
+        ("empty", [], "^paxos: error: .*/paxos.conf: missing line 'clients <multicast address> <port>'$"),
+        ("binary garbage", [0x00, 0xFF, 0xFE, 0x80] + Array("garbage".utf8) + [0x01, 0x02, 0x0A, 0xC3, 0x28, 0x0A],
+         "^paxos: error: .*/paxos.conf: not a text file$"),
+        // The line quotes the setting; its control characters become spaces.
+        ("control characters", Array((roles + "\u{1B}[31mcolour\u{07}\u{01} 1\n").utf8), "line 5: unknown setting ' \\[31mcolour  '$"),
+        ("unknown setting", Array((roles + "acceptor-cuont 3\n").utf8), "line 5: unknown setting 'acceptor-cuont'$"),
+        ("port 70000", Array("clients 239.0.0.1 70000\n".utf8), "line 1: '70000' is not a port"),
+    ] as [(String, [UInt8], String)])
+    func config(name: String, bytes: [UInt8], phrase: String) throws {
+        let scratch = try Scratch()
+        try scratch.write("paxos.conf", bytes)
+        try expectRefusal([Paxos.binary, "acceptor", "1", scratch.path + "/paxos.conf"], phrase: phrase, status: 1,
+                          untouched: scratch.path)
+    }
+
+    @Test func configMissing() throws {
+        let scratch = try Scratch()
+        try expectRefusal([Paxos.binary, "acceptor", "1", scratch.path + "/paxos.conf"],
+                          phrase: "^paxos: error: cannot read config file '.*/paxos.conf': no such file or directory$", status: 1,
+                          untouched: scratch.path)
+    }
+
+    @Test func configIsADirectory() throws {
+        let scratch = try Scratch()
+        _ = try scratch.folder("paxos.conf")
+        try expectRefusal([Paxos.binary, "acceptor", "1", scratch.path + "/paxos.conf"],
+                          phrase: "^paxos: error: cannot read config file '.*/paxos.conf': it is a directory$", status: 1,
+                          untouched: scratch.path)
+    }
+
+    /// Root reads a chmod 000 file anyway, so as root the binary runs as user nobody (setpriv).
+    @Test func configUnreadable() throws {
+        let scratch = try Scratch()
+        try scratch.write("paxos.conf", Array(Self.roles.utf8))
+        #expect(chmod(scratch.path + "/paxos.conf", 0) == 0)
+        var command = [Paxos.binary, "acceptor", "1", scratch.path + "/paxos.conf"]
+        if getuid() == 0 {
+            let nobody = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
+            let probe = try Paxos.run(nobody + ["/usr/bin/test", "-x", Paxos.binary])
+            try #require(probe.status == 0, "user nobody (setpriv) cannot run \(Paxos.binary): every folder above it must be searchable")
+            command = nobody + command
+        }
+        try expectRefusal(command, phrase: "^paxos: error: cannot read config file '.*/paxos.conf': permission denied$",
+                          status: 1, untouched: scratch.path)
+    }
+
+    // MARK: databases and the state folder
+
+    /// A state folder holding `file`: a fresh database of `kind`, changed by `tamper`.
+    static func stateWith(_ scratch: Scratch, _ file: String, kind: StoreKind, tamper: (inout [UInt8]) -> Void = { _ in }) throws -> String {
+        let state = try scratch.folder("state")
+        let path = state + "/" + file
+        switch kind {
+        case .acceptor:
+            let store = try AcceptorStore(path: path)
+            try store.write(AcceptorWrite(promised: Ballot(round: 2, proposer: 1), accepted: (1...100).map {
+                AcceptedEntry(instance: $0, ballot: Ballot(round: 2, proposer: 1), proposal: .noop)
+            }))
+            store.close()
+        case .learner: try LearnerStore(path: path).close()
+        case .proposer: try ProposerStore(path: path).close()
+        }
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        tamper(&bytes)
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return state
+    }
+
+    /// `value` big-endian at `offset` of a SQLite file's header (user_version at 60, application_id at 68).
+    static func setHeader(_ bytes: inout [UInt8], at offset: Int, _ value: UInt32) {
+        for k in 0..<4 { bytes[offset + k] = UInt8(truncatingIfNeeded: value >> (24 - 8 * k)) }
+    }
+
+    @Test(arguments: [
+        ("random bytes", "acceptor", "acceptor-1.sqlite: not a SQLite database"),
+        ("damaged pages", "acceptor", "acceptor-1.sqlite: .*(corrupt|malformed)"),
+        ("newer schema", "learner", "learner-1.sqlite has schema version 99, newer than this binary supports"),
+        ("wrong kind", "acceptor", "acceptor-1.sqlite is a paxos learner database, not an acceptor database"),
+        ("foreign", "proposer", "proposer-1.sqlite is a SQLite database but not a paxos proposer database"),
+    ])
+    func database(name: String, role: String, phrase: String) throws {
+        let scratch = try Scratch()
+        try scratch.write("paxos.conf", Array(Self.roles.utf8))
+        let file = "\(role)-1.sqlite"
+        var generator = SplitMix64(seed: 7)
+        let state: String = switch name {
+        case "random bytes":
+            try Self.stateWith(scratch, file, kind: .acceptor) { b in
+                b = (0..<16_384).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            }
+        case "damaged pages":  // a valid header (a paxos acceptor database, schema 1) over garbage pages
+            try Self.stateWith(scratch, file, kind: .acceptor) { b in
+                for i in 200..<4000 { b[i] = UInt8.random(in: 0...255, using: &generator) }
+                for i in 4096..<b.count { b[i] = UInt8.random(in: 0...255, using: &generator) }
+            }
+        case "newer schema": try Self.stateWith(scratch, file, kind: .learner) { Self.setHeader(&$0, at: 60, 99) }
+        case "wrong kind": try Self.stateWith(scratch, file, kind: .learner)
+        default: try Self.stateWith(scratch, file, kind: .proposer) { Self.setHeader(&$0, at: 68, 0x1234_5678) }
+        }
+        try expectRefusal([Paxos.binary, role, "1", scratch.path + "/paxos.conf", "--state", state],
+                          phrase: "^paxos: error: .*" + phrase, status: 1, untouched: scratch.path)
+    }
+
+    @Test func stateFolderIsAFile() throws {
+        let scratch = try Scratch()
+        try scratch.write("paxos.conf", Array(Self.roles.utf8))
+        try scratch.write("state", Array("not a folder\n".utf8))
+        try expectRefusal([Paxos.binary, "acceptor", "1", scratch.path + "/paxos.conf", "--state", scratch.path + "/state"],
+                          phrase: "^paxos: error: cannot create state folder '.*/state'", status: 1, untouched: scratch.path)
+    }
+
+    /// chmod does not stop root: these bind a file or folder read-only inside a private mount namespace
+    /// (unshare -m), so the host's mounts are never touched. Without root, NodeStartupTests and OpeningTests
+    /// check the same refusals with chmod.
+    static let canBindReadOnly = getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare")
+
+    static func readOnly(_ path: String, _ command: [String]) -> [String] {
+        ["/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c",
+         #"mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@""#, "sh", path] + command
+    }
+
+    @Test(.enabled(if: canBindReadOnly, "needs root and unshare (a private mount namespace)"))
+    func databaseReadOnly() throws {
+        let scratch = try Scratch()
+        try scratch.write("paxos.conf", Array(Self.roles.utf8))
+        let state = try Self.stateWith(scratch, "acceptor-1.sqlite", kind: .acceptor)
+        try expectRefusal(Self.readOnly(state + "/acceptor-1.sqlite",
+                                        [Paxos.binary, "acceptor", "1", scratch.path + "/paxos.conf", "--state", state]),
+                          phrase: "^paxos: error: .*acceptor-1.sqlite.*read-only", status: 1, untouched: scratch.path)
+    }
+
+    @Test(.enabled(if: canBindReadOnly, "needs root and unshare (a private mount namespace)"))
+    func stateFolderNotWritable() throws {
+        let scratch = try Scratch()
+        try scratch.write("paxos.conf", Array(Self.roles.utf8))
+        let state = try Self.stateWith(scratch, "learner-1.sqlite", kind: .learner)
+        try expectRefusal(Self.readOnly(state, [Paxos.binary, "learner", "1", scratch.path + "/paxos.conf", "--state", state]),
+                          phrase: "^paxos: error: state folder '.*/state' is not writable$", status: 1, untouched: scratch.path)
+    }
+}
