@@ -10,41 +10,51 @@ import PaxosNode
 /// restart from exactly what they persisted, lose their disk, or get a twin (a second process with the
 /// same id and an empty disk). Each schedule draws its own settings (swarm testing). Agreement, total
 /// order, validity, exactly-once and persist-before-send are checked after every step.
-struct Simulation {
-    struct Config: CustomStringConvertible {
-        var seed: UInt64
-        var acceptorsRunning = 3
-        var proposers = 2
-        var learners = 2
-        var clients = 2
-        var valuesPerClient = 12
-        var loss = 0.0
-        var duplicate = 0.0
-        var maxDelay: UInt64 = 3
+public struct Simulation {
+    public struct Config: CustomStringConvertible, Sendable {
+        public var seed: UInt64
+        public var acceptorsRunning = 3
+        public var proposers = 2
+        public var learners = 2
+        public var clients = 2
+        public var valuesPerClient = 12
+        public var loss = 0.0
+        public var duplicate = 0.0
+        public var maxDelay: UInt64 = 3
         /// Per tick, the chance that one random process crashes.
-        var crashRate = 0.0
+        public var crashRate = 0.0
         /// Per tick, the chance that one crashed process restarts (during the faulty phase).
-        var restartRate = 0.1
+        public var restartRate = 0.1
         /// Per tick, the chance that one process loses its disk (crashes and restarts with nothing).
-        var wipeRate = 0.0
+        public var wipeRate = 0.0
         /// Per tick, the chance that an old datagram is delivered again.
-        var replayRate = 0.0
+        public var replayRate = 0.0
         /// Per tick, the chance that a second process starts with an acceptor's or proposer's id.
-        var twinRate = 0.0
+        public var twinRate = 0.0
         /// The chance that each chunk of a promise that came in several is lost, on top of `loss`: answers
         /// then complete only from retransmissions, the schedule that once mixed two answers.
-        var chunkLoss = 0.0
+        public var chunkLoss = 0.0
         /// Most datagrams handed to a node in one burst (the shells read what the socket holds).
-        var maxBurst = 1
-        var faultyTicks: UInt64 = 200
+        public var maxBurst = 1
+        public var faultyTicks: UInt64 = 200
         /// After the faulty phase: every node restarted, no more loss. All must be delivered within this.
-        var healTicks: UInt64 = 4_000
+        public var healTicks: UInt64 = 4_000
         /// Learner 2 (if any) starts only at this tick.
-        var lateLearnerStart: UInt64?
-        var settings = Simulation.defaultSettings
+        public var lateLearnerStart: UInt64?
+        public var settings = Simulation.defaultSettings
+        /// Datagrams from outside the cluster may reach it (``inject(_:to:clients:)``: a fuzzer's input, a
+        /// sprayer's). An unkeyed cluster must believe plausible forgeries, so the checks that assume only
+        /// its own processes speak are off — agreement and validity against the omniscient view, one total
+        /// order, learners delivering only what a quorum accepted, acceptors trimming only what every learner
+        /// delivered — and what no datagram may ever cause is checked instead, beside persist-before-send,
+        /// exactly-once and each learner's own order: every datagram a process sends decodes to exactly
+        /// what it sent, and every process of the cluster it reaches admits it.
+        public var hostile = false
+
+        public init(seed: UInt64) { self.seed = seed }
 
         /// Draws a random schedule from a seed: fault rates, sizes AND protocol settings.
-        static func random(seed: UInt64) -> Config {
+        public static func random(seed: UInt64) -> Config {
             var rng = SplitMix64(seed: seed)
             func pick<T>(_ options: [T]) -> T { options[Int(rng.next() % UInt64(options.count))] }
             var c = Config(seed: seed)
@@ -80,7 +90,7 @@ struct Simulation {
             return c
         }
 
-        var description: String {
+        public var description: String {
             let s = settings
             return "seed=\(seed) acceptors=\(acceptorsRunning)/\(s.acceptorCount) proposers=\(proposers) "
                 + "learners=\(learners) clients=\(clients)x\(valuesPerClient) loss=\(loss) dup=\(duplicate) "
@@ -94,7 +104,7 @@ struct Simulation {
     }
 
     /// Short timeouts and tiny datagrams, so retries, elections and chunking all happen in a few ticks.
-    static var defaultSettings: ProtocolSettings {
+    public static var defaultSettings: ProtocolSettings {
         var s = ProtocolSettings()
         s.maxDatagramBytes = 400
         s.maxBatchBytes = 60
@@ -119,10 +129,10 @@ struct Simulation {
         return s
     }
 
-    struct Violation: Error, CustomStringConvertible {
-        var tick: UInt64
-        var what: String
-        var description: String { "tick \(tick): \(what)" }
+    public struct Violation: Error, CustomStringConvertible {
+        public var tick: UInt64
+        public var what: String
+        public var description: String { "tick \(tick): \(what)" }
     }
 
     /// What a process's store made durable, nothing else.
@@ -189,11 +199,11 @@ struct Simulation {
     }
 
     /// One process: a role with an id, its identity on the wire, its disk, and its node while it runs.
-    final class Process {
+    public final class Process {
         let key: Int
-        let role: Role
-        let id: UInt32
-        var sender: Sender
+        public let role: Role
+        public let id: UInt32
+        public internal(set) var sender: Sender
         var disk = Disk()
         var node: (any Node)?
         /// Everything this process's outputs printed, across its restarts (reset when its disk is lost).
@@ -213,11 +223,23 @@ struct Simulation {
             self.sender = sender
         }
 
-        var name: String { "\(role == .acceptor ? "A" : role == .proposer ? "P" : "L")\(id)\(isTwin ? "'" : "")" }
-        var isAlive: Bool { node != nil }
-        var acceptor: Paxos.Acceptor? { (node as? AcceptorNode)?.acceptor }
-        var proposer: Paxos.Proposer? { (node as? ProposerNode)?.proposer }
-        var learner: Paxos.Learner? { (node as? LearnerNode)?.learner }
+        /// The same process with a disk of its own holding the same state; no node (``Simulation/copy()``).
+        func copy() -> Process {
+            let c = Process(key: key, role: role, id: id, sender: sender)
+            c.disk.state = disk.state
+            c.output = output
+            c.deliveredIDs = deliveredIDs
+            c.stopped = stopped
+            c.isTwin = isTwin
+            c.lostDisk = lostDisk
+            return c
+        }
+
+        public var name: String { "\(role == .acceptor ? "A" : role == .proposer ? "P" : "L")\(id)\(isTwin ? "'" : "")" }
+        public var isAlive: Bool { node != nil }
+        public var acceptor: Paxos.Acceptor? { (node as? AcceptorNode)?.acceptor }
+        public var proposer: Paxos.Proposer? { (node as? ProposerNode)?.proposer }
+        public var learner: Paxos.Learner? { (node as? LearnerNode)?.learner }
     }
 
     enum Endpoint: Hashable { case process(Int), client(UInt32) }
@@ -229,21 +251,22 @@ struct Simulation {
         var from: String
     }
 
-    var processes: [Process] = []
-    var clients: [UInt32: Paxos.Client] = [:]
+    public internal(set) var processes: [Process] = []
+    public internal(set) var clients: [UInt32: Paxos.Client] = [:]
 
     // The omniscient view: every 2B ever sent, and what a quorum accepted.
     var votes: [Instance: [Ballot: (acceptors: Set<UInt32>, proposal: Proposal)]] = [:]
     var chosen: [Instance: Proposal] = [:]
     /// The one sequence every learner's output must be a prefix of.
     var reference: [SubmissionID] = []
-    var submitted: [SubmissionID: [UInt8]] = [:]
+    /// Every submission a client made, with its value.
+    public internal(set) var submitted: [SubmissionID: [UInt8]] = [:]
     /// Every ballot any proposer process ever prepared: none may be used by two processes.
     var ballotsUsed: [Ballot: Int] = [:]
 
-    let config: Config
+    public let config: Config
     var rng: SplitMix64
-    var now: UInt64 = 0
+    public internal(set) var now: UInt64 = 0
     var network: [Envelope] = []
     /// Datagrams sent during the faulty phase, for replaying long after.
     var sentLog: [Envelope] = []
@@ -253,9 +276,9 @@ struct Simulation {
     var keepTrace = false
     var clientStart: [UInt32: UInt64] = [:]
     var clientValues: [UInt32: [[UInt8]]] = [:]
-    var messagesDelivered = 0
+    public internal(set) var messagesDelivered = 0
 
-    init(_ config: Config) {
+    public init(_ config: Config) {
         var config = config
         config.settings.learnerCount = config.learners
         self.config = config
@@ -295,38 +318,57 @@ struct Simulation {
         p.sender = newSender(p.role, p.id)  // every start is a new process
         record("t\(now) START \(p.name) incarnation \(p.sender.incarnation)")
         let s = config.settings
-        let admission = Paxos.Admission(me: p.sender, fingerprint: s.fingerprint)
-        let disk = p.disk
-        let outbox = Outbox(send: { [disk] out in disk.journal.append(.send(out)) })
         switch p.role {
         case .acceptor:
-            p.node = AcceptorNode(acceptor: Paxos.Acceptor(id: p.id, settings: s, restoring: p.disk.state.acceptor,
-                                                           seed: rng.next(), now: now),
-                                  store: p.disk, outbox: outbox, admission: admission)
+            attach(p, acceptor: Paxos.Acceptor(id: p.id, settings: s, restoring: p.disk.state.acceptor, seed: rng.next(), now: now))
         case .proposer:
-            p.node = ProposerNode(proposer: Paxos.Proposer(id: p.id, settings: s, restoring: p.disk.state.proposer,
-                                                           seed: rng.next(), incarnation: p.sender.incarnation, now: now),
-                                  store: p.disk, outbox: outbox, admission: admission)
+            attach(p, proposer: Paxos.Proposer(id: p.id, settings: s, restoring: p.disk.state.proposer, seed: rng.next(),
+                                               incarnation: p.sender.incarnation, now: now))
         case .learner:
-            p.node = LearnerNode(learner: Paxos.Learner(id: p.id, settings: s, restoring: p.disk.state.learner, now: now),
-                                 store: p.disk, outbox: outbox, output: { [disk] deliveries in disk.journal.append(.print(deliveries)) },
-                                 admission: admission)
+            attach(p, learner: Paxos.Learner(id: p.id, settings: s, restoring: p.disk.state.learner, now: now))
         case .client:
             break
         }
     }
 
+    /// Gives a process the shells' node around its role, over its disk.
+    func attach(_ p: Process, acceptor: Paxos.Acceptor? = nil, proposer: Paxos.Proposer? = nil, learner: Paxos.Learner? = nil) {
+        let admission = Paxos.Admission(me: p.sender, fingerprint: config.settings.fingerprint)
+        let disk = p.disk
+        let outbox = Outbox(send: { [disk] out in disk.journal.append(.send(out)) })
+        if let acceptor {
+            p.node = AcceptorNode(acceptor: acceptor, store: disk, outbox: outbox, admission: admission)
+        } else if let proposer {
+            p.node = ProposerNode(proposer: proposer, store: disk, outbox: outbox, admission: admission)
+        } else if let learner {
+            p.node = LearnerNode(learner: learner, store: disk, outbox: outbox,
+                                 output: { [disk] deliveries in disk.journal.append(.print(deliveries)) }, admission: admission)
+        }
+    }
+
+    /// An independent copy of the cluster between two steps: every process gets a disk of its own and a
+    /// new node around a copy of its role (between steps a node holds nothing else), so one warmed-up
+    /// cluster can serve many runs (the fuzzer's).
+    public func copy() -> Simulation {
+        var c = self
+        c.processes = processes.map { $0.copy() }
+        for (old, new) in zip(processes, c.processes) where old.isAlive {
+            c.attach(new, acceptor: old.acceptor, proposer: old.proposer, learner: old.learner)
+        }
+        return c
+    }
+
     /// The current process of a role and id (the newest that has not stopped for good).
-    func process(_ role: Role, _ id: UInt32) -> Process {
+    public func process(_ role: Role, _ id: UInt32) -> Process {
         processes.last { $0.role == role && $0.id == id && $0.stopped == nil }
             ?? processes.last { $0.role == role && $0.id == id }!
     }
 
-    func output(learner id: UInt32) -> [Submission] { process(.learner, id).output }
+    public func output(learner id: UInt32) -> [Submission] { process(.learner, id).output }
 
-    mutating func crash(_ role: Role, _ id: UInt32) { crash(process(role, id)) }
-    mutating func restart(_ role: Role, _ id: UInt32) { startNode(process(role, id)) }
-    mutating func wipe(_ role: Role, _ id: UInt32) { wipe(process(role, id)) }
+    public mutating func crash(_ role: Role, _ id: UInt32) { crash(process(role, id)) }
+    public mutating func restart(_ role: Role, _ id: UInt32) { startNode(process(role, id)) }
+    public mutating func wipe(_ role: Role, _ id: UInt32) { wipe(process(role, id)) }
 
     // MARK: running
 
@@ -336,14 +378,14 @@ struct Simulation {
     /// for good with the documented reason (its disk was lost after the acceptors trimmed).
     var activeLearners: [Process] { processes.filter { $0.role == .learner && $0.stopped == nil } }
 
-    var everythingDelivered: Bool {
+    public var everythingDelivered: Bool {
         clients.values.allSatisfy(\.isDone)
             && activeLearners.allSatisfy { $0.isAlive && $0.output.count == totalSubmissions }
     }
 
     /// Runs the faulty phase, then heals and runs until everything is delivered. Throws the first
     /// violation of agreement, total order, validity, exactly-once, or liveness after healing.
-    mutating func run() throws(Violation) {
+    public mutating func run() throws(Violation) {
         while now < config.faultyTicks {
             try step(faulty: true)
         }
@@ -359,7 +401,7 @@ struct Simulation {
         try checkFinal()
     }
 
-    var progressSummary: String {
+    public var progressSummary: String {
         let c = clients.sorted { $0.key < $1.key }.map { "C\($0.key) undecided=\($0.value.undecided)" }
         let l = processes.filter { $0.role == .learner }.map {
             "\($0.name) delivered=\($0.output.count)/\(totalSubmissions)" + ($0.stopped.map { " stopped: \($0)" } ?? "")
@@ -375,7 +417,7 @@ struct Simulation {
         return (c + l + p + a).joined(separator: ", ")
     }
 
-    mutating func heal() {
+    public mutating func heal() {
         for p in processes where !p.isAlive && p.stopped == nil {
             if processes.contains(where: { $0 !== p && $0.role == p.role && $0.id == p.id && $0.stopped == nil && $0.isTwin }) {
                 stopForGood(p, why: "replaced by a second process with its id")
@@ -385,7 +427,7 @@ struct Simulation {
         }
     }
 
-    mutating func step(faulty: Bool) throws(Violation) {
+    public mutating func step(faulty: Bool) throws(Violation) {
         // Clients start reading their input.
         for (c, start) in clientStart.sorted(by: { $0.key < $1.key }) where start == now {
             var client = clients[c]!
@@ -481,8 +523,9 @@ struct Simulation {
                 try checkOutput(p, durable: durable)
             }
         }
-        send(sends, from: p.name, header: Wire.Header(fingerprint: config.settings.fingerprint, sender: p.sender),
-             faulty: faulty)
+        let header = Wire.Header(fingerprint: config.settings.fingerprint, sender: p.sender)
+        if config.hostile { try checkWire(sends, from: p, header: header) }
+        send(sends, from: p.name, header: header, faulty: faulty)
         if let why = stoppedWith { stopForGood(p, why: why) }
     }
 
@@ -513,7 +556,7 @@ struct Simulation {
             if let promised = w.promised, promised < durable.acceptor.promised {
                 throw Violation(tick: now, what: "\(p.name) lowered its promise")
             }
-            if let through = w.trimThrough {
+            if let through = w.trimThrough, !config.hostile {
                 // Only what every learner durably delivered may be forgotten.
                 // (A learner whose disk was lost since is rebuilding: it catches up from other learners.)
                 for l in activeLearners where l.disk.state.learner.nextInstance <= through && !l.lostDisk {
@@ -531,11 +574,12 @@ struct Simulation {
                 guard delivered.instance == next else {
                     throw Violation(tick: now, what: "\(p.name) delivered instance \(delivered.instance), expected \(next)")
                 }
-                guard let decided = chosen[delivered.instance] else {
+                let decided = chosen[delivered.instance]
+                if decided == nil && !config.hostile {
                     throw Violation(tick: now, what: "\(p.name) delivered instance \(delivered.instance), which no quorum accepted")
                 }
                 for d in delivered.deliveries {
-                    guard decided.submissions.contains(d.submission) else {
+                    if let decided, !config.hostile, !decided.submissions.contains(d.submission) {
                         throw Violation(tick: now, what: "\(p.name) delivered \(d.submission.id) in instance \(delivered.instance), not what was chosen there")
                     }
                     guard d.position == position else {
@@ -598,13 +642,15 @@ struct Simulation {
         var k = p.deliveredIDs.count
         while k < p.output.count {
             let s = p.output[k]
-            guard let value = submitted[s.id], value == s.value else {
+            guard config.hostile || submitted[s.id] == s.value else {
                 throw Violation(tick: now, what: "validity: \(p.name) delivered \(s.id) which no client submitted with that value")
             }
             guard p.deliveredIDs.insert(s.id).inserted else {
                 throw Violation(tick: now, what: "exactly-once: \(p.name) delivered \(s.id) twice")
             }
-            if k < reference.count {
+            if config.hostile {
+                // Learners may have believed different forgeries: no one sequence to compare with.
+            } else if k < reference.count {
                 guard reference[k] == s.id else {
                     throw Violation(tick: now, what: "total order: \(p.name) delivered \(s.id) at position \(k + 1), another learner delivered \(reference[k])")
                 }
@@ -618,6 +664,7 @@ struct Simulation {
     /// The omniscient tally: a quorum of distinct acceptors accepting one ballot's value chooses it, and
     /// two different values must never be chosen for one instance.
     mutating func observeVote(acceptor: UInt32, ballot: Ballot, instance: Instance, proposal: Proposal) throws(Violation) {
+        guard !config.hostile else { return }  // forged 2As may make acceptors vote anything
         var forInstance = votes[instance, default: [:]]
         var entry = forInstance[ballot] ?? (acceptors: [], proposal: proposal)
         guard entry.proposal == proposal else {
@@ -631,6 +678,43 @@ struct Simulation {
                 throw Violation(tick: now, what: "agreement: instance \(instance) chose \(short(earlier)) and then \(short(proposal))")
             }
             chosen[instance] = proposal
+        }
+    }
+
+    /// What a process sends decodes to exactly that, and every running process it reaches admits it.
+    func checkWire(_ sends: [Outgoing], from p: Process, header: Wire.Header) throws(Violation) {
+        for out in sends {
+            let bytes = Wire.encode(out.message, header: header)
+            guard case .success(let back) = Wire.decodeDatagram(bytes), back.header == header, back.message == out.message else {
+                throw Violation(tick: now, what: "\(p.name) sent a datagram that does not round-trip: \(out.message)")
+            }
+            for case .process(let k) in receivers(of: out.group) where k != p.key && processes[k].isAlive {
+                let verdict = Paxos.Admission(me: processes[k].sender, fingerprint: config.settings.fingerprint).verdict(on: header)
+                guard verdict == .admit else {
+                    throw Violation(tick: now, what: "\(processes[k].name) refuses (\(verdict)) a datagram of \(p.name): \(short(out.message))")
+                }
+            }
+        }
+    }
+
+    /// A datagram from outside the cluster (``Config/hostile``): handed now, in a burst of its own, to every
+    /// running process `to` selects (all by default: a sprayer reaches every group), and to the clients
+    /// if `clients` and it decodes with the cluster's fingerprint.
+    public mutating func inject(_ bytes: [UInt8], to selected: (Process) -> Bool = { _ in true },
+                                clients toClients: Bool = true) throws(Violation) {
+        precondition(config.hostile, "inject needs Config.hostile: the cluster's own checks assume only its processes speak")
+        if keepTrace { record("t\(now) INJECT \(describe(bytes))") }
+        for p in processes where p.isAlive && selected(p) {
+            try runBurst(p, faulty: false) { node in node.receive(bytes) }
+        }
+        guard toClients, case .success(let d) = Wire.decodeDatagram(bytes), d.header.fingerprint == config.settings.fingerprint else {
+            return
+        }
+        for c in clients.keys.sorted() where clientStart[c]! <= now {
+            var client = clients[c]!
+            let effects = client.on(d.message)
+            clients[c] = client
+            send(effects.send, from: "C\(c)", header: .unattributedClient(c, config.settings), faulty: false)
         }
     }
 
@@ -736,7 +820,7 @@ struct Simulation {
 
     // MARK: checks and tracing
 
-    func checkFinal() throws(Violation) {
+    public func checkFinal() throws(Violation) {
         let all = Set(submitted.keys)
         for l in activeLearners where l.deliveredIDs != all {
             throw Violation(tick: now, what: "\(l.name) delivered \(l.deliveredIDs.count) distinct submissions, \(all.count) were submitted")
