@@ -60,6 +60,13 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
+        // The fuzzers on that harness: a seeded structure-aware generator, replay, the seed corpus and the
+        // absurd-message verdicts; built with -DPAXOS_LIBFUZZER and -sanitize=fuzzer, the libFuzzer harness
+        // (scripts/fuzz.sh).
+        .executableTarget(name: "paxos-fuzz", dependencies: ["PaxosCore", "PaxosTesting"], path: "Fuzz",
+                          exclude: ["README.md", "corpus", "known-bugs", "paxos.dict"],
+                          // A single-threaded tool over C stdio and signal handlers.
+                          swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "PaxosCoreTests", dependencies: ["PaxosCore", "PaxosNode", "PaxosTesting"]),
         .testTarget(name: "PaxosTestingTests", dependencies: ["PaxosTesting", "PaxosCore", "PaxosNode"]),
         .testTarget(name: "PaxosWireTests", dependencies: ["PaxosWire", "PaxosCore"]),

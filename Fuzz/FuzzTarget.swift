@@ -1,7 +1,9 @@
-// libFuzzer entry point. Built by scripts/fuzz.sh:
-//   swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name PaxosCore \
-//          Sources/PaxosCore/*.swift Fuzz/Driver.swift Fuzz/FuzzTarget.swift -o Fuzz/.work/paxos-fuzz
+// libFuzzer entry point: built only with -DPAXOS_LIBFUZZER (scripts/fuzz.sh):
+//   swift build -c release --product paxos-fuzz --build-path .build-fuzz \
+//       -Xswiftc -sanitize=fuzzer,address -Xswiftc -DPAXOS_LIBFUZZER
+// libFuzzer brings `main`; without the flag, Tool.swift's is the product's.
 
+#if PAXOS_LIBFUZZER
 nonisolated(unsafe) var fuzzStats = FuzzStats()
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -10,3 +12,4 @@ public func paxosFuzzTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) ->
     FuzzDriver.one(bytes, stats: &fuzzStats)
     return 0
 }
+#endif

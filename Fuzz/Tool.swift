@@ -1,14 +1,18 @@
-// The fuzzing tool (no libFuzzer): writes the seed corpus, replays inputs through the same checks as the
-// harness, decodes hex lines, prints the catalogue of hostile messages, and runs a seeded,
-// structure-aware generator of messages with absurd fields. Built by scripts/fuzz.sh:
-//   swiftc -O -module-name PaxosCore Sources/PaxosCore/*.swift Fuzz/Driver.swift Fuzz/Absurd.swift Fuzz/Tool.swift
+// `paxos-fuzz` without libFuzzer (`swift build --product paxos-fuzz`): writes the seed corpus, replays
+// inputs through the same checks as the libFuzzer entry, decodes hex lines, and runs a seeded,
+// structure-aware generator of messages with absurd fields. Built with -DPAXOS_LIBFUZZER (scripts/fuzz.sh)
+// the product is the libFuzzer harness instead (FuzzTarget.swift) and this file is left out.
 //
-//   paxos-fuzz-tool corpus DIR            write the seed corpus (valid encodings, a few sequences)
-//   paxos-fuzz-tool replay [-q] FILE...   run each file through the harness's checks (-q: silently)
-//   paxos-fuzz-tool decode                read hex datagrams, one a line, print what each decodes to
-//   paxos-fuzz-tool generate N [SEED]     N structured inputs (absurd fields and headers, mutations, sequences)
-//   paxos-fuzz-tool catalogue [--only P]  the hostile-message catalogue (Sources/PaxosTesting/HostileMessages.swift)
-//   paxos-fuzz-tool absurd < CATALOGUE    replay that catalogue in a simulated cluster (Absurd.swift)
+//   paxos-fuzz corpus DIR            write the seed corpus (valid encodings, a few sequences)
+//   paxos-fuzz replay [-q] FILE...   run each file through the harness's checks (-q: silently)
+//   paxos-fuzz decode                read hex datagrams, one a line, print what each decodes to
+//   paxos-fuzz generate N [SEED]     N structured inputs (absurd fields and headers, mutations, sequences)
+//   paxos-fuzz catalogue [--only P]  the hostile-message catalogue (Sources/PaxosTesting/HostileMessages.swift)
+//   paxos-fuzz absurd < CATALOGUE    replay that catalogue in a simulated cluster (Absurd.swift)
+
+#if !PAXOS_LIBFUZZER
+import PaxosCore
+import PaxosTesting
 
 #if canImport(Glibc)
 import Glibc
@@ -74,11 +78,48 @@ func hexDigit(_ c: UInt8) -> UInt8? {
 
 // MARK: seed corpus
 
-func seedCorpus() -> [(String, [UInt8])] {
+/// Who the harness's processes are, and the ballots that matter, read off its warmed-up stages.
+enum Cast {
     typealias D = FuzzDriver
-    let t = D.template
-    let lb = t.leader.ballot, cb = t.candidate.ballot
-    let s1 = D.sub(1, 1, "1234"), s2 = D.sub(2, 5, "32767")
+    static let fingerprint = D.config.settings.fingerprint
+    static let lead = D.cluster(.leading)
+
+    /// The header of the harness's process playing `role` `id` in the `leading` stage (acceptor 3's of the
+    /// `recovering` stage is another: it restarted), else of a process the harness does not run.
+    static func header(_ role: Role, _ id: UInt32, in sim: Simulation = lead) -> Wire.Header {
+        guard sim.processes.contains(where: { $0.role == role && $0.id == id }) else {
+            return Wire.Header(fingerprint: fingerprint, sender: Sender(role: role, id: id, incarnation: 300 + id, startedAt: 1))
+        }
+        return Wire.Header(fingerprint: fingerprint, sender: sim.process(role, id).sender)
+    }
+
+    static let headers: [Wire.Header] = D.Stage.allCases.flatMap { stage in
+        D.cluster(stage).processes.map { Wire.Header(fingerprint: fingerprint, sender: $0.sender) }
+    }
+
+    /// The leading stage's leader and its ballot.
+    static let leader: Simulation.Process = {
+        guard let p = lead.processes.first(where: { $0.proposer?.mode == .leader }) else {
+            fatalError("the fuzzer's leading stage has no leader: \(lead.progressSummary)")
+        }
+        return p
+    }()
+    static var leaderBallot: Ballot { leader.proposer!.ballot }
+    /// A ballot another proposer would try next.
+    static var candidate: Simulation.Process { lead.process(.proposer, leader.id == 2 ? 3 : 2) }
+    static var candidateBallot: Ballot {
+        Ballot(round: leaderBallot.round + 1, proposer: candidate.id, incarnation: candidate.sender.incarnation)
+    }
+}
+
+func sub(_ client: UInt32, _ seq: UInt64, _ v: String) -> Submission {
+    Submission(id: SubmissionID(client: client, incarnation: 7, sequence: seq), value: Array(v.utf8))
+}
+
+func seedCorpus() -> [(String, [UInt8])] {
+    typealias C = Cast
+    let lb = C.leaderBallot, cb = C.candidateBallot
+    let s1 = sub(1, 1, "1234"), s2 = sub(2, 5, "32767")
     let batch = Proposal.batch([s1, s2])
     let e1 = AcceptedEntry(instance: 1, ballot: lb, proposal: batch)
     let e2 = AcceptedEntry(instance: 2, ballot: lb, proposal: .noop)
@@ -89,59 +130,46 @@ func seedCorpus() -> [(String, [UInt8])] {
         Promise(acceptor: a, ballot: b, from: from, answer: answer, chunk: chunk, chunkCount: count,
                 trimmedThrough: trimmed, accepted: entries)
     }
-    // The barrier recovering acceptor 3 asks for once acceptors 1 and 2 told it their promise (lb).
-    let barrier = Ballot.barrier(above: lb)
-    // The requests its answers must echo: `ask1` its first step's (drawn when it started, asked again in
-    // the harness's second clock step), `ask2` its second step's (drawn once a quorum of answers to
-    // `ask1` fixed the barrier; computed by playing the sequence's first answers to a copy of it).
-    let ask1 = t.acceptors[2].recoveryRequest!
-    let step1: [(Message, Wire.Header)] = [
-        (.acceptorState(promise(1, lb, from: 0, answer: 1, []), recovering: false, request: ask1), D.Node.acceptor1.header),
-        (.acceptorState(promise(2, lb, from: 0, answer: 2, []), recovering: false, request: ask1), D.Node.acceptor2.header),
-    ]
-    var a3 = t.acceptors[2]
-    for (m, _) in step1 { _ = a3.on(m) }
-    guard let ask2 = a3.recoveryRequest, ask2 != ask1 else {
-        fatalError("seq-recovery: acceptor 3 did not fix its barrier on the first two answers")
-    }
+    let any = FuzzDriver.anyRequest
+    let h1 = C.header(.acceptor, 1), h2 = C.header(.acceptor, 2), h3 = C.header(.acceptor, 3)
+    let leader = C.header(.proposer, C.leader.id), candidate = C.header(.proposer, C.candidate.id)
     // Each message with the header of the process that would send it (the harness's own where it runs one).
     let singles: [(String, Message, Wire.Header)] = [
-        ("submit", .submit([s1, s2]), D.header(.client, 2)),
-        ("chosen", .chosen([s1.id, s2.id]), D.Node.leader.header),
-        ("prepare", .prepare(ballot: Ballot(round: 2, proposer: 2, incarnation: 22), from: 1), D.Node.candidate.header),
-        ("promise", .promise(promise(2, cb, [e1, e2])), D.Node.acceptor2.header),
-        ("nack", .nack(acceptor: 2, promised: Ballot(round: 3, proposer: 2, incarnation: 22)), D.Node.acceptor2.header),
-        ("accept", .accept(ballot: lb, proposals: [ip1, ip5], decidedThrough: 2), D.Node.leader.header),
-        ("accepted", .accepted(acceptor: 2, ballot: lb, proposals: [ip5]), D.Node.acceptor2.header),
-        ("replay", .replay(acceptor: 3, entries: [e1, e2]), D.Node.acceptor3.header),
-        ("heartbeat", .heartbeat(ballot: Ballot(round: 2, proposer: 3, incarnation: 33), firstUndecided: 4), D.Node.follower.header),
-        ("catchup", .catchUp(learner: 2, from: 1, to: 513), D.header(.learner, 2)),
-        ("decided", .decided([InstanceProposal(instance: 3, proposal: .noop), ip5]), D.header(.learner, 2)),
-        ("recover", .recover(learner: 2, from: 1), D.header(.learner, 2)),
-        ("progress", .progress(learner: 2, delivered: 520), D.header(.learner, 2)),
-        ("trimmed", .trimmed(acceptor: 3, through: 1024), D.Node.acceptor3.header),
-        ("recover-state", .recoverState(acceptor: 3, barrier: .zero, request: ask1), D.Node.acceptor3.header),
-        ("acceptor-state", .acceptorState(promise(1, lb, from: 0, []), recovering: false, request: ask1), D.Node.acceptor1.header),
-        ("present", .present(acceptor: 2, promised: lb), D.Node.acceptor2.header),
+        ("submit", .submit([s1, s2]), C.header(.client, 2)),
+        ("chosen", .chosen([s1.id, s2.id]), leader),
+        ("prepare", .prepare(ballot: cb, from: 1), candidate),
+        ("promise", .promise(promise(2, cb, [e1, e2])), h2),
+        ("nack", .nack(acceptor: 2, promised: Ballot(round: cb.round + 1, proposer: cb.proposer, incarnation: cb.incarnation)), h2),
+        ("accept", .accept(ballot: lb, proposals: [ip1, ip5], decidedThrough: 2), leader),
+        ("accepted", .accepted(acceptor: 2, ballot: lb, proposals: [ip5]), h2),
+        ("replay", .replay(acceptor: 3, entries: [e1, e2]), h3),
+        ("heartbeat", .heartbeat(ballot: cb, firstUndecided: 4), candidate),
+        ("catchup", .catchUp(learner: 2, from: 1, to: 513), C.header(.learner, 2)),
+        ("decided", .decided([InstanceProposal(instance: 3, proposal: .noop), ip5]), C.header(.learner, 2)),
+        ("recover", .recover(learner: 2, from: 1), C.header(.learner, 2)),
+        ("progress", .progress(learner: 2, delivered: 520), C.header(.learner, 2)),
+        ("trimmed", .trimmed(acceptor: 3, through: 1024), h3),
+        ("recover-state", .recoverState(acceptor: 3, barrier: .zero, request: 5), h3),
+        ("acceptor-state", .acceptorState(promise(1, lb, from: 0, []), recovering: false, request: any), h1),
+        ("present", .present(acceptor: 2, promised: lb), h2),
     ]
     var out = singles.map { ($0.0, Wire.encode($0.1, header: $0.2)) }
     // Headers the admission rules refuse: another cluster's fingerprint, and a NEWER process playing
     // acceptor 1 (acceptor 1 stops; its older twin would only be dropped).
-    var foreign = D.Node.follower.header
+    var foreign = candidate
     foreign.fingerprint.acceptorCount = 5
     out.append(("header-foreign-cluster", Wire.encode(.heartbeat(ballot: Ballot(round: 9, proposer: 3), firstUndecided: 1), header: foreign)))
-    var twin = D.Node.acceptor1.header
-    twin.sender.incarnation = 1001
-    twin.sender.startedAt = D.startedAt + 1
+    var twin = h1
+    twin.sender.incarnation &+= 1000
+    twin.sender.startedAt = 1_000_000_000
     out.append(("header-newer-twin", Wire.encode(.present(acceptor: 1, promised: .zero), header: twin)))
-    // Sequences (the harness cuts before every "PX\u{2}"): a quorum of promises for the candidate, a
-    // quorum of 2B votes, a 2A answered by the acceptors whose 2B then reaches the learner, and acceptor 3's
-    // recovery: two state answers fix its barrier, two more above it rebuild its state (or, once the
-    // others are gone, one blank answer: a new cluster), each echoing the request of its step.
+    // Sequences (the harness cuts before every "PX\u{2}"): a quorum of promises for a candidate, a quorum
+    // of 2B votes, a 2A answered by an acceptor, and a recovery: two state answers fix a recovering
+    // acceptor's barrier, two more above it rebuild its state (each echoing the request of its step:
+    // `anyRequest`), or, from newer blank twins of acceptors 1 and 2, one blank answer: a new cluster.
     func seq(_ name: String, _ ms: [(Message, Wire.Header)]) {
         out.append((name, ms.flatMap { Wire.encode($0.0, header: $0.1) }))
     }
-    let h1 = D.Node.acceptor1.header, h2 = D.Node.acceptor2.header, h3 = D.Node.acceptor3.header
     seq("seq-promises", [
         (.promise(promise(2, cb, [e1])), h2),
         (.promise(promise(3, cb, answer: 9, chunk: 0, of: 2, [e2])), h3),
@@ -153,32 +181,30 @@ func seedCorpus() -> [(String, [UInt8])] {
     ])
     let ip6 = InstanceProposal(instance: 6, proposal: .batch([s2]))
     seq("seq-accept-vote", [
-        (.accept(ballot: lb, proposals: [ip6], decidedThrough: 2), D.Node.leader.header),
+        (.accept(ballot: lb, proposals: [ip6], decidedThrough: 2), leader),
         (.accepted(acceptor: 2, ballot: lb, proposals: [ip6]), h2),
     ])
     seq("seq-nack-recover", [
         (.nack(acceptor: 3, promised: Ballot(round: 9, proposer: 3, incarnation: 33)), h3),
-        (.recover(learner: 2, from: 1), D.header(.learner, 2)),
+        (.recover(learner: 2, from: 1), C.header(.learner, 2)),
     ])
-    seq("seq-recovery", step1 + [
-        (.acceptorState(promise(1, barrier, from: 1, answer: 3, [e1, e2]), recovering: false, request: ask2), h1),
-        (.acceptorState(promise(2, barrier, from: 1, answer: 4, [e2]), recovering: false, request: ask2), h2),
+    let barrier = Ballot.barrier(above: lb)
+    seq("seq-recovery", [
+        (.acceptorState(promise(1, lb, from: 0, answer: 1, []), recovering: false, request: any), h1),
+        (.acceptorState(promise(2, lb, from: 0, answer: 2, []), recovering: false, request: any), h2),
+        (.acceptorState(promise(1, barrier, from: 1, answer: 3, [e1, e2]), recovering: false, request: any), h1),
+        (.acceptorState(promise(2, barrier, from: 1, answer: 4, [e2]), recovering: false, request: any), h2),
     ])
-    // A new cluster is declared only without a sign of history (a promise in `present`, ...) and once
-    // the presence period since the recovery began is over (120 ticks; the input comes in earlier: a
-    // quorum of answers by then fixes a barrier instead, even blank ones). Here newer twins of acceptors 1
-    // and 2, restarted blank, stop the harness's; one blank answer from a twin, and no other answer until
-    // the period is over (the harness's third clock step): acceptor 3 starts fresh with acceptor 2.
     func newer(_ h: Wire.Header) -> Wire.Header {
         var h = h
-        h.sender.incarnation += 1000
-        h.sender.startedAt = D.startedAt + 1
+        h.sender.incarnation &+= 1000
+        h.sender.startedAt = 1_000_000_000
         return h
     }
     seq("seq-recovery-fresh", [
         (.present(acceptor: 1, promised: .zero), newer(h1)),
         (.present(acceptor: 2, promised: .zero), newer(h2)),
-        (.acceptorState(promise(2, .zero, from: 0, answer: 2, []), recovering: true, request: ask1), newer(h2)),
+        (.acceptorState(promise(2, .zero, from: 0, answer: 2, []), recovering: true, request: any), newer(h2)),
     ])
     return out
 }
@@ -205,24 +231,19 @@ struct Gen {
     }
     mutating func u32() -> UInt32 { chance(60) ? Gen.absurd32[below(Gen.absurd32.count)] : UInt32(truncatingIfNeeded: next() >> UInt64(below(64))) }
     mutating func ballot() -> Ballot {
-        let t = FuzzDriver.template
         switch below(8) {
-        case 0, 1: return t.leader.ballot
-        case 2: return t.candidate.ballot
-        case 3: return Ballot.barrier(above: t.leader.ballot)  // what recovering acceptor 3 will ask for
-        case 4: return Ballot(round: 1 + next() % 4, proposer: UInt32(below(4)), incarnation: [0, 11, 22, 33][below(4)])
+        case 0, 1: return Cast.leaderBallot
+        case 2: return Cast.candidateBallot
+        case 3: return Ballot.barrier(above: Cast.leaderBallot)  // what a recovering acceptor asks for
+        case 4:
+            let p = Cast.lead.process(.proposer, UInt32(1 + below(3)))
+            return Ballot(round: 1 + next() % 4, proposer: p.id, incarnation: chance(50) ? p.sender.incarnation : 0)
         default: return Ballot(round: u64(), proposer: u32(), incarnation: chance(50) ? 0 : u32())
         }
     }
-    /// A state answer's request: mostly `FuzzDriver.anyRequest` (the driver makes it echo what the
-    /// recovering acceptor asks now), else its first step's real request, or anything.
-    mutating func request() -> UInt64 {
-        switch below(10) {
-        case 0..<6: FuzzDriver.anyRequest
-        case 6, 7: FuzzDriver.template.acceptors[2].recoveryRequest ?? 0
-        default: u64()
-        }
-    }
+    /// A state answer's request: mostly `FuzzDriver.anyRequest` (the driver makes it echo what a
+    /// recovering acceptor asks now), else anything.
+    mutating func request() -> UInt64 { chance(70) ? FuzzDriver.anyRequest : u64() }
     mutating func instance() -> Instance { chance(50) ? next() % 12 : u64() }
     mutating func submission() -> Submission {
         let n = chance(80) ? below(6) : below(300)
@@ -270,27 +291,26 @@ struct Gen {
     /// and then one they refuse (another cluster's fingerprint, an older twin) or that stops one of them
     /// (a newer twin).
     mutating func header() -> Wire.Header {
-        typealias D = FuzzDriver
-        let node = D.Node.allCases[below(D.Node.allCases.count)]
+        let own = Cast.headers[below(Cast.headers.count)]
         switch below(100) {
-        case 0..<40: return .unattributed
-        case 40..<70: return node.header
+        case 0..<40: return Wire.Header(fingerprint: Cast.fingerprint, sender: Sender(role: .client, id: 999, incarnation: 7, startedAt: 0))
+        case 40..<70: return own
         case 70..<80:
-            return Wire.Header(fingerprint: D.settings.fingerprint,
+            return Wire.Header(fingerprint: Cast.fingerprint,
                                sender: Sender(role: Role.allCases[below(4)], id: u32(), incarnation: u32(), startedAt: u64()))
-        case 80..<88:
-            var h = node.header
+        case 80..<88:  // an older twin
+            var h = own
             h.sender.incarnation = u32()
-            h.sender.startedAt = next() % D.startedAt
+            h.sender.startedAt = next() % max(h.sender.startedAt, 1)
             return h
         case 88..<94:
-            var h = node.header
+            var h = own
             h.fingerprint = ClusterFingerprint(acceptorCount: chance(50) ? 3 : u32(), learnerCount: chance(50) ? 2 : u32())
             return h
-        default:
-            var h = node.header
+        default:  // a newer twin, or the same process
+            var h = own
             h.sender.incarnation = u32()
-            h.sender.startedAt = D.startedAt &+ (chance(50) ? 0 : u64())
+            h.sender.startedAt = h.sender.startedAt &+ (chance(50) ? 0 : u64())
             return h
         }
     }
@@ -342,11 +362,8 @@ struct Tool {
                 for p in FuzzDriver.segments(bytes) { print("  " + describe(Wire.decodeDatagram(Array(p)))) }
                 let before = stats
                 FuzzDriver.one(bytes, stats: &stats)
-                let how = stats.recoveredByInput > before.recoveredByInput ? "before the clock moved"
-                    : stats.recovered > before.recovered || stats.startedFresh > before.startedFresh ? "after the clock moved" : "not"
-                print("  ok (recovering acceptor 3 asked with request \(FuzzDriver.template.acceptors[2].recoveryRequest ?? 0); "
-                      + "\(stats.recovered - before.recovered) recovered, \(stats.startedFresh - before.startedFresh) started fresh, "
-                      + "\(how))")
+                print("  ok in \(FuzzDriver.Stage.allCases.count) stages: \(stats.recoveries - before.recoveries) recoveries of acceptor 3 "
+                      + "completed, \(stats.displaced - before.displaced) stages with a process stopped by a newer twin")
             }
         case "decode":
             while let line = readLine() {
@@ -377,10 +394,8 @@ struct Tool {
             let secs = Double(clock() - start) / Double(CLOCKS_PER_SEC)
             print("generate: \(stats.inputs) inputs (seed \(seed)) in \(Int(secs)) s, \(Int(Double(stats.inputs) / max(secs, 0.001))) inputs/s")
             print("  mutated \(mutated); datagrams decoded \(stats.decoded) (non-canonical \(stats.nonCanonical)); "
-                  + "offered to the cluster \(stats.segmentsDelivered); refused by a role's admission \(stats.notAdmitted), "
-                  + "roles stopped by a newer twin \(stats.displaced); routed \(stats.routed); acceptor recoveries \(stats.recovered) "
-                  + "and fresh starts \(stats.startedFresh) (\(stats.recoveredByInput) of them before the clock moved: the input's doing); "
-                  + "values learned \(stats.deliveries)")
+                  + "pieces injected \(stats.injected); acceptor 3 recovered in \(stats.recoveries) runs; "
+                  + "a process stopped by a newer twin in \(stats.displaced) runs; values learner 1 printed \(stats.delivered)")
             print("  decode errors: " + stats.errors.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
         case "absurd":
             AbsurdMode.run()
@@ -410,7 +425,8 @@ struct Tool {
     }
 
     static func usage() -> Never {
-        fputs("usage: paxos-fuzz-tool corpus DIR | replay FILE... | decode | generate N [SEED] | absurd < CATALOGUE | catalogue [--only|--skip PATTERNS] [--category C,...]\n", stderr)
+        fputs("usage: paxos-fuzz corpus DIR | replay FILE... | decode | generate N [SEED] | absurd < CATALOGUE | catalogue [--only|--skip PATTERNS] [--category C,...]\n", stderr)
         exit(2)
     }
 }
+#endif

@@ -114,7 +114,7 @@ extension Paxos {
         public var isRecovering: Bool { recovery != nil }
 
         /// The request the answers of the current recovery step must echo.
-        var recoveryRequest: UInt64? { recovery?.request }
+        public var recoveryRequest: UInt64? { recovery?.request }
 
         /// The durable state this acceptor would be rebuilt from.
         public var durableState: AcceptorDurableState {
