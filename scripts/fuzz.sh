@@ -55,7 +55,7 @@ FUZZER=$REPO_ROOT/.build-fuzz/release/paxos-fuzz
 if ((!only_tools)); then
     note "building the libFuzzer harness (-sanitize=fuzzer,address, .build-fuzz)"
     swift build -c release --product paxos-fuzz --build-path .build-fuzz -Xswiftc -sanitize=fuzzer,address \
-        -Xswiftc -DPAXOS_LIBFUZZER >"$WORK/build-fuzzer.log" 2>&1 || {
+        -Xswiftc -DPAXOS_LIBFUZZER -Xlinker --allow-multiple-definition >"$WORK/build-fuzzer.log" 2>&1 || {
         grep -v 'ld.gold: warning' "$WORK/build-fuzzer.log" | tail -20 >&2
         note "libFuzzer build failed: running the seeded generator for $runs inputs instead"
         only_tools=1 generate=${generate:-$runs}
