@@ -47,14 +47,15 @@ let package = Package(
         ]),
         // The one executable: a subcommand per role.
         .executableTarget(name: "paxos", dependencies: [
-            "PaxosCore", "PaxosStore", "PaxosNode",
+            "PaxosCore", "PaxosStore", "PaxosNode", "PaxosTesting",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "DequeModule", package: "swift-collections"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
         // What tests, fuzzers and benchmarks share: the one cluster harness (a seeded simulator driving the
-        // shells' own nodes over in-memory disks) and its checkers.
+        // shells' own nodes over in-memory disks) and its checkers (agreement, exactly once, validity,
+        // completeness), which `paxos check` runs on real outputs and learn databases.
         .target(name: "PaxosTesting", dependencies: [
             "PaxosCore", "PaxosNode", "PaxosStore",
             .product(name: "Logging", package: "swift-log"),
@@ -68,7 +69,7 @@ let package = Package(
                           // A single-threaded tool over C stdio and signal handlers.
                           swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "PaxosCoreTests", dependencies: ["PaxosCore", "PaxosNode", "PaxosTesting"]),
-        .testTarget(name: "PaxosTestingTests", dependencies: ["PaxosTesting", "PaxosCore", "PaxosNode"]),
+        .testTarget(name: "PaxosTestingTests", dependencies: ["PaxosTesting", "PaxosCore", "PaxosNode", "PaxosStore"]),
         .testTarget(name: "PaxosWireTests", dependencies: ["PaxosWire", "PaxosCore"]),
         .testTarget(name: "PaxosStoreTests", dependencies: ["PaxosStore", "PaxosCore"]),
         .testTarget(name: "PaxosNodeTests", dependencies: ["PaxosNode", "PaxosCore", "PaxosStore"]),

@@ -208,7 +208,7 @@ public struct Simulation {
         var node: (any Node)?
         /// Everything this process's outputs printed, across its restarts (reset when its disk is lost).
         var output: [Submission] = []
-        var deliveredIDs: Set<SubmissionID> = []
+        var delivered = OnceEach<SubmissionID>()
         /// Why it stopped for good (a newer twin displaced it, a learner that cannot catch up).
         var stopped: String?
         var isTwin = false
@@ -228,7 +228,7 @@ public struct Simulation {
             let c = Process(key: key, role: role, id: id, sender: sender)
             c.disk.state = disk.state
             c.output = output
-            c.deliveredIDs = deliveredIDs
+            c.delivered = delivered
             c.stopped = stopped
             c.isTwin = isTwin
             c.lostDisk = lostDisk
@@ -258,7 +258,7 @@ public struct Simulation {
     var votes: [Instance: [Ballot: (acceptors: Set<UInt32>, proposal: Proposal)]] = [:]
     var chosen: [Instance: Proposal] = [:]
     /// The one sequence every learner's output must be a prefix of.
-    var reference: [SubmissionID] = []
+    var reference = OneSequence<SubmissionID>()
     /// Every submission a client made, with its value.
     public internal(set) var submitted: [SubmissionID: [UInt8]] = [:]
     /// Every ballot any proposer process ever prepared: none may be used by two processes.
@@ -639,23 +639,19 @@ public struct Simulation {
         guard Int(durable.learner.nextPosition - 1) >= p.output.count else {
             throw Violation(tick: now, what: "\(p.name) printed values it had not persisted")
         }
-        var k = p.deliveredIDs.count
+        var k = p.delivered.seen.count
         while k < p.output.count {
             let s = p.output[k]
             guard config.hostile || submitted[s.id] == s.value else {
                 throw Violation(tick: now, what: "validity: \(p.name) delivered \(s.id) which no client submitted with that value")
             }
-            guard p.deliveredIDs.insert(s.id).inserted else {
+            guard p.delivered.observe(s.id) else {
                 throw Violation(tick: now, what: "exactly-once: \(p.name) delivered \(s.id) twice")
             }
             if config.hostile {
                 // Learners may have believed different forgeries: no one sequence to compare with.
-            } else if k < reference.count {
-                guard reference[k] == s.id else {
-                    throw Violation(tick: now, what: "total order: \(p.name) delivered \(s.id) at position \(k + 1), another learner delivered \(reference[k])")
-                }
-            } else {
-                reference.append(s.id)
+            } else if let other = reference.observe(s.id, at: k) {
+                throw Violation(tick: now, what: "total order: \(p.name) delivered \(s.id) at position \(k + 1), another learner delivered \(other)")
             }
             k += 1
         }
@@ -805,7 +801,7 @@ public struct Simulation {
         p.disk = Disk()
         p.lostDisk = p.role == .learner
         p.output = []
-        p.deliveredIDs = []
+        p.delivered = OnceEach()
         p.sender = newSender(p.role, p.id)
         startNode(p)
     }
@@ -822,8 +818,9 @@ public struct Simulation {
 
     public func checkFinal() throws(Violation) {
         let all = Set(submitted.keys)
-        for l in activeLearners where l.deliveredIDs != all {
-            throw Violation(tick: now, what: "\(l.name) delivered \(l.deliveredIDs.count) distinct submissions, \(all.count) were submitted")
+        for l in activeLearners where !Checkers.undelivered(all, delivered: l.delivered.seen).isEmpty
+            || !Checkers.unsubmitted(l.delivered.seen, submitted: all).isEmpty {
+            throw Violation(tick: now, what: "\(l.name) delivered \(l.delivered.seen.count) distinct submissions, \(all.count) were submitted")
         }
     }
 
