@@ -1,3 +1,4 @@
+import CSQLite
 import PaxosCore
 
 /// A learner's durable state in SQLite: every value it delivered, by output position, the first instance
@@ -135,5 +136,50 @@ public struct LearnerOutput: Equatable, Sendable {
         self.inode = inode
         self.firstPosition = firstPosition
         self.modified = modified
+    }
+}
+
+extension LearnerStore {
+    /// Every value of the learner database at `path`, in output order (`SELECT value FROM learned ORDER BY
+    /// position`), read without writing anything: no creation, no migration, no lock. For checkers and tools
+    /// looking at a stopped learner's file; a file that is not a paxos learner database is refused.
+    public static func learnedValues(readingOnly path: String) throws -> [[UInt8]] {
+        var handle: OpaquePointer?
+        defer { sqlite3_close_v2(handle) }
+        func failure(_ rc: Int32, _ doing: String) -> StoreError {
+            StoreError.sqlite(rc, path: path, doing: doing,
+                              message: handle.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(rc)))
+        }
+        var rc = sqlite3_open_v2(path, &handle, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nil)
+        guard rc == SQLITE_OK else { throw failure(rc, "opening read-only") }
+        sqlite3_busy_timeout(handle, 5_000)
+        var stmt: OpaquePointer?
+        defer { sqlite3_finalize(stmt) }
+        rc = sqlite3_prepare_v2(handle, "PRAGMA application_id", -1, &stmt, nil)
+        guard rc == SQLITE_OK else { throw failure(rc, "reading the header") }
+        rc = sqlite3_step(stmt)
+        guard rc == SQLITE_ROW else { throw failure(rc, "reading the header") }
+        let id = sqlite3_column_int(stmt, 0)
+        guard id == StoreKind.learner.applicationID else {
+            let what = StoreKind(applicationID: id).map { "a paxos \($0) database" } ?? "not a paxos database"
+            throw StoreError(path: path, reason: StoreKind(applicationID: id).map { .wrongKind(found: $0) } ?? .foreignDatabase,
+                             "\(path) is \(what), not a learner database")
+        }
+        sqlite3_finalize(stmt)
+        stmt = nil
+        rc = sqlite3_prepare_v2(handle, "SELECT value FROM learned ORDER BY position", -1, &stmt, nil)
+        guard rc == SQLITE_OK else { throw failure(rc, "reading learned values") }
+        var values: [[UInt8]] = []
+        while true {
+            rc = sqlite3_step(stmt)
+            if rc == SQLITE_DONE { return values }
+            guard rc == SQLITE_ROW else { throw failure(rc, "reading learned values") }
+            let count = Int(sqlite3_column_bytes(stmt, 0))
+            if let bytes = sqlite3_column_blob(stmt, 0), count > 0 {
+                values.append([UInt8](UnsafeRawBufferPointer(start: bytes, count: count)))
+            } else {
+                values.append([])
+            }
+        }
     }
 }
