@@ -33,8 +33,7 @@
 #               foreign datagrams and the acceptors' logs must name both settings
 # Each scenario must learn everything within the window (Z = seconds from the first client's
 # start until both learners had all X values; the whole window for 1acceptor); the files are then
-# checked with scripts/check.sh (identical outputs, learned = proposed exactly once, learner
-# databases).
+# checked with `paxos check` (identical outputs, learned = proposed exactly once, learner databases).
 #
 # The binary is $PAXOS_BIN if set, else the repository's release build (built if missing, or
 # always with --build).
@@ -44,66 +43,65 @@ set -euo pipefail
 # shellcheck source=lib/common.sh
 . "$(CDPATH='' cd -P -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)/lib/common.sh"
 
-usage() { sed -n '/^# Usage:/,/^#   --build/s/^# \{0,1\}//p' "$0"; }
-
 ALL_SCENARIOS=(plain loss catchup 2acceptors 1acceptor kill wipe misconfig)
-n=1000
-only=()
-keep=0
-client_delay=1
-window=5
-STAGE=1            # seconds between acceptors, learners and proposers (as in the classic run.sh)
-CATCHUP_GAP=1      # client 1, this long, learner 2, this long, client 2 (run_catch_up.sh)
-LOSS=0.1           # run_loss.sh's rate
-KILL_AFTER_MS=200  # kill -9 of acceptor 1 this long after the clients start ...
+n=1000 only=() keep=0 client_delay=1 window=5
+LOSS=0.1              # run_loss.sh's rate
+KILL_AFTER_MS=200     # kill -9 of acceptor 1 this long after the clients start ...
 RESTART_AFTER_MS=1000 # ... and its restart this long after the kill
-POLL=0.1           # seconds between two looks at the learners' line counts
-WIPE_N=150000      # values per client in the wipe scenario, so that the wipe lands mid-run
-WIPE_KILL_AFTER_MS=300
-WIPE_RESTART_AFTER_MS=300
-WIPE_WINDOW=30
-MISCONFIG_WAIT=4   # seconds the misconfigured cluster runs
+WIPE_N=150000         # values per client in the wipe scenario, so that the wipe lands mid-run
+WIPE_KILL_AFTER_MS=300 WIPE_RESTART_AFTER_MS=300 WIPE_WINDOW=30
+MISCONFIG_WAIT=4      # seconds the misconfigured cluster runs
 
-parse_args() {
-    need() { (($# >= 2)) || die "option $1 needs a value (see --help)"; }
-    while (($#)); do
-        case $1 in
-            -n) need "$@"; n=$2; shift ;;
-            --only) need "$@"; add_only_scenarios "$2"; shift ;;
-            --client-delay) need "$@"; client_delay=$2; shift ;;
-            --window) need "$@"; window=$2; shift ;;
-            --keep) keep=1 ;;
-            --build) FORCE_BUILD=1 ;;
-            -h | --help) usage; exit 0 ;;
-            *) usage >&2; die "unknown argument: $1" ;;
-        esac
-        shift
-    done
-    is_posint "$n" || die "-n needs a positive integer, not '$n'"
-    is_seconds "$client_delay" || die "--client-delay needs seconds, not '$client_delay'"
-    is_posint "$window" || die "--window needs a positive whole number of seconds, not '$window'"
-}
-
-# --- one scenario --------------------------------------------------------------------------
+USAGE_END=--build
+declare -A FLAGS=([--keep]="keep 1" [--build]="FORCE_BUILD 1")
+declare -A OPTS=(
+    [-n]="n is_posint needs a positive integer, not '%s'"
+    [--only]="only add_only_scenarios"
+    [--client-delay]="client_delay is_seconds needs seconds, not '%s'"
+    [--window]="window is_posint needs a positive whole number of seconds, not '%s'")
 
 tmp=""          # the current scenario's tests folder
 start_dir=$PWD
 
-# launch LABEL ROLE ID STDIN STDOUT: ./ROLE.sh ID CONF from inside the copied folder, as the
-# course does (STDIN/STDOUT relative to it, e.g. ../prop1 and ../learn1); stderr to ../LABEL.err.
-# A '+' before STDOUT appends to both (a restart).
+# launch ROLE ID [+]: ./ROLE.sh ID CONF from inside the copied folder, as the course does: clients read
+# ../prop<i>, learners write ../learn<i>, the others ../<label>.log; stderr to ../<label>.err. '+' appends.
 launch() {
-    local label=$1 role=$2 id=$3 in=$4 out=$5
-    spawn "$label" "$in" "$out" "../$label.err" "./$role.sh" "$id" "$tmp/paxos.conf"
+    local label=$1$2 in=/dev/null out=../$1$2.log
+    [[ $1 == client ]] && in=../prop$2
+    [[ $1 == learner ]] && out=../learn$2
+    spawn "$label" "$in" "${3:-}$out" "../$label.err" "./$1.sh" "$2" "$tmp/paxos.conf"
+}
+
+# scenario_setup NAME LOSS: the tests folder (launchers copied in as MyPaxos/), a private namespace with
+# the classic ports (and the loss rule), or the host with random ports below the ephemeral range.
+scenario_setup() {
+    tmp=$(mktemp -d "${TMPDIR:-/tmp}/paxos-it-$1.XXXXXX") || die "mktemp failed"
+    cp -R "$SCRIPTS_DIR" "$tmp/MyPaxos" || die "could not copy $SCRIPTS_DIR to $tmp/MyPaxos"
+    port_base=5000
+    if ! { can_use_netns && netns_create "paxos-it-$$-$1"; }; then
+        netns_delete
+        is_zero "$2" || { echo "FAIL $1: could not create a private network namespace for the loss rule"; return 1; }
+        port_base=$((10000 + RANDOM % 15000))
+    fi
+    is_zero "$2" || netns_add_loss 239.0.0.1 "$2"
+}
+
+# scenario_end: stops everything, collects exit problems into `problems`, back to the start folder.
+scenario_end() {
+    stop_all
+    mapfile -t problems < <(exit_problems | grep -v "${1:-^$}")
+    forget_procs
+    netns_delete
+    cd "$start_dir"
 }
 
 # run_scenario NAME: prints the scenario's PASS/FAIL/SKIP line; returns 0 pass, 1 fail, 2 skip.
 run_scenario() {
     local name=$1 acceptors=3 loss=0 late=0 expect_empty=0 kill_test=0 wipe=0 n=$n window=$window
-    local kill_after=$KILL_AFTER_MS restart_after=$RESTART_AFTER_MS
+    local kill_after=$KILL_AFTER_MS restart_after=$RESTART_AFTER_MS port_base problems=()
     case $name in
         loss) loss=$LOSS ;;
-        catchup) late=1 ;;
+        catchup) late=2 ;;
         2acceptors) acceptors=2 ;;
         1acceptor) acceptors=1 expect_empty=1 ;;
         kill) kill_test=1 ;;
@@ -111,101 +109,47 @@ run_scenario() {
               kill_after=$WIPE_KILL_AFTER_MS restart_after=$WIPE_RESTART_AFTER_MS ;;
         misconfig) run_misconfig; return $? ;;
     esac
-
     if ! is_zero "$loss"; then
-        if ((EUID != 0)); then
-            echo "SKIP $name: packet loss needs root (a private network namespace with an iptables rule)"
-            return 2
-        elif ! command -v iptables >/dev/null || ! command -v ip >/dev/null; then
-            echo "SKIP $name: iptables is not installed (apt-get install -y iptables)"
-            return 2
-        fi
+        ((EUID == 0)) || { echo "SKIP $name: packet loss needs root (a private network namespace with an iptables rule)"; return 2; }
+        command -v iptables >/dev/null && command -v ip >/dev/null ||
+            { echo "SKIP $name: iptables is not installed (apt-get install -y iptables)"; return 2; }
     fi
-
-    # set -e does not apply inside a function called with ||: critical steps check for themselves.
-    tmp=$(mktemp -d "${TMPDIR:-/tmp}/paxos-it-$name.XXXXXX") || die "mktemp failed"
-    cp -R "$SCRIPTS_DIR" "$tmp/MyPaxos" || die "could not copy $SCRIPTS_DIR to $tmp/MyPaxos"
-
-    # Network: a private namespace with the classic ports, or the host with random ones.
-    local port_base=5000
-    if can_use_netns && netns_create "paxos-it-$$-$name"; then
-        :
-    else
-        netns_delete
-        if ! is_zero "$loss"; then
-            echo "FAIL $name: could not create a private network namespace for the loss rule"
-            return 1
-        fi
-        # Random, below the ephemeral range (32768+), so parallel runs do not share ports.
-        port_base=$((10000 + RANDOM % 15000))
-    fi
-    is_zero "$loss" || netns_add_loss 239.0.0.1 "$loss"
-
+    scenario_setup "$name" "$loss" || return 1
     write_config "$tmp/paxos.conf" 239.0.0.1 "$port_base" || die "could not write $tmp/paxos.conf"
-    gen_values "$n" "$tmp/prop1" || die "could not write $tmp/prop1"
-    gen_values "$n" "$tmp/prop2" || die "could not write $tmp/prop2"
+    gen_values "$n" "$tmp/prop1" && gen_values "$n" "$tmp/prop2" || die "could not write $tmp/prop<i>"
     local expected=$((2 * n))
 
-    # The classic timeline, from inside the copied folder.
     cd "$tmp/MyPaxos" || die "cd $tmp/MyPaxos failed"
-    local i
-    for ((i = 1; i <= acceptors; i++)); do launch "acceptor$i" acceptor "$i" /dev/null "../acceptor$i.log"; done
-    sleep "$STAGE"
-    launch learner1 learner 1 /dev/null ../learn1
-    ((late)) || launch learner2 learner 2 /dev/null ../learn2
-    sleep "$STAGE"
-    launch proposer1 proposer 1 /dev/null ../proposer1.log
-    launch proposer2 proposer 2 /dev/null ../proposer2.log
-    sleep "$client_delay"
-    local t0
-    t0=$(now_ms)
-    launch client1 client 1 ../prop1 ../client1.log
-    if ((late)); then
-        sleep "$CATCHUP_GAP"
-        launch learner2 learner 2 /dev/null ../learn2
-        sleep "$CATCHUP_GAP"
-    fi
-    launch client2 client 2 ../prop2 ../client2.log
+    TL_ACCEPTORS=$acceptors TL_LATE=$late TL_CLIENT_DELAY=$client_delay
+    course_timeline
     local end=$(($(now_ms) + window * 1000))
 
-    # The window: look at the learners' progress every POLL seconds until SIGTERM time.
-    local now c1 c2 done_ms="" killed=0 killed_mid=0 restarted=0 landed=""
-    while :; do
-        now=$(now_ms)
-        c1=$(count_lines "$tmp/learn1")
-        c2=$(count_lines "$tmp/learn2")
-        if [[ -z $done_ms ]] && ((c1 >= expected && c2 >= expected)); then
-            done_ms=$((now - t0))
-        fi
-        if ((kill_test && !killed && now - t0 >= kill_after)); then
-            kill9 acceptor1
-            killed=$now
-            killed_mid=$((c1 < expected || c2 < expected))
-            ((wipe)) && rm -f "$tmp"/paxos-state/acceptor-1.sqlite*
-        fi
-        if ((kill_test && killed && !restarted && now - killed >= restart_after)); then
-            launch acceptor1 acceptor 1 /dev/null +../acceptor1.log
-            restarted=1
-            landed="restarted at $(fmt_s $((now - t0)))s with $c1 and $c2 of $expected learned"
-        fi
-        ((now < end)) || break
-        sleep "$POLL"
-    done
-    stop_all
-    local problems=()
-    mapfile -t problems < <(exit_problems)
-    forget_procs
-    netns_delete
-    cd "$start_dir"
+    # The window: `paxos check --wait` watches the learners until SIGTERM time, while acceptor 1 is
+    # killed (and its state wiped) and restarted here.
+    paxos_check --wait "$expected" --since "$T0" --deadline "$end" --settle $((window * 1000)) \
+        --learned "$tmp/learn1" "$tmp/learn2" >"$tmp/wait.out" 2>&1 &
+    local waiter=$! c1 c2 done_ms="" killed_mid=0 landed=""
+    if ((kill_test)); then
+        sleep_until $((T0 + kill_after))
+        kill9 acceptor1
+        killed_mid=$(($(count_lines "$tmp/learn1") < expected || $(count_lines "$tmp/learn2") < expected))
+        ((wipe)) && rm -f "$tmp"/paxos-state/acceptor-1.sqlite*
+        sleep_until $(($(now_ms) + restart_after))
+        c1=$(count_lines "$tmp/learn1") c2=$(count_lines "$tmp/learn2")
+        launch acceptor 1 +
+        landed="restarted at $(fmt_s $(($(now_ms) - T0)))s with $c1 and $c2 of $expected learned"
+    fi
+    wait "$waiter" || true
+    [[ $(<"$tmp/wait.out") == done* ]] && done_ms=$(sed 's/^done //' "$tmp/wait.out")
+    scenario_end
 
     # Verdict.
     c1=$(count_lines "$tmp/learn1")
     c2=$(count_lines "$tmp/learn2")
-    local least=$((c1 < c2 ? c1 : c2)) check_opts=() check_ok=1
+    local least=$((c1 < c2 ? c1 : c2)) check_opts=() check_ok=1 line
     ((expect_empty)) && check_opts+=(--expect-empty)
-    "$SCRIPTS_DIR/check.sh" "${check_opts[@]}" --state "$tmp/paxos-state" \
-        --values "$tmp/prop1" "$tmp/prop2" --learned "$tmp/learn1" "$tmp/learn2" >"$tmp/check.out" 2>&1 ||
-        check_ok=0
+    paxos_check "${check_opts[@]}" --state "$tmp/paxos-state" --values "$tmp/prop1" "$tmp/prop2" \
+        --learned "$tmp/learn1" "$tmp/learn2" >"$tmp/check.out" 2>&1 || check_ok=0
     if ((wipe)); then
         grep -q "starts without state" "$tmp/acceptor1.err" || problems+=("acceptor 1 did not log that it starts without state")
         grep -q "recovered from acceptors" "$tmp/acceptor1.err" || problems+=("acceptor 1 did not log that it recovered")
@@ -217,46 +161,37 @@ run_scenario() {
         problems=("learned only $least/$expected within ${window}s (learn1 $c1, learn2 $c2)" "${problems[@]}")
     fi
     if ((!check_ok)); then
-        local line
         while IFS= read -r line; do problems+=("${line#FAIL }"); done < <(grep '^FAIL' "$tmp/check.out")
-        ((${#problems[@]} > 0)) || problems+=("check.sh failed")
+        ((${#problems[@]} > 0)) || problems+=("paxos check failed")
     fi
 
     if ((${#problems[@]} == 0)); then
-        local took=$((window * 1000))
-        [[ -n $done_ms ]] && took=$done_ms
-        echo "PASS $name (learned $least/$expected in $(fmt_s "$took")s${landed:+; acceptor 1 $landed})"
-        ((keep)) && echo "     kept: $tmp"
-        ((keep)) || rm -rf "$tmp"
-        tmp=""
+        echo "PASS $name (learned $least/$expected in $(fmt_s "${done_ms:-$((window * 1000))}")s${landed:+; acceptor 1 $landed})"
+        scenario_passed
         return 0
     fi
     report_failure "$name" "$tmp/check.out" "${problems[@]}"
 }
 
+scenario_passed() {
+    ((keep)) && echo "     kept: $tmp"
+    ((keep)) || rm -rf "$tmp"
+    tmp=""
+}
+
 # report_failure NAME DETAILS PROBLEM...: the FAIL line, where the files are, and DETAILS indented.
 report_failure() {
-    local name=$1 details=$2
-    shift 2
-    local IFS=$'\x1f' joined
-    joined="$*"
-    echo "FAIL $name: ${joined//$'\x1f'/; }"
+    echo "FAIL $1: $(joined "${@:3}")"
     echo "     kept: $tmp (learn1, learn2, prop1, *.err, paxos-state/)"
-    sed 's/^/     | /' "$details"
+    sed 's/^/     | /' "$2"
     tmp=""
     return 1
 }
 
 # run_misconfig: the audit's misconfiguration, as a user could make it. Returns like run_scenario.
 run_misconfig() {
-    local name=misconfig
-    tmp=$(mktemp -d "${TMPDIR:-/tmp}/paxos-it-$name.XXXXXX") || die "mktemp failed"
-    cp -R "$SCRIPTS_DIR" "$tmp/MyPaxos" || die "could not copy $SCRIPTS_DIR to $tmp/MyPaxos"
-    local port_base=5000
-    if can_use_netns && netns_create "paxos-it-$$-$name"; then :; else
-        netns_delete
-        port_base=$((10000 + RANDOM % 15000))
-    fi
+    local name=misconfig port_base problems=() c1 c2
+    scenario_setup "$name" 0 || return 1
     write_config "$tmp/five.conf" 239.0.0.1 "$port_base" && echo "acceptor-count 5" >>"$tmp/five.conf" &&
         write_config "$tmp/three.conf" 239.0.0.1 "$port_base" && echo "acceptor-count 3" >>"$tmp/three.conf" ||
         die "could not write the configs"
@@ -270,13 +205,7 @@ run_misconfig() {
     spawn client1 ../prop1 ../client1.log ../client1.err ./client.sh 1 "$tmp/three.conf"
     sleep "$MISCONFIG_WAIT"
     "${NS_EXEC[@]}" "$PAXOS_BIN" status "$tmp/five.conf" >"$tmp/status.out" 2>&1
-    stop_all
-    local problems=()
-    mapfile -t problems < <(exit_problems | grep -v '^client1 ')
-    forget_procs
-    netns_delete
-    cd "$start_dir"
-    local c1 c2
+    scenario_end '^client1 '
     c1=$(count_lines "$tmp/learn1")
     c2=$(count_lines "$tmp/learn2")
     ((c1 == 0 && c2 == 0)) || problems+=("learned $c1 and $c2 values with a proposer configured for 3 of 5 acceptors")
@@ -287,8 +216,7 @@ run_misconfig() {
         problems+=("acceptor 1 logged no warning naming both settings")
     if ((${#problems[@]} == 0)); then
         echo "PASS $name (nothing learned; $(awk '$1 == "acceptor" { s += $11 } END { print s }' "$tmp/status.out") foreign datagrams counted at the acceptors)"
-        ((keep)) || rm -rf "$tmp"
-        tmp=""
+        scenario_passed
         return 0
     fi
     report_failure "$name" "$tmp/status.out" "${problems[@]}"
@@ -298,22 +226,18 @@ cleanup() {
     local rc=$?
     set +e
     trap - EXIT INT TERM
-    if ((${#PID_OF[@]} > 0)); then
-        note "stopping the processes started by this test"
-        stop_all
-    fi
+    ((${#PID_OF[@]} == 0)) || { note "stopping the processes started by this test"; stop_all; }
     netns_delete
     [[ -n $tmp ]] && note "interrupted; files kept in $tmp"
     exit "$rc"
 }
 
 main() {
-    parse_args "$@"
+    parse_opts "$@"
     ensure_binary
     trap cleanup EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM
-
     local scenarios=("${ALL_SCENARIOS[@]}") where="a private network namespace per scenario"
     ((${#only[@]} == 0)) || scenarios=("${only[@]}")
     can_use_netns || where="the host's loopback, random ports"
@@ -323,10 +247,8 @@ main() {
     for name in "${scenarios[@]}"; do
         st=0
         run_scenario "$name" || st=$?
-        case $st in
-            0) passed=$((passed + 1)) ;;
-            1) failed=$((failed + 1)) ;;
-        esac
+        ((st == 0)) && passed=$((passed + 1))
+        ((st == 1)) && failed=$((failed + 1))
     done
     echo "$passed passed, $failed failed"
     ((failed == 0))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs a whole Paxos system on this machine, waits until every learner has learned every value,
-# stops it, and runs scripts/check.sh on the logs (the course's 2025 harness, plus --kill and
-# --timeout). Run it from anywhere; it works on the repository it belongs to.
+# stops it, and runs `paxos check` on the logs (scripts/check.sh of the course's 2025 harness, plus
+# --kill and --timeout). Run it from anywhere; it works on the repository it belongs to.
 #
 # Usage: scripts/run.sh [-n N] [--loss P] [--catchup] [--kill] [-s SLEEP] [--ip IP]
 #                       [-c CLIENTS] [-p PROPOSERS] [-a ACCEPTORS] [-l LEARNERS] [-d]
@@ -35,62 +35,33 @@ set -euo pipefail
 # shellcheck source=lib/common.sh
 . "$(CDPATH='' cd -P -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)/lib/common.sh"
 
-usage() { sed -n '/^# Usage:/,/^#   --build/s/^# \{0,1\}//p' "$0"; }
-
-n=1000
-loss=0
-catchup=0
-kill_test=0
-stage=1
-ip=239.0.0.1
-clients=2
-proposers=2
-acceptors=3
-learners=2
-debug=0
-keep_state=0
-timeout=60
-port_base=5000
-logdir=$REPO_ROOT/logs
+USAGE_END=--build
+n=1000 loss=0 catchup=0 kill_test=0 stage=1 ip=239.0.0.1 clients=2 proposers=2 acceptors=3 learners=2
+debug=0 keep_state=0 timeout=60 port_base=5000 logdir=$REPO_ROOT/logs
 
 KILL_GAP=0.5 # seconds between a kill -9 and the restart, and between the restarts
 SETTLE_MS=500 # keep running this long once all is learned, so that late duplicates show up
 
+is_acceptor_count() { [[ $1 =~ ^[123]$ ]]; }
+is_port_base() { is_posint "$1" && ((10#$1 <= 62535)); }
+is_ipv4() { [[ $1 =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$ ]]; }
+declare -A FLAGS=([--catchup]="catchup 1" [--kill]="kill_test 1" [-d]="debug 1" [--keep-state]="keep_state 1"
+    [--build]="FORCE_BUILD 1")
+declare -A OPTS=(
+    [-n]="n is_posint needs a positive integer, not '%s'"
+    [--loss]="loss is_probability needs a probability between 0 and 1, not '%s'"
+    [-s]="stage is_seconds needs seconds, not '%s'"
+    [--ip]="ip is_ipv4 needs an IPv4 address, not '%s'"
+    [-c]="clients is_posint needs a positive integer"
+    [-p]="proposers is_posint needs a positive integer"
+    [-a]="acceptors is_acceptor_count must be 1, 2 or 3: the quorum is a majority of three acceptors"
+    [-l]="learners is_posint needs a positive integer"
+    [--timeout]="timeout is_posint needs a positive number of seconds, not '%s'"
+    [--port-base]="port_base is_port_base must be 1..62535"
+    [--logs]="logdir")
+
 parse_args() {
-    need() { (($# >= 2)) || die "option $1 needs a value (see --help)"; }
-    while (($#)); do
-        case $1 in
-            -n) need "$@"; n=$2; shift ;;
-            --loss) need "$@"; loss=$2; shift ;;
-            --catchup) catchup=1 ;;
-            --kill) kill_test=1 ;;
-            -s) need "$@"; stage=$2; shift ;;
-            --ip) need "$@"; ip=$2; shift ;;
-            -c) need "$@"; clients=$2; shift ;;
-            -p) need "$@"; proposers=$2; shift ;;
-            -a) need "$@"; acceptors=$2; shift ;;
-            -l) need "$@"; learners=$2; shift ;;
-            -d) debug=1 ;;
-            --keep-state) keep_state=1 ;;
-            --timeout) need "$@"; timeout=$2; shift ;;
-            --port-base) need "$@"; port_base=$2; shift ;;
-            --logs) need "$@"; logdir=$2; shift ;;
-            --build) FORCE_BUILD=1 ;;
-            -h | --help) usage; exit 0 ;;
-            *) usage >&2; die "unknown argument: $1" ;;
-        esac
-        shift
-    done
-    is_posint "$n" || die "-n needs a positive integer, not '$n'"
-    is_probability "$loss" || die "--loss needs a probability between 0 and 1, not '$loss'"
-    is_seconds "$stage" || die "-s needs seconds, not '$stage'"
-    is_posint "$timeout" || die "--timeout needs a positive number of seconds, not '$timeout'"
-    is_posint "$clients" || die "-c needs a positive integer"
-    is_posint "$proposers" || die "-p needs a positive integer"
-    is_posint "$learners" || die "-l needs a positive integer"
-    [[ $acceptors =~ ^[123]$ ]] || die "-a must be 1, 2 or 3: the quorum is a majority of three acceptors"
-    if ! is_posint "$port_base" || ((port_base > 62535)); then die "--port-base must be 1..62535"; fi
-    [[ $ip =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "--ip needs an IPv4 address, not '$ip'"
+    parse_opts "$@"
     ((!catchup || learners >= 2)) || die "--catchup needs at least 2 learners"
     if ! is_zero "$loss" && ((EUID != 0)); then
         die "--loss needs root: the loss rule lives in a private network namespace (try sudo)"
@@ -146,10 +117,10 @@ client_input() {
 
 proc_opts=()
 
-# start ROLE ID [restart]: through the launcher, as the course starts it. A restarted process
+# launch ROLE ID [restart]: through the launcher, as the course starts it. A restarted process
 # appends to its logs: a learner resumes after its last delivered value, so its log file stays
 # its whole output.
-start() {
+launch() {
     local role=$1 id=$2 mode=${append}
     [[ ${3:-} == restart ]] && mode=+
     local label=$role$id
@@ -165,105 +136,56 @@ start() {
 # crash_and_restart LABEL: kill -9, a moment, the same id again on the same state.
 crash_and_restart() {
     local label=$1
-    progress_break
     note "kill -9 $label (pid ${PID_OF[$label]:-?}), restarting it in ${KILL_GAP}s"
     kill9 "$label"
     sleep "$KILL_GAP"
-    start "${label%%[0-9]*}" "${label##*[!0-9]}" restart
+    launch "${label%%[0-9]*}" "${label##*[!0-9]}" restart
     sleep "$KILL_GAP"
 }
 
-# --- progress ----------------------------------------------------------------------------------
+# --- waiting -----------------------------------------------------------------------------------
 
-t0=0               # ms when the first client started
-progress_shown=0   # a \r line is on the terminal
-last_plain=0       # ms of the last progress line when stderr is not a terminal
-declare -A learned_of=()
-
-read_counts() {
-    local i
-    for ((i = 1; i <= learners; i++)); do learned_of[$i]=$(count_lines "$logdir/learner$i.log"); done
-}
-
-progress_text() {
-    local i s
-    s="[$(fmt_s $(($(now_ms) - t0)))s] learned:"
-    for ((i = 1; i <= learners; i++)); do s+=" learner$i ${learned_of[$i]}/$expected"; done
+# counts_text: "[1.2s] learned: learner1 900/2000 learner2 850/2000"
+counts_text() {
+    local i s="[$(fmt_s $(($(now_ms) - T0)))s] learned:"
+    for ((i = 1; i <= learners; i++)); do s+=" learner$i $(count_lines "$logdir/learner$i.log")/$expected"; done
     echo "$s"
 }
 
-progress() {
-    if [[ -t 2 ]]; then
-        printf '\r%s\033[K' "$(progress_text)" >&2
-        progress_shown=1
-    elif (($(now_ms) - last_plain >= 5000)); then
-        progress_text >&2
-        last_plain=$(now_ms)
-    fi
-}
-
-# Ends the \r line so that the next message starts on its own line.
-progress_break() {
-    if ((progress_shown)); then
-        echo >&2
-        progress_shown=0
-    fi
-}
-
-all_learned() {
-    local i
-    for ((i = 1; i <= learners; i++)); do ((learned_of[$i] >= expected)) || return 1; done
-}
-
-any_learned() {
-    local i
-    for ((i = 1; i <= learners; i++)); do ((learned_of[$i] == 0)) || return 0; done
-    return 1
-}
-
-any_learner_running() {
-    local i
-    for ((i = 1; i <= learners; i++)); do is_running "learner$i" && return 0; done
-    return 1
-}
-
-# wait_for_learners: polls until every learner has every value (or, without a quorum, until a
-# short window has passed), the timeout, or no learner is left. Runs the --kill sequence once
-# values flow. Sets done_ms (ms after t0 when all was learned, "" if never).
-done_ms=""
-wait_for_learners() {
-    local limit=$((timeout * 1000)) killed=0 elapsed
-    ((expect_empty)) && limit=$((timeout < 5 ? timeout * 1000 : 5000))
-    while :; do
-        read_counts
-        progress
-        elapsed=$(($(now_ms) - t0))
-        if ((expect_empty)); then
-            any_learned && break
-        elif all_learned && [[ -z $done_ms ]]; then
-            done_ms=$elapsed
-        fi
-        if ((kill_test && !killed)) &&
-            { [[ -n $done_ms ]] || ((elapsed >= 1000 || learned_of[1] * 4 >= expected)); }; then
-            killed=1
-            crash_and_restart acceptor1
-            crash_and_restart learner1
-            crash_and_restart proposer1
-            continue
-        fi
-        # Done: keep going a moment longer so that a late duplicate would be seen.
-        [[ -n $done_ms ]] && ((elapsed >= done_ms + SETTLE_MS)) && break
-        ((elapsed < limit)) || break
-        if ! any_learner_running; then
-            progress_break
-            note "no learner is running any more"
-            break
-        fi
-        sleep 0.1
+# watch_learners TARGET DEADLINE_MS [OPTIONS]: `paxos check --wait` on the learners' outputs, with the
+# progress line, until the running learners are gone.
+watch_learners() {
+    local i files=() pids=()
+    for ((i = 1; i <= learners; i++)); do
+        files+=("$logdir/learner$i.log")
+        [[ -n ${PID_OF[learner$i]:-} ]] && pids+=("${PID_OF[learner$i]}")
     done
-    read_counts
-    progress
-    progress_break
+    paxos_check --wait "$1" --since "$T0" --deadline "$2" --progress --total "$expected" "${@:3}" --learned "${files[@]}" --pids "${pids[@]}"
+}
+
+# wait_for_learners: until every learner has every value (then SETTLE_MS more, so that a late duplicate
+# would be seen), the timeout, or no learner is left; without a quorum, until anything is learned (5 s at
+# most). The --kill sequence runs once values flow (a learner has a quarter of them, or after 1 s).
+# Sets done_ms (ms after T0 when all was learned, "" if never) and learned_any.
+done_ms="" learned_any=0
+wait_for_learners() {
+    local limit=$((timeout * 1000)) out
+    ((expect_empty)) && limit=$((timeout < 5 ? timeout * 1000 : 5000))
+    if ((kill_test)); then
+        watch_learners $(((expected + 3) / 4)) $((T0 + 1000)) --any >/dev/null || true
+        crash_and_restart acceptor1
+        crash_and_restart learner1
+        crash_and_restart proposer1
+    fi
+    if ((expect_empty)); then
+        out=$(watch_learners 1 $((T0 + limit)) --any) || true
+        [[ $out == done* ]] && learned_any=1
+    else
+        out=$(watch_learners "$expected" $((T0 + limit)) --settle "$SETTLE_MS") || true
+        [[ $out == done* ]] && done_ms=${out#done }
+    fi
+    [[ $out == gone ]] && note "no learner is running any more"
+    return 0
 }
 
 # --- network -----------------------------------------------------------------------------------
@@ -285,7 +207,6 @@ cleanup() {
     local rc=$?
     set +e
     trap - EXIT INT TERM
-    progress_break
     if ((${#PID_OF[@]} > 0)); then
         note "stopping the processes started by this run"
         stop_all
@@ -315,21 +236,10 @@ main() {
     note "binary $PAXOS_BIN; logs in $logdir"
     ((expect_empty)) && note "$acceptors of 3 acceptors is no majority: nothing may be learned"
 
-    local i
-    for ((i = 1; i <= acceptors; i++)); do start acceptor "$i"; done
-    sleep "$stage"
-    for ((i = 1; i <= learners; i++)); do ((catchup && i == 2)) || start learner "$i"; done
-    sleep "$stage"
-    for ((i = 1; i <= proposers; i++)); do start proposer "$i"; done
-    sleep "$stage"
-    t0=$(now_ms)
-    start client 1
-    if ((catchup)); then
-        sleep "$stage"
-        start learner 2
-        sleep "$stage"
-    fi
-    for ((i = 2; i <= clients; i++)); do start client "$i"; done
+    TL_ACCEPTORS=$acceptors TL_LEARNERS=$learners TL_PROPOSERS=$proposers TL_CLIENTS=$clients
+    TL_STAGE=$stage TL_CLIENT_DELAY=$stage TL_GAP=$stage
+    ((catchup)) && TL_LATE=2
+    course_timeline
 
     wait_for_learners
     stop_all
@@ -337,7 +247,7 @@ main() {
 
     local failures=0 line
     if ((expect_empty)); then
-        if any_learned; then
+        if ((learned_any)); then
             note "FAIL: values were learned without a majority of acceptors"
             failures=$((failures + 1))
         else
@@ -346,7 +256,7 @@ main() {
     elif [[ -n $done_ms ]]; then
         note "all $expected values learned by every learner $(fmt_s "$done_ms")s after the clients started ($((expected * 1000 / (done_ms > 0 ? done_ms : 1))) values/s)"
     else
-        note "FAIL: not everything learned within ${timeout}s: $(progress_text)"
+        note "FAIL: not everything learned within ${timeout}s: $(counts_text)"
         failures=$((failures + 1))
     fi
     while IFS= read -r line; do
@@ -356,7 +266,7 @@ main() {
 
     local check_opts=()
     ((expect_empty)) && check_opts+=(--expect-empty)
-    "$SCRIPTS_DIR/check.sh" "${check_opts[@]}" "$logdir" || failures=$((failures + 1))
+    paxos_check "${check_opts[@]}" "$logdir" || failures=$((failures + 1))
     ((failures == 0))
 }
 
