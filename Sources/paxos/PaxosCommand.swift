@@ -15,7 +15,8 @@ struct PaxosCommand: ParsableCommand {
             Learners print only learned values on standard output; logs go to standard error.
             """,
         subcommands: [AcceptorCommand.self, ProposerCommand.self, LearnerCommand.self, ClientCommand.self,
-                      StatusCommand.self, ResetCommand.self, CheckCommand.self, BenchReportCommand.self, BenchMulticastCommand.self])
+                      StatusCommand.self, ResetCommand.self, CheckCommand.self, BenchReportCommand.self,
+                      BenchMulticastCommand.self])
 
     /// Errors are one line on standard error and a non-zero exit; `--help` prints the help.
     static func main() {
