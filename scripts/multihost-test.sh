@@ -298,17 +298,6 @@ poll_until() {
     done
 }
 
-# votes_info: in which proposers' ballots the last host's acceptor (never cut off) voted: shows the
-# leader change. Informational; empty without sqlite3.
-votes_info() {
-    local db=$dir/host$hosts/state/acceptor-$hosts.sqlite rows
-    command -v sqlite3 >/dev/null && [[ -f $db ]] || return 0
-    rows=$(sqlite3 -init /dev/null -batch -readonly -list -noheader -separator ' ' "$db" \
-        'SELECT proposer, count(*) FROM accepted GROUP BY proposer ORDER BY proposer' 2>/dev/null) || return 0
-    [[ -n $rows ]] && awk -v a="$hosts" 'NF == 2 { s = s (s ? ", of " : "") "proposer " $1 " for " $2 }
-        END { print "acceptor " a " voted in ballots of " s " instances" }' <<<"$rows"
-}
-
 # leaders_info: the proposers' own view from their .status files, e.g. "proposer 1 leader 1.1, ...".
 leaders_info() {
     local p f parts=()
@@ -373,45 +362,36 @@ run_scenario() {
         for k in "${cut[@]}"; do heal_host "$k" || problems+=("could not heal host $k"); done
         t_heal=$(now_ms)
         echo "$((t_heal - T0)) healed hosts ${cut[*]}" >>"$dir/timeline"
-        local span frozen=() grew=() moved=()
+        local span frozen=() grew=() d
         span="between $(fmt_s $((t_cut - T0 + SETTLE_MS))) s and $(fmt_s $((t_heal - T0))) s"
         for ((k = 1; k <= hosts; k++)); do
-            if [[ " ${cut[*]} " == *" $k "* ]]; then
-                # Alone with one acceptor: no quorum, nothing new may be learned.
-                ((at_heal[k] == at_settle[k])) && frozen+=("learner$k") ||
-                    moved+=("learner $k (cut off) went from ${at_settle[k]} to ${at_heal[k]} $span")
-            elif [[ $name == minority ]]; then
-                ((at_heal[k] > at_settle[k])) && grew+=("learner$k +$((at_heal[k] - at_settle[k]))") ||
+            d=$((at_heal[k] - at_settle[k]))
+            if [[ $name == minority && $k != 1 ]]; then
+                ((d > 0)) && grew+=("learner$k +$d") ||
                     problems+=("no progress with a majority connected: learner $k stayed at ${at_settle[k]} $span")
-            else
-                ((at_heal[k] == at_settle[k])) && frozen+=("learner$k") ||
-                    moved+=("learner $k went from ${at_settle[k]} to ${at_heal[k]} $span without a majority")
+            else # no quorum within its reach: nothing new may be learned
+                ((d == 0)) && frozen+=("learner$k") ||
+                    problems+=("learner $k went from ${at_settle[k]} to ${at_heal[k]} $span without a majority")
             fi
         done
-        problems+=("${moved[@]}")
-        local what="host ${cut[*]} cut off"
+        local what="host 1 cut off"
         ((${#cut[@]} == 1)) || what="hosts $(printf '%s, ' "${cut[@]}" | sed 's/, $//') each cut off alone"
         info+=("$what $(fmt_s $((t_cut - T0))) s after the clients' start, for $(fmt_s $((t_heal - t_cut))) s")
-        if [[ $name == minority ]]; then
-            info+=("$span ${grew[*]}, ${frozen[*]} frozen at ${at_heal[1]}")
-        else
+        [[ $name == minority ]] && info+=("$span ${grew[*]}, ${frozen[*]} frozen at ${at_heal[1]}") ||
             info+=("$span all learners frozen ($(counts))")
-        fi
 
-        # Healed: until every learner has everything and both clients are done.
-        local ref_at_heal=0 deadline=$((t_heal + FINISH_MS)) now behind
-        for ((k = 1; k <= hosts; k++)); do ((at_heal[k] > ref_at_heal)) && ref_at_heal=${at_heal[k]}; done
+        # Healed: until every learner has everything and both clients are done. "caught": after the
+        # minority cut, learner 1 reaches what the best-informed learner had at the heal; after the other,
+        # some learner learns past it.
+        local best=0 deadline=$((t_heal + FINISH_MS)) now
+        for ((k = 1; k <= hosts; k++)); do ((at_heal[k] > best)) && best=${at_heal[k]}; done
         while :; do
             sample || { st=1; break; }
             now=$(now_ms)
-            if [[ -z $caught && $name == minority ]]; then
-                # Catch-up: the cut learner reaches what the best-informed learner had at the heal.
-                behind=0
-                for k in "${cut[@]}"; do ((CNT[$k] >= ref_at_heal)) || behind=1; done
-                ((behind)) || caught=$((now - t_heal))
-            elif [[ -z $caught ]]; then
-                # Progress resumes: some learner learns past the frozen count.
-                for ((k = 1; k <= hosts; k++)); do ((CNT[$k] > ref_at_heal)) && caught=$((now - t_heal)); done
+            if [[ -z $caught ]]; then
+                if [[ $name == minority ]]; then ((CNT[1] >= best)) && caught=$((now - t_heal))
+                else for ((k = 1; k <= hosts; k++)); do ((CNT[$k] > best)) && caught=$((now - t_heal)); done
+                fi
             fi
             if all_done; then
                 t_done=$((now - t_heal))
@@ -452,9 +432,6 @@ run_scenario() {
         fi
         info+=("all $((2 * n)) values learned by $hosts learners $(fmt_s "$t_done") s after healing")
         [[ -z $lead_cut$lead_heal ]] || info+=("status files before the cut: ${lead_cut:-?}; before the heal: ${lead_heal:-?}")
-        local votes
-        votes=$(votes_info)
-        [[ -z $votes ]] || info+=("$votes")
         info+=("paxos check: $(tail -n 1 "$dir/check.out")")
         echo "PASS $name ($(joined "${info[@]}"))"
         if ((keep)); then echo "     kept: $dir"; else rm -rf "$dir"; fi
