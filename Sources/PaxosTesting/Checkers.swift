@@ -16,6 +16,13 @@ public enum Checkers {
         public var position: Int
         public var expected: Element
         public var found: Element
+
+        public init(output: Int, position: Int, expected: Element, found: Element) {
+            self.output = output
+            self.position = position
+            self.expected = expected
+            self.found = found
+        }
     }
 
     /// Agreement: the first place where an output is not a prefix of the one sequence the outputs share

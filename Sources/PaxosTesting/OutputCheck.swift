@@ -181,6 +181,7 @@ public struct OutputCheck {
         public var passed = 0
         public var failed = 0
         public var ok: Bool { failed == 0 }
+        public init() {}
         mutating func pass(_ s: String) { lines.append("PASS " + s); passed += 1 }
         mutating func fail(_ s: String) { lines.append("FAIL " + s); failed += 1 }
         mutating func skip(_ s: String) { lines.append("SKIP " + s) }

@@ -8,7 +8,7 @@ import Testing
 
     func file(_ name: String, _ text: String) -> String {
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: dir + "/" + name, contents: Data(text.utf8))
+        _ = FileManager.default.createFile(atPath: dir + "/" + name, contents: Data(text.utf8))
         return dir + "/" + name
     }
 
@@ -31,7 +31,7 @@ import Testing
         let path = file("learn1", "")
         let now = LearnerWait.nowMs()
         DispatchQueue.global().asyncAfter(deadline: .now() + 0.3) {
-            FileManager.default.createFile(atPath: path, contents: Data("7\n".utf8))
+            _ = FileManager.default.createFile(atPath: path, contents: Data("7\n".utf8))
         }
         var wait = LearnerWait(files: [path, dir + "/absent"], target: 1, since: now, deadline: now + 10_000)
         wait.any = true

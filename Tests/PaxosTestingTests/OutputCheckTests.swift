@@ -16,7 +16,7 @@ import Testing
 
         @discardableResult
         func write(_ name: String, _ text: String) -> String {
-            FileManager.default.createFile(atPath: path + "/" + name, contents: Data(text.utf8))
+            _ = FileManager.default.createFile(atPath: path + "/" + name, contents: Data(text.utf8))
             return path + "/" + name
         }
 
