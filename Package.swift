@@ -47,17 +47,20 @@ let package = Package(
         ]),
         // The one executable: a subcommand per role.
         .executableTarget(name: "paxos", dependencies: [
-            "PaxosCore", "PaxosStore", "PaxosNode", "PaxosTesting",
+            "PaxosCore", "PaxosStore", "PaxosNode", "PaxosCheck",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "DequeModule", package: "swift-collections"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
-        // What tests, fuzzers and benchmarks share: the one cluster harness (a seeded simulator driving the
-        // shells' own nodes over in-memory disks) and its checkers (agreement, exactly once, validity,
-        // completeness), which `paxos check` runs on real outputs and learn databases.
+        // The checkers (agreement, exactly once, validity, completeness) the simulator runs after every
+        // step and `paxos check` runs on real outputs and learn databases.
+        .target(name: "PaxosCheck", dependencies: ["PaxosStore"]),
+        // What tests and fuzzers share: the one cluster harness (a seeded simulator driving the shells' own
+        // nodes over in-memory disks), a live in-process cluster over loopback multicast, the hostile
+        // message catalogue.
         .target(name: "PaxosTesting", dependencies: [
-            "PaxosCore", "PaxosNode", "PaxosStore",
+            "PaxosCore", "PaxosNode", "PaxosStore", "PaxosCheck",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
@@ -69,6 +72,7 @@ let package = Package(
                           // A single-threaded tool over C stdio and signal handlers.
                           swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "PaxosCoreTests", dependencies: ["PaxosCore", "PaxosNode", "PaxosTesting"]),
+        .testTarget(name: "PaxosCheckTests", dependencies: ["PaxosCheck", "PaxosCore", "PaxosStore"]),
         .testTarget(name: "PaxosTestingTests", dependencies: ["PaxosTesting", "PaxosCore", "PaxosNode", "PaxosStore"]),
         .testTarget(name: "PaxosWireTests", dependencies: ["PaxosWire", "PaxosCore"]),
         .testTarget(name: "PaxosStoreTests", dependencies: ["PaxosStore", "PaxosCore"]),

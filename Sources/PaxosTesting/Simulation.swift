@@ -1,3 +1,4 @@
+import PaxosCheck
 import PaxosCore
 import PaxosNode
 

@@ -1,5 +1,5 @@
 import Testing
-import PaxosTesting
+import PaxosCheck
 
 @Suite struct CheckersTests {
     @Test func prefixesOfOneSequenceAgree() {

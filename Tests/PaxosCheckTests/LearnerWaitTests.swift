@@ -1,5 +1,5 @@
 import Foundation
-import PaxosTesting
+import PaxosCheck
 import Testing
 
 /// `paxos check --wait` on files in a temporary folder.

@@ -1,7 +1,7 @@
 import Foundation
 import PaxosCore
 import PaxosStore
-import PaxosTesting
+import PaxosCheck
 import Testing
 
 /// `paxos check` on fixtures in temporary folders: run.sh's log folder, or named files.
