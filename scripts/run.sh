@@ -11,7 +11,8 @@
 #   --loss P        drop a fraction P (0..1) of the datagrams arriving for the group (needs root)
 #   --catchup       learner 2 starts late: after client 1, before client 2 (run_catch_up.sh)
 #   --kill          once values flow: kill -9 and restart acceptor 1, then learner 1, then
-#                   proposer 1 (the default leader), each with the same id and state
+#                   proposer 1 (the default leader), each with the same id and state; the clients
+#                   are handed their values over 6 s so that the kills land mid-run
 #   -s SLEEP        seconds between the start stages (default 1)
 #   --ip IP         multicast group of the generated config (default 239.0.0.1)
 #   -c/-p/-a/-l     clients (2), proposers (2), acceptors (3, at most 3: the quorum is always a
@@ -20,7 +21,8 @@
 #   --keep-state    keep logs/paxos-state and append to the logs, so this run continues the last
 #                   one (same -c and -l); the checks then cover both runs together
 #   --timeout T     seconds to wait, from the clients' start, for everything to be learned (60)
-#   --port-base B   ports B, B+1000, B+2000, B+3000 for clients..learners (default 5000)
+#   --port-base B   ports B, B+1000, B+2000, B+3000 for clients..learners (default 5000 in a
+#                   namespace; on the host's loopback, random free ones)
 #   --logs DIR      where the logs go (default: logs/ at the repository root)
 #   --build         run `swift build -c release --product paxos` first even if a binary exists
 #
@@ -28,8 +30,8 @@
 # client<i>.log (the client's stdout and stderr), paxos.conf, paxos-state/.
 # As root everything runs in a private network namespace created for the run and removed
 # afterwards (loss rules included); otherwise on the host's loopback, and --loss is refused.
-# The binary is $PAXOS_BIN if set, else the repository's release build (built if missing or with
-# --build: an existing binary is NOT rebuilt after source changes without --build).
+# The binary is $PAXOS_BIN if set, else the repository's release build (built if missing or older
+# than the sources, or with --build).
 # Exit status: 0 when everything was learned, every process behaved and all checks passed.
 set -euo pipefail
 # shellcheck source=lib/common.sh
@@ -40,6 +42,7 @@ n=1000 loss=0 catchup=0 kill_test=0 stage=1 ip=239.0.0.1 clients=2 proposers=2 a
 debug=0 keep_state=0 timeout=60 port_base=5000 logdir=$REPO_ROOT/logs
 
 KILL_GAP=0.5 # seconds between a kill -9 and the restart, and between the restarts
+PACE_S=6     # --kill: seconds over which each client is handed its values
 SETTLE_MS=500 # keep running this long once all is learned, so that late duplicates show up
 
 is_acceptor_count() { [[ $1 =~ ^[123]$ ]]; }
@@ -60,7 +63,9 @@ declare -A OPTS=(
     [--port-base]="port_base is_port_base must be 1..62535"
     [--logs]="logdir")
 
+port_base_given=0
 parse_args() {
+    [[ " $* " == *" --port-base "* ]] && port_base_given=1
     parse_opts "$@"
     ((!catchup || learners >= 2)) || die "--catchup needs at least 2 learners"
     if ! is_zero "$loss" && ((EUID != 0)); then
@@ -84,9 +89,16 @@ prepare_logs() {
     else
         # Only what this script writes: --logs may name a folder holding other things.
         rm -rf "$logdir/paxos-state"
-        rm -f "$logdir"/*.log "$logdir"/*.err "$conf"
+        rm -f "$logdir"/*.log "$logdir"/*.err "$logdir"/*.input "$conf"
     fi
     mkdir -p "$logdir/paxos-state"
+    if [[ -z $NETNS && $port_base_given == 0 ]]; then
+        # On the host's loopback another cluster (a classmate's demo) may use the classic ports: random
+        # ones below the ephemeral range, not bound by anyone now.
+        local tries=0
+        while port_base=$((10000 + RANDOM % 15000)) && ((++tries < 20)) && ports_in_use "$port_base"; do :; done
+        note "on the host's loopback: ports $port_base, $((port_base + 1000)), $((port_base + 2000)), $((port_base + 3000)) (--port-base to choose)"
+    fi
     write_config "$conf" "$ip" "$port_base"
     # Acceptors forget an instance once every configured learner delivered it: count them all.
     ((learners == 2)) || echo "learner-count $learners" >>"$conf"
@@ -124,7 +136,16 @@ launch() {
     local role=$1 id=$2 mode=${append}
     [[ ${3:-} == restart ]] && mode=+
     local label=$role$id
-    if [[ $role == client ]]; then
+    if [[ $role == client ]] && ((kill_test)); then
+        # --kill: the values reach the client over PACE_S seconds, so the three kills (about 3 s) land
+        # while values still flow, whatever -n is (unpaced, 2,000 values are learned in 0.1 s).
+        local fifo=$logdir/$label.input lines
+        rm -f "$fifo" && mkfifo "$fifo"
+        lines=$(count_lines "$(client_input "$id")")
+        spawn "$label" "$fifo" "$mode$logdir/$label.log" "&1" "$SCRIPTS_DIR/client.sh" "$id" "$conf" "${proc_opts[@]}"
+        spawn "$label-input" /dev/null "$fifo" /dev/null awk -v every=$(((lines + 39) / 40)) -v pause="$(awk -v s="$PACE_S" 'BEGIN { print s / 40 }')" \
+            '{ print; fflush() } NR % every == 0 { system("sleep " pause) }' "$(client_input "$id")"
+    elif [[ $role == client ]]; then
         spawn "$label" "$(client_input "$id")" "$mode$logdir/$label.log" "&1" \
             "$SCRIPTS_DIR/client.sh" "$id" "$conf" "${proc_opts[@]}"
     else
@@ -136,7 +157,7 @@ launch() {
 # crash_and_restart LABEL: kill -9, a moment, the same id again on the same state.
 crash_and_restart() {
     local label=$1
-    note "kill -9 $label (pid ${PID_OF[$label]:-?}), restarting it in ${KILL_GAP}s"
+    note "kill -9 $label (pid ${PID_OF[$label]:-?}) at $(counts_text | sed 's/ learned:/, learned so far:/'); restarting it in ${KILL_GAP}s"
     kill9 "$label"
     sleep "$KILL_GAP"
     launch "${label%%[0-9]*}" "${label##*[!0-9]}" restart
@@ -220,15 +241,16 @@ cleanup() {
 main() {
     parse_args "$@"
     ensure_binary
-    prepare_logs
     # No --state: the binary's default (paxos-state/ beside the config) is logs/paxos-state,
     # and the course's scripts rely on that default too.
     ((debug)) && proc_opts+=(--log-level debug)
 
     trap cleanup EXIT
+    trap '' PIPE # run.sh | head -1: the run and its cleanup carry on when the reader is gone
     trap 'exit 130' INT
     trap 'exit 143' TERM
     setup_network
+    prepare_logs # after the network: the ports depend on it
 
     local where="host loopback"
     [[ -n $NETNS ]] && where="network namespace $NETNS"

@@ -140,9 +140,10 @@ public struct LearnerOutput: Equatable, Sendable {
 }
 
 extension LearnerStore {
-    /// Every value of the learner database at `path`, in output order (`SELECT value FROM learned ORDER BY
-    /// position`), read without writing anything: no creation, no migration, no lock. For checkers and tools
-    /// looking at a stopped learner's file; a file that is not a paxos learner database is refused.
+    /// The values the learner printed to its current output file, in order: those from the position it
+    /// recorded when it began that file (earlier runs' values stay in the database but not in the file).
+    /// Read without writing anything: no creation, no migration, no lock. For checkers and tools looking
+    /// at a stopped learner's file; a file that is not a paxos learner database is refused.
     public static func learnedValues(readingOnly path: String) throws -> [[UInt8]] {
         var handle: OpaquePointer?
         defer { sqlite3_close_v2(handle) }
@@ -167,7 +168,17 @@ extension LearnerStore {
         }
         sqlite3_finalize(stmt)
         stmt = nil
-        rc = sqlite3_prepare_v2(handle, "SELECT value FROM learned ORDER BY position", -1, &stmt, nil)
+        // From the position where the learner began its current output file (migration 0002): a second
+        // course run in the same folder prints to a fresh file while the database keeps both runs.
+        rc = sqlite3_prepare_v2(handle, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'output'", -1, &stmt, nil)
+        guard rc == SQLITE_OK, sqlite3_step(stmt) == SQLITE_ROW else { throw failure(rc, "reading the schema") }
+        let hasOutput = sqlite3_column_int(stmt, 0) > 0
+        sqlite3_finalize(stmt)
+        stmt = nil
+        let query = hasOutput
+            ? "SELECT value FROM learned WHERE position >= coalesce((SELECT first_position FROM output WHERE id = 1), 1) ORDER BY position"
+            : "SELECT value FROM learned ORDER BY position"
+        rc = sqlite3_prepare_v2(handle, query, -1, &stmt, nil)
         guard rc == SQLITE_OK else { throw failure(rc, "reading learned values") }
         var values: [[UInt8]] = []
         while true {

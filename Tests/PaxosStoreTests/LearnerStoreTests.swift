@@ -142,4 +142,20 @@ import Testing
             #expect(try store.values() == [Array("a".utf8), Array("b".utf8)])
         }
     }
+
+    /// A second course run in the same folder prints to a fresh file: the checkers compare that file with
+    /// the values from where the learner began it, not with every run's.
+    @Test func learnedValuesStartAtTheCurrentOutput() throws {
+        try withTemporaryDirectory { dir in
+            let path = dir.file("learner-1.sqlite")
+            do {
+                let store = try LearnerStore(path: path)
+                defer { store.close() }
+                try store.write([DeliveredInstance(instance: 1, deliveries: (1...4).map { Self.delivery($0, Array("v\($0)".utf8)) })])
+                #expect(try LearnerStore.learnedValues(readingOnly: path).count == 4)
+                try store.recordOutput(LearnerOutput(device: 1, inode: 2, firstPosition: 3, modified: 0))
+            }
+            #expect(try LearnerStore.learnedValues(readingOnly: path) == [Array("v3".utf8), Array("v4".utf8)])
+        }
+    }
 }

@@ -11,7 +11,9 @@ fi
 SCRIPTS_DIR=$(CDPATH='' cd -P -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)
 REPO_ROOT=$(dirname -- "$SCRIPTS_DIR")
 
-note() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
+# A reader that went away (run.sh | head -1) must not stop the script, least of all in its cleanup:
+# SIGPIPE is ignored (see the callers) and a failed write is not an error.
+note() { printf '%s: %s\n' "${0##*/}" "$*" >&2 2>/dev/null || :; }
 die() { note "$*"; exit 2; }
 
 # Milliseconds since the epoch (EPOCHREALTIME's decimal separator follows the locale: keep digits).
@@ -60,6 +62,17 @@ usage() { sed -n "/^# Usage:/,/^#   ${USAGE_END:---build}/s/^# \{0,1\}//p" "$0";
 # gen_values N FILE: N random integers 0..32767 (the course's range), one a line.
 gen_values() { local i; for ((i = 0; i < $1; i++)); do echo "$RANDOM"; done >"$2"; }
 
+# ports_in_use BASE: any of BASE, +1000, +2000, +3000 is bound by a UDP socket here (needs ss; without
+# it, none is taken to be).
+ports_in_use() {
+    command -v ss >/dev/null || return 1
+    local p
+    for p in "$1" $(($1 + 1000)) $(($1 + 2000)) $(($1 + 3000)); do
+        [[ -n $(ss -Hnlu "sport = :$p" 2>/dev/null) ]] && return 0
+    done
+    return 1
+}
+
 # write_config FILE IP PORT_BASE: the course's four lines, ports BASE, +1000, +2000, +3000; whitespace
 # irregular on purpose, as in the handout's file.
 write_config() {
@@ -68,13 +81,16 @@ write_config() {
 }
 
 # ensure_binary: exports PAXOS_BIN (absolute): as set, else the repository's release build, built when
-# missing or when FORCE_BUILD=1 (--build).
+# missing, older than the sources (an incremental build) or when FORCE_BUILD=1 (--build).
 ensure_binary() {
     if [[ -n ${PAXOS_BIN:-} ]]; then
         [[ -f $PAXOS_BIN && -x $PAXOS_BIN ]] || die "PAXOS_BIN=$PAXOS_BIN is not an executable file"
     else
         PAXOS_BIN=$REPO_ROOT/.build/release/paxos
-        if [[ ! -x $PAXOS_BIN || ${FORCE_BUILD:-0} == 1 ]]; then
+        local newer=""
+        [[ -x $PAXOS_BIN ]] && newer=$(find "$REPO_ROOT/Sources" "$REPO_ROOT/Package.swift" -newer "$PAXOS_BIN" -type f -print -quit)
+        [[ -n $newer ]] && note "the sources changed since $PAXOS_BIN was built (${newer#"$REPO_ROOT"/}): rebuilding"
+        if [[ ! -x $PAXOS_BIN || -n $newer || ${FORCE_BUILD:-0} == 1 ]]; then
             command -v swift >/dev/null || die "no binary at $PAXOS_BIN and no swift to build it (or set PAXOS_BIN)"
             note "building the release binary (swift build -c release --product paxos)"
             (cd "$REPO_ROOT" && swift build -c release --product paxos) >&2 || die "build failed"
