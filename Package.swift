@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "paxos", targets: ["paxos"]),
+        .executable(name: "paxos-bench", targets: ["paxos-bench"]),
         .library(name: "PaxosCore", targets: ["PaxosCore"]),
     ],
     dependencies: [
@@ -45,12 +46,26 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
-        // The one executable: a subcommand per role.
-        .executableTarget(name: "paxos", dependencies: [
-            "PaxosCore", "PaxosStore", "PaxosNode", "PaxosCheck",
+        // What both executables' command lines share: role arguments, one-line errors, standard input and output.
+        .target(name: "PaxosCommandLine", dependencies: [
+            "PaxosCore", "PaxosNode",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "DequeModule", package: "swift-collections"),
             .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The one executable of the protocol: a subcommand per role.
+        .executableTarget(name: "paxos", dependencies: [
+            "PaxosCore", "PaxosStore", "PaxosNode", "PaxosCheck", "PaxosCommandLine",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The benchmark: paced clients and learners with latency logs, reports, machine limits, and the runs
+        // themselves (scripts/bench.sh only makes the network namespace).
+        .executableTarget(name: "paxos-bench", dependencies: [
+            "PaxosCore", "PaxosStore", "PaxosNode", "PaxosCommandLine", "CSQLite",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "DequeModule", package: "swift-collections"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
         // The checkers (agreement, exactly once, validity, completeness) the simulator runs after every
@@ -74,6 +89,7 @@ let package = Package(
         .testTarget(name: "PaxosCoreTests", dependencies: ["PaxosCore", "PaxosNode", "PaxosTesting"]),
         .testTarget(name: "PaxosCheckTests", dependencies: ["PaxosCheck", "PaxosCore", "PaxosStore"]),
         .testTarget(name: "PaxosTestingTests", dependencies: ["PaxosTesting", "PaxosCore", "PaxosNode", "PaxosStore"]),
+        .testTarget(name: "PaxosBenchTests", dependencies: ["paxos-bench"]),
         .testTarget(name: "PaxosWireTests", dependencies: ["PaxosWire", "PaxosCore"]),
         .testTarget(name: "PaxosStoreTests", dependencies: ["PaxosStore", "PaxosCore"]),
         .testTarget(name: "PaxosNodeTests", dependencies: ["PaxosNode", "PaxosCore", "PaxosStore"]),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PaxosCheck
+import PaxosCommandLine
 
 /// `paxos check`: the course's checks on a finished run's files (formerly scripts/check.sh), on the
 /// shared checkers of PaxosTesting. Verdict lines on standard output; exit 0 all passed, 1 a test failed,

@@ -1,5 +1,6 @@
 import ArgumentParser
 import PaxosNode
+import PaxosCommandLine
 
 struct ResetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

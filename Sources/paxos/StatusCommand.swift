@@ -3,6 +3,7 @@ import Foundation
 import Metrics
 import PaxosCore
 import PaxosNode
+import PaxosCommandLine
 import Prometheus
 
 struct StatusCommand: ParsableCommand {

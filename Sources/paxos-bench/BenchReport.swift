@@ -1,14 +1,15 @@
 import ArgumentParser
 import Foundation
+import PaxosCommandLine
 import PaxosNode
 import Histogram
 
-/// `paxos bench-report`: joins the clients' and learners' latency logs (BenchLatencyLog.swift) on
+/// `paxos-bench report`: joins the clients' and learners' latency logs (BenchLatencyLog.swift) on
 /// (client, incarnation, sequence) and computes latency from submission (the value handed to the client
 /// core) to delivery (the value written to a learner's standard output), and throughput over time.
 struct BenchReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench-report",
+        commandName: "report",
         abstract: "Benchmark: latency and throughput from the clients' and learners' latency logs.",
         discussion: """
             Writes DIR/results.json (figures), DIR/throughput.csv (values/s per bucket: offered by the clients \
@@ -32,23 +33,30 @@ struct BenchReportCommand: ParsableCommand {
     var label: String = ""
 
     func run() throws {
-        try guarded {
+        try guarded(tool: tool) {
             guard !clientLogs.isEmpty, !learnerLogs.isEmpty else {
-                throw StartupError("bench-report needs at least one --client-log and one --learner-log")
+                throw StartupError("report needs at least one --client-log and one --learner-log")
             }
             guard bucketMs >= 1 else { throw StartupError("--bucket-ms must be 1 or more") }
-            let clients = try clientLogs.map(ClientLogFile.read)
-            let learners = try learnerLogs.map(LearnerLogFile.read)
-            let report = BenchAnalysis(clients: clients, learners: learners, bucketNs: UInt64(bucketMs) * 1_000_000,
-                                       label: label)
-            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(report.results).write(to: URL(fileURLWithPath: out + "/results.json"))
-            try Data(report.throughputCSV().utf8).write(to: URL(fileURLWithPath: out + "/throughput.csv"))
-            try Data(report.latencyCSV().utf8).write(to: URL(fileURLWithPath: out + "/latency.csv"))
+            let report = try Self.write(clientLogs: clientLogs, learnerLogs: learnerLogs, out: out,
+                                        bucketNs: UInt64(bucketMs) * 1_000_000, label: label)
             print(report.summary())
         }
+    }
+
+    /// Reads the logs, writes results.json, throughput.csv and latency.csv into `out`.
+    static func write(clientLogs: [String], learnerLogs: [String], out: String, bucketNs: UInt64 = 100_000_000,
+                      label: String) throws -> BenchAnalysis {
+        let clients = try clientLogs.map(ClientLogFile.read)
+        let learners = try learnerLogs.map(LearnerLogFile.read)
+        let report = BenchAnalysis(clients: clients, learners: learners, bucketNs: bucketNs, label: label)
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(report.results).write(to: URL(fileURLWithPath: out + "/results.json"))
+        try Data(report.throughputCSV().utf8).write(to: URL(fileURLWithPath: out + "/throughput.csv"))
+        try Data(report.latencyCSV().utf8).write(to: URL(fileURLWithPath: out + "/latency.csv"))
+        return report
     }
 }
 

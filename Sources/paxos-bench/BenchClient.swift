@@ -2,13 +2,14 @@ import DequeModule
 import Foundation
 import NIOCore
 import PaxosCore
+import PaxosCommandLine
 import PaxosNode
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// The client of `paxos client --rate R` / `--latency-log FILE`: standard input is read ahead on its own
+/// The client of `paxos-bench client [--rate R] [--latency-log FILE]`: standard input is read ahead on its own
 /// thread into a queue, and values are handed from that queue to the client core
 ///
 /// - closed loop (no `--rate`): whenever the client window has room (after every burst of datagrams,
@@ -133,19 +134,5 @@ final class PacedInputReader: @unchecked Sendable {
             if !last.isEmpty { node.append([last]) }
             node.endInput()
         }
-    }
-}
-
-extension ClientCommand {
-    /// `--rate` / `--latency-log`: runs the client through a `PacedClientNode`.
-    func runPaced(startup: NodeStartup, runtime: NodeRuntime, node: ClientNode) throws {
-        if let rate, !(rate > 0 && rate.isFinite) { throw StartupError("--rate needs a positive number of values per second") }
-        let log = try latencyLog.map {
-            try ClientLatencyLog(path: $0, client: options.id, incarnation: node.client.incarnation, rate: rate)
-        }
-        let paced = PacedClientNode(inner: node, log: log, rate: rate, window: startup.config.settings.clientWindow)
-        defer { paced.stop() }
-        paced.start(runtime: runtime)
-        try startup.run(paced, runtime: runtime)
     }
 }

@@ -1,17 +1,18 @@
 import ArgumentParser
 import Foundation
+import PaxosCommandLine
 import PaxosNode
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// `paxos bench-mcast send|recv`: the machine's raw multicast rate, for scripts/bench.sh. Plain
+/// `paxos-bench multicast send|recv`: the machine's raw multicast rate, for scripts/bench.sh. Plain
 /// sockets, no paxos: one process sends fixed-size datagrams as fast as it can for a while, others
 /// count what they receive. Each prints one JSON line on standard output.
 struct BenchMulticastCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench-mcast",
+        commandName: "multicast",
         abstract: "Benchmark: raw IP multicast datagrams/s between a sender and receivers (no paxos).")
 
     enum Mode: String, ExpressibleByArgument { case send, recv }
@@ -38,7 +39,7 @@ struct BenchMulticastCommand: ParsableCommand {
     var rcvbuf: Int32 = 8 << 20
 
     func run() throws {
-        try guarded {
+        try guarded(tool: tool) {
             guard seconds > 0, seconds <= 60 else { throw StartupError("--seconds must be in (0, 60]") }
             guard (1...65_507).contains(size) else { throw StartupError("--size must be 1...65507") }
             var groupAddr = in_addr(), ifAddr = in_addr()

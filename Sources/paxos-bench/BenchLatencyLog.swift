@@ -8,7 +8,7 @@ import Glibc
 
 // Latency logs of the benchmark (scripts/bench.sh): a client records when each value was handed to its
 // client core, a learner when each value was written to standard output. Both use CLOCK_MONOTONIC,
-// which every process of the machine shares (network namespaces included), so `paxos bench-report`
+// which every process of the machine shares (network namespaces included), so `paxos-bench report`
 // joins the two on (client, incarnation, sequence).
 //
 // Binary, little-endian, fixed-size records after a fixed-size header:

@@ -1,0 +1,173 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PaxosCore
+import PaxosNode
+
+// What the `paxos` and `paxos-bench` executables share: the role arguments, the one-line error
+// contract, and the readers and writers of standard input and output.
+
+/// Parses and runs `Root`; errors are one line "TOOL: ..." on standard error and a non-zero exit,
+/// `--help` prints the help. `usageProblem` reports what ArgumentParser would report unclearly.
+public func runCommandLine<Root: ParsableCommand>(_ root: Root.Type, tool: String,
+                                                  usageProblem: ([String]) -> String? = { _ in nil }) -> Never {
+    if let usage = usageProblem(Array(CommandLine.arguments.dropFirst())) {
+        FileHandle.standardError.write(Data("\(tool): \(usage)\n".utf8))
+        Foundation.exit(ExitCode.validationFailure.rawValue)
+    }
+    do {
+        var command = try Root.parseAsRoot()
+        try command.run()
+        Foundation.exit(0)
+    } catch {
+        let code = Root.exitCode(for: error)
+        if code == .success {
+            print(Root.fullMessage(for: error))
+            Foundation.exit(0)
+        }
+        let message = oneLine(Root.message(for: error))
+        if !message.isEmpty { FileHandle.standardError.write(Data("\(tool): \(message)\n".utf8)) }
+        Foundation.exit(code.rawValue == 0 ? 1 : code.rawValue)
+    }
+}
+
+/// ArgumentParser's messages may span lines (a list of allowed values, one per line); errors are one line.
+public func oneLine(_ message: String) -> String {
+    let lines = message.split(whereSeparator: \.isNewline)
+        .map { $0.trimmingCharacters(in: .whitespaces) }
+        .filter { !$0.isEmpty }
+    guard let first = lines.first else { return "" }
+    let rest = lines.dropFirst().map { $0.hasPrefix("- ") ? String($0.dropFirst(2)) : $0 }
+    return rest.isEmpty ? first : first + " " + rest.joined(separator: ", ")
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+public struct RoleOptions: ParsableArguments {
+    @Argument(help: "This process's id, from 1.", transform: RoleOptions.parseID)
+    public var id: UInt32
+
+    static func parseID(_ text: String) throws -> UInt32 {
+        guard let id = UInt32(text), id >= 1 else {
+            throw ValidationError("the id must be a whole number from 1 to \(UInt32.max)")
+        }
+        return id
+    }
+
+    @Argument(help: "The cluster configuration file (the course's paxos.conf).")
+    public var config: String
+
+    @Option(help: "Folder of the SQLite state files (default: paxos-state/ beside the config file).")
+    public var state: String?
+
+    @Option(help: "Log level on standard error: trace, debug, info, notice, warning, error, critical.")
+    public var logLevel: Logger.Level = .info
+
+    public init() {}
+
+    public func validate() throws {
+        guard id >= 1 else { throw ValidationError("the id must be 1 or more") }
+    }
+
+    /// Reads the config, finds the state folder and names this process (see ``NodeStartup``).
+    public func startup(_ role: Role) throws -> NodeStartup {
+        try NodeStartup(role: role, id: id, configPath: config, state: state, logLevel: logLevel)
+    }
+}
+
+extension ParsableCommand {
+    /// Runs a role body, turning failures into one line "TOOL: error: ..." on standard error and a
+    /// non-zero exit: 1 for bad input or a failed start, the stop reason's own status for a node that
+    /// stopped itself.
+    public func guarded(tool: String = "paxos", _ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch let exit as ExitCode {
+            throw exit
+        } catch let stopped as NodeStopped {
+            FileHandle.standardError.write(Data("\(tool): error: \(stopped)\n".utf8))
+            throw ExitCode(stopped.reason.exitCode)
+        } catch {
+            // Failure, StoreError or anything else: one line, whatever the error's text holds (a damaged
+            // database's garbage, a config's control characters): every control character becomes a space.
+            let text = String(String.UnicodeScalarView("\(error)".unicodeScalars.map {
+                $0.properties.generalCategory == .control ? " " : $0
+            }))
+            FileHandle.standardError.write(Data("\(tool): error: \(text)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// Learned values go to standard output, a line each, written out after every burst of deliveries.
+public enum StandardOutput {
+    public static func print(_ deliveries: [Delivery]) {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(deliveries.count * 8)
+        for d in deliveries {
+            bytes.append(contentsOf: d.submission.value)
+            bytes.append(0x0A)
+        }
+        // Straight to the file descriptor: nothing sits in a buffer when the learner is killed. If standard
+        // output is closed the values are in the learn database all the same.
+        try? OutputRepair.writeAll(fd: STDOUT_FILENO, bytes: bytes)
+    }
+}
+
+/// Reads standard input on its own thread and hands complete lines to the client on the event loop.
+/// A line is the bytes before "\n", kept exactly as read.
+public final class StandardInputFeeder: @unchecked Sendable {
+    let node: ClientNode
+    let runtime: NodeRuntime
+    /// Reading stops while this many values wait to be decided, so a client fed ten million lines holds
+    /// a few windows' worth in memory, not the whole input.
+    var maxUndecided: Int { 4 * node.client.settings.clientWindow }
+
+    public init(node: ClientNode, runtime: NodeRuntime) {
+        self.node = node
+        self.runtime = runtime
+    }
+
+    /// Blocks the reading thread while the client is far ahead of the decisions.
+    private func waitWhileFarAhead() {
+        while true {
+            let undecided = try? runtime.eventLoop.submit { [self] in self.node.client.undecided }.wait()
+            guard let undecided, undecided > maxUndecided else { return }
+            usleep(2_000)
+        }
+    }
+
+    public func run() {
+        let last = readLines(fromDescriptor: 0) { batch in
+            runtime.execute { [self] in self.node.submit(batch) }
+            waitWhileFarAhead()
+        }
+        runtime.execute { [self] in
+            if !last.isEmpty { self.node.submit([last]) }
+            self.node.closeInput()
+        }
+    }
+}
+
+/// Reads a descriptor to its end, handing over complete lines (the bytes before each "\n", exactly as
+/// read) a read's worth at a time; returns what follows the last newline (a last line without one).
+public func readLines(fromDescriptor fd: Int32, _ each: ([[UInt8]]) -> Void) -> [UInt8] {
+    var partial: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { break }
+        var lines: [[UInt8]] = []
+        for byte in buffer[0..<n] {
+            if byte == 0x0A {
+                lines.append(partial)
+                partial.removeAll(keepingCapacity: true)
+            } else {
+                partial.append(byte)
+            }
+        }
+        if !lines.isEmpty { each(lines) }
+    }
+    return partial
+}

@@ -1,0 +1,101 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PaxosCommandLine
+import PaxosCore
+import PaxosNode
+import PaxosStore
+
+/// The benchmark's executable, apart from `paxos` so that the protocol's binary carries no benchmark code.
+@main
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "paxos-bench",
+        abstract: "Benchmarks of the paxos cluster: throughput, latency, memory, long history, machine limits.",
+        discussion: """
+            'run', 'memory' and 'history' start a whole cluster of 'paxos' processes (the binary beside this one, \
+            or $PAXOS_BIN); scripts/bench.sh runs them inside a private network namespace.
+            """,
+        subcommands: [RunCommand.self, MemoryCommand.self, HistoryCommand.self,
+                      BenchClientCommand.self, BenchLearnerCommand.self, BenchReportCommand.self,
+                      SummaryCommand.self, PlotCommand.self,
+                      BenchMulticastCommand.self, ProbeCommand.self, SQLiteLimitCommand.self, FsyncCommand.self])
+
+    static func main() {
+        if let first = CommandLine.arguments.dropFirst().first, first == "client" || first == "learner" {
+            StopSignals.shared.install()
+        }
+        runCommandLine(Self.self, tool: "paxos-bench")
+    }
+}
+
+let tool = "paxos-bench"
+
+/// `paxos-bench client`: a paxos client fed from standard input at a pace (see BenchClient.swift).
+struct BenchClientCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "client",
+        abstract: "A client that records when each value is handed over: closed loop, or open loop with --rate.")
+    @OptionGroup var options: RoleOptions
+
+    @Option(help: "Give up (exit 1) if values are still undecided after this many seconds; 0 waits forever.")
+    var timeout: Double = 600
+
+    @Option(help: "Open loop: hand values to the client at this many per second (default: as fast as the client window allows).")
+    var rate: Double?
+
+    @Option(help: "Record when each value is handed to the client (binary, see BenchLatencyLog.swift).")
+    var latencyLog: String?
+
+    func run() throws {
+        try guarded(tool: tool) {
+            if let rate, !(rate > 0 && rate.isFinite) { throw StartupError("--rate needs a positive number of values per second") }
+            let startup = try options.startup(.client)
+            _ = try startup.lockState()  // its lock and status file
+            let runtime = startup.makeRuntime()
+            let client = Paxos.Client(id: options.id, incarnation: UInt64.random(in: .min ... .max),
+                                      settings: startup.config.settings)
+            let node = ClientNode(client: client, outbox: runtime.outbox, admission: startup.admission, notify: startup.notify)
+            let ticksAllowed = timeout > 0 ? UInt64(timeout * 1000 / Double(startup.config.tickMilliseconds)) : .max
+            runtime.onTick = { tick in if tick >= ticksAllowed { runtime.stop(.timedOut) } }
+            let log = try latencyLog.map {
+                try ClientLatencyLog(path: $0, client: options.id, incarnation: node.client.incarnation, rate: rate)
+            }
+            let paced = PacedClientNode(inner: node, log: log, rate: rate, window: startup.config.settings.clientWindow)
+            defer { paced.stop() }
+            paced.start(runtime: runtime)
+            try startup.run(paced, runtime: runtime)
+            startup.logger.info("client \(options.id): \(node.client.decidedCount) values decided")
+        }
+    }
+}
+
+/// `paxos-bench learner`: `paxos learner` that also records when each value reached standard output.
+struct BenchLearnerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "learner", abstract: "A learner that records when each value is written to standard output.")
+    @OptionGroup var options: RoleOptions
+
+    @Option(help: "Record when each value is written to standard output (binary, see BenchLatencyLog.swift).")
+    var latencyLog: String
+
+    func run() throws {
+        try guarded(tool: tool) {
+            let startup = try options.startup(.learner)
+            let store = try LearnerStore(path: try startup.lockState(), synchronous: startup.config.synchronous)
+            defer { store.close() }
+            let state = try store.load()
+            startup.logger.info("learner \(options.id) starts", metadata: [
+                "nextInstance": "\(state.nextInstance)", "nextPosition": "\(state.nextPosition)", "state": "\(store.path)"])
+            let outcome = try OutputRepair.repair(fd: STDOUT_FILENO, store: store, nextPosition: state.nextPosition)
+            if outcome != .untouched { startup.logger.notice("learner \(options.id) standard output: \(outcome)") }
+            let runtime = startup.makeRuntime()
+            let learner = Paxos.Learner(id: options.id, settings: startup.config.settings, restoring: state)
+            let log = try LearnerLatencyLog(path: latencyLog, learner: options.id)
+            defer { log.close() }
+            let node = LearnerNode(learner: learner, store: store, outbox: runtime.outbox, output: log.wrap(StandardOutput.print),
+                                   admission: startup.admission, notify: startup.notify)
+            try startup.run(node, runtime: runtime)
+        }
+    }
+}

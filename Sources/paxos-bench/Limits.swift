@@ -1,0 +1,191 @@
+import ArgumentParser
+import CSQLite
+import Foundation
+import PaxosCommandLine
+import PaxosNode
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// The machine's limits, measured in the same invocation as a run so that every figure reads as a
+// fraction of what the machine can do: SQLite commits (WAL, synchronous=FULL, as paxos commits) and raw
+// fdatasyncs. The raw multicast rate is BenchMulticast.swift.
+
+struct FsyncProbe: Codable {
+    var fdatasyncs: Int
+    var per_s: Double
+    var p50_ms: Double
+    var p99_ms: Double
+
+    /// A 64-byte pwrite + fdatasync loop on one file in `directory` for `seconds`: this machine's disk
+    /// alternates between ~0.1 ms and ~4 ms flushes, so each run is bracketed by one.
+    static func measure(in directory: String, seconds: Double) throws -> FsyncProbe {
+        let path = directory + "/fsync-probe"
+        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw StartupError("cannot open '\(path)': \(String(cString: strerror(errno)))") }
+        defer { close(fd); unlink(path) }
+        let bytes = [UInt8](repeating: 0x78, count: 64)
+        var times: [UInt64] = []
+        let end = monotonicNanoseconds() + UInt64(seconds * 1e9)
+        while monotonicNanoseconds() < end {
+            _ = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, 64, 0) }
+            let t = monotonicNanoseconds()
+            guard fdatasync(fd) == 0 else { throw StartupError("fdatasync: \(String(cString: strerror(errno)))") }
+            times.append(monotonicNanoseconds() - t)
+        }
+        times.sort()
+        guard !times.isEmpty else { throw StartupError("no fdatasync completed in \(seconds) s") }
+        return FsyncProbe(fdatasyncs: times.count, per_s: Double(times.count) / seconds,
+                          p50_ms: Double(times[times.count / 2]) / 1e6,
+                          p99_ms: Double(times[min(Int(Double(times.count) * 0.99), times.count - 1)]) / 1e6)
+    }
+}
+
+struct SQLiteCase: Codable {
+    var rows_per_transaction: Int
+    var writers: Int
+    var transactions_per_s: Double
+    var rows_per_s: Double
+    var transactions_per_s_per_writer: [Double]
+    var commit_ms_p50: Double?
+    var commit_ms_p99: Double?
+    var commit_ms_mean: Double?
+    var seconds: Double
+}
+
+struct SQLiteLimits: Codable {
+    var mode: String
+    var filesystem_of: String
+    var results: [SQLiteCase]
+    var raw_fdatasync: FsyncProbe?
+}
+
+enum SQLiteLimit {
+    /// One writer on its own database: 64-byte rows, `rows` per transaction, for `seconds` from `startAt`.
+    /// Returns the commit times (ns) and the elapsed time (s).
+    static func writer(path: String, rows: Int, seconds: Double, startAt: UInt64) throws -> (times: [UInt64], elapsed: Double) {
+        func remove() { for s in ["", "-wal", "-shm"] { unlink(path + s) } }
+        remove()
+        defer { remove() }
+        var db: OpaquePointer?
+        guard sqlite3_open(path, &db) == SQLITE_OK, let db else { throw StartupError("cannot open SQLite database '\(path)'") }
+        defer { sqlite3_close(db) }
+        func exec(_ sql: String) throws {
+            guard sqlite3_exec(db, sql, nil, nil, nil) == SQLITE_OK else {
+                throw StartupError("\(sql): \(String(cString: sqlite3_errmsg(db)))")
+            }
+        }
+        try exec("PRAGMA journal_mode=WAL")
+        try exec("PRAGMA synchronous=FULL")
+        try exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)")
+        var insert: OpaquePointer?
+        guard sqlite3_prepare_v2(db, "INSERT INTO t (v) VALUES (?)", -1, &insert, nil) == SQLITE_OK else {
+            throw StartupError("prepare: \(String(cString: sqlite3_errmsg(db)))")
+        }
+        defer { sqlite3_finalize(insert) }
+        let row = (0..<64).map { _ in UInt8.random(in: 0...255) }
+        while monotonicNanoseconds() < startAt { usleep(1_000) }
+        var times: [UInt64] = []
+        let start = monotonicNanoseconds(), end = start + UInt64(seconds * 1e9)
+        while monotonicNanoseconds() < end {
+            let t = monotonicNanoseconds()
+            try exec("BEGIN")
+            for _ in 0..<rows {
+                _ = row.withUnsafeBytes { sqlite3_bind_blob(insert, 1, $0.baseAddress, 64, csqlite_transient()) }
+                guard sqlite3_step(insert) == SQLITE_DONE else { throw StartupError("insert: \(String(cString: sqlite3_errmsg(db)))") }
+                sqlite3_reset(insert)
+            }
+            try exec("COMMIT")
+            times.append(monotonicNanoseconds() - t)
+        }
+        return (times, Double(monotonicNanoseconds() - start) / 1e9)
+    }
+
+    /// `writers` threads at once, each on its own database in `directory` (a cluster on one machine has
+    /// 3 acceptors and 2 learners committing to the same disk).
+    static func measure(directory: String, rows: Int, writers: Int, seconds: Double) throws -> SQLiteCase {
+        final class Box: @unchecked Sendable { var results: [Result<(times: [UInt64], elapsed: Double), Error>?] = [] }
+        let box = Box()
+        box.results = Array(repeating: nil, count: writers)
+        let startAt = monotonicNanoseconds() + 300_000_000
+        let group = DispatchGroup()
+        let lock = NSLock()
+        for i in 0..<writers {
+            group.enter()
+            Thread.detachNewThread {
+                let r = Result { try writer(path: "\(directory)/sqlite-probe-\(i).sqlite", rows: rows, seconds: seconds, startAt: startAt) }
+                lock.lock(); box.results[i] = r; lock.unlock()
+                group.leave()
+            }
+        }
+        group.wait()
+        let results = try box.results.map { try $0!.get() }
+        let commits = results.reduce(0) { $0 + $1.times.count }
+        let elapsed = results.map(\.elapsed).max() ?? seconds
+        let times = results.flatMap(\.times).sorted()
+        func pct(_ p: Double) -> Double? { times.isEmpty ? nil : Double(times[min(Int(Double(times.count) * p), times.count - 1)]) / 1e6 }
+        return SQLiteCase(rows_per_transaction: rows, writers: writers, transactions_per_s: Double(commits) / elapsed,
+                          rows_per_s: Double(commits * rows) / elapsed,
+                          transactions_per_s_per_writer: results.map { Double($0.times.count) / $0.elapsed },
+                          commit_ms_p50: pct(0.5), commit_ms_p99: pct(0.99),
+                          commit_ms_mean: times.isEmpty ? nil : Double(times.reduce(0, +)) / Double(times.count) / 1e6,
+                          seconds: elapsed)
+    }
+
+    static func measureAll(directory: String, seconds: Double) throws -> SQLiteLimits {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let before = try FsyncProbe.measure(in: directory, seconds: 1)
+        var results: [SQLiteCase] = []
+        for writers in [1, 5] {
+            for rows in [1, 100] { results.append(try measure(directory: directory, rows: rows, writers: writers, seconds: seconds)) }
+        }
+        return SQLiteLimits(mode: "WAL, synchronous=FULL", filesystem_of: directory, results: results, raw_fdatasync: before)
+    }
+}
+
+/// Pretty JSON of a Codable value, keys sorted.
+func jsonText<T: Encodable>(_ value: T, pretty: Bool = false) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+    return String(decoding: try encoder.encode(value), as: UTF8.self)
+}
+
+func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
+    try Data((try jsonText(value, pretty: true) + "\n").utf8).write(to: URL(fileURLWithPath: path))
+}
+
+func readJSON<T: Decodable>(_ type: T.Type, _ path: String) -> T? {
+    guard let data = FileManager.default.contents(atPath: path) else { return nil }
+    return try? JSONDecoder().decode(T.self, from: data)
+}
+
+struct SQLiteLimitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sqlite",
+        abstract: "Machine limit: SQLite commits/s (WAL, synchronous=FULL, 64-byte rows; 1 and 100 rows a transaction, 1 and 5 writers).",
+        discussion: "Put DIR on the filesystem of the paxos state. Prints one JSON object.")
+    @Argument(help: "Folder for the probe databases.") var directory: String
+    @Option(help: "Seconds per case.") var seconds: Double = 2
+
+    func run() throws {
+        try guarded(tool: tool) {
+            guard seconds > 0 else { throw StartupError("--seconds must be positive") }
+            print(try jsonText(try SQLiteLimit.measureAll(directory: directory, seconds: seconds)))
+        }
+    }
+}
+
+struct FsyncCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fsync", abstract: "Machine limit: raw 64-byte pwrite + fdatasync loop; prints one JSON object.")
+    @Argument(help: "Folder for the probe file.") var directory: String
+    @Option(help: "Seconds to run.") var seconds: Double = 1
+
+    func run() throws {
+        try guarded(tool: tool) {
+            guard seconds > 0 else { throw StartupError("--seconds must be positive") }
+            print(try jsonText(try FsyncProbe.measure(in: directory, seconds: seconds)))
+        }
+    }
+}

@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+@testable import paxos_bench
+
+@Suite struct BenchReportTests {
+    /// Two clients of 100 values fed 1 ms apart; learner 1 writes each 5 ms after it was fed, learner 2
+    /// 10 ms after, and learner 2 also writes one duplicate and one value of a client nobody knows.
+    func logs() -> ([ClientLogFile], [LearnerLogFile]) {
+        let ms: UInt64 = 1_000_000, t0: UInt64 = 1_000 * ms
+        let clients = (1...2).map { c in
+            let fed = (0..<100).map { t0 + UInt64($0) * ms + UInt64(c - 1) * ms / 2 }
+            return ClientLogFile(path: "c\(c)", client: UInt32(c), incarnation: UInt64(40 + c), rate: 0, cpuUserNs: 1_000_000_000,
+                                 cpuSystemNs: 500_000_000, fed: fed, intended: fed)
+        }
+        func learner(_ id: UInt32, delay: UInt64) -> LearnerLogFile {
+            var records: [LearnerLogFile.Record] = []
+            for c in clients {
+                for (k, fed) in c.fed.enumerated() {
+                    records.append(.init(client: c.client, incarnation: c.incarnation, sequence: UInt64(k + 1), written: fed + delay))
+                }
+            }
+            return LearnerLogFile(path: "l\(id)", learner: id, records: records.sorted { $0.written < $1.written })
+        }
+        var l2 = learner(2, delay: 10 * ms)
+        l2.records.append(l2.records[0])
+        l2.records.append(.init(client: 9, incarnation: 1, sequence: 1, written: t0))
+        return (clients, [learner(1, delay: 5 * ms), l2])
+    }
+
+    @Test func latencyAndCountsFromJoinedLogs() {
+        let (clients, learners) = logs()
+        let r = BenchAnalysis(clients: clients, learners: learners, bucketNs: 100_000_000, label: "t").results
+        #expect(r.values_fed == 200)
+        #expect(r.values_delivered_by_all == 200)
+        #expect(!r.open_loop)
+        #expect(abs(r.learners[0].latency.p50_ms - 5) < 0.01)
+        #expect(abs(r.learners[1].latency.p50_ms - 10) < 0.01)
+        #expect(r.learners[1].duplicates == 1 && r.learners[1].unknown == 1 && r.learners[1].missing == 0)
+        #expect(r.latency.count == 400)
+        #expect(abs(r.clients_cpu_s - 3) < 1e-9)
+        // From the first value fed (t0) to learner 2's last delivery: 99.5 ms + 10 ms.
+        #expect(abs(r.duration_s - 0.1095) < 1e-6)
+    }
+
+    @Test func logsRoundTripThroughTheirFiles() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bench-test-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let log = try ClientLatencyLog(path: dir + "/c.lat", client: 3, incarnation: 77, rate: 500)
+        for k in 1...10 { log.record(sequence: UInt64(k), fed: UInt64(k) * 1000, intended: UInt64(k) * 900) }
+        log.close()
+        let read = try ClientLogFile.read(dir + "/c.lat")
+        #expect(read.client == 3 && read.incarnation == 77 && read.rate == 500)
+        #expect(read.fed == (1...10).map { UInt64($0) * 1000 })
+        #expect(read.intended == (1...10).map { UInt64($0) * 900 })
+        #expect(throws: (any Error).self) { try LearnerLogFile.read(dir + "/c.lat") }
+    }
+
+    @Test func summaryGathersARunFolder() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("bench-summary-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let (clients, learners) = logs()
+        let report = BenchAnalysis(clients: clients, learners: learners, bucketNs: 100_000_000, label: "closed")
+        try FileManager.default.createDirectory(atPath: out + "/closed/report", withIntermediateDirectories: true)
+        try writeJSON(report.results, to: out + "/closed/report/results.json")
+        try Data(report.latencyCSV().utf8).write(to: URL(fileURLWithPath: out + "/closed/report/latency.csv"))
+        try Data(report.throughputCSV().utf8).write(to: URL(fileURLWithPath: out + "/closed/report/throughput.csv"))
+        try Data("machine\nsynchronous: full (acceptors and learners)\n".utf8).write(to: URL(fileURLWithPath: out + "/machine.txt"))
+        try Data("x\nstopping reason=signal received=120 dropped=0 sent=7 commits=9\n".utf8)
+            .write(to: URL(fileURLWithPath: out + "/closed/learner1.err"))
+        let md = try Summary.write(out: out)
+        #expect(md.contains("| values (delivered by both learners) | 200 |"))
+        #expect(md.contains("learner1 120/7, 9"))
+        #expect(md.contains(">= 100,000 values/s sustained with durable acceptors"))
+        #expect(readJSON(SummaryFile.self, out + "/results.json")?.runs.first?.values == 200)
+        try Plot.write(report: out + "/closed/report", to: out + "/p.svg", title: "t")
+        let svg = String(decoding: FileManager.default.contents(atPath: out + "/p.svg") ?? Data(), as: UTF8.self)
+        #expect(svg.components(separatedBy: "<polyline").count - 1 == 3 + 3 + 3)  // 3 series in each panel
+        // No CSVs there: the plot must say so rather than draw nothing.
+        #expect(throws: (any Error).self) { try Plot.write(report: out + "/nowhere", to: out + "/q.svg", title: "t") }
+    }
+}
+
+@Suite struct ProcessesTests {
+    @Test func exitStatusesAndStops() throws {
+        let procs = Processes(grace: 2)
+        try procs.spawn("client1", stdout: "/dev/null", stderr: nil, ["/bin/sh", "-c", "exit 0"])
+        try procs.spawn("acceptor1", stdout: "/dev/null", stderr: nil, ["/bin/sh", "-c", "exit 3"])
+        try procs.spawn("learner1", stdout: "/dev/null", stderr: nil, ["sleep", "30"])
+        usleep(300_000)
+        #expect(procs.isRunning("learner1"))
+        procs.stopAll()
+        #expect(!procs.isRunning("learner1"))
+        let problems = procs.exitProblems()
+        #expect(problems == ["acceptor1 exited by itself with status 3", "learner1 exited with status 143 after SIGTERM"])
+    }
+}
