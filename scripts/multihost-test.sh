@@ -28,7 +28,7 @@
 # course's four lines + "interface 10.77.0.k", "ttl 1", "acceptor-count H"; state in host<k>/state.
 # Host k runs acceptor k and learner k; hosts 1 and 2 also proposer and client 1 and 2 (proposer 1 leads).
 #
-# First a plumbing check (scripts/lib/mcast-probe.py, needs python3): 100-byte and 60000-byte
+# First a plumbing check (paxos-bench probe, beside the paxos binary): 100-byte and 60000-byte
 # (fragmented) datagrams cross between all hosts; a cut host neither reaches nor hears host 2; healed, it does.
 # Scenarios (each a fresh cluster on the same network):
 #   minority    cut host 1: learners 2..H must keep learning during the cut (counts 1.5 s after the cut
@@ -128,11 +128,11 @@ heal_host() {
 
 # --- the plumbing check --------------------------------------------------------------------
 
-PY="" PROBE=$SCRIPTS_DIR/lib/mcast-probe.py PROBE_DIR="" PROBE_PIDS=() SEND_PIDS=()
+PROBE=() PROBE_DIR="" PROBE_PIDS=() SEND_PIDS=()
 
 # probe_recv K NAME TIMEOUT TAG...: a receiver on host K in the background, output to PROBE_DIR/NAME.
 probe_recv() {
-    ip netns exec "$(host_ns "$1")" "$PY" "$PROBE" recv "$(host_ip "$1")" "$PROBE_GROUP" "$PROBE_PORT" "${@:3}" \
+    ip netns exec "$(host_ns "$1")" "${PROBE[@]}" recv "$(host_ip "$1")" "$PROBE_GROUP" "$PROBE_PORT" "${@:3}" \
         >"$PROBE_DIR/$2" 2>&1 &
     PROBE_PIDS+=($!)
 }
@@ -153,7 +153,7 @@ probes_ready() {
 probe_send() {
     local size
     for size in "${@:3}"; do
-        ip netns exec "$(host_ns "$1")" "$PY" "$PROBE" send "$(host_ip "$1")" "$PROBE_GROUP" "$PROBE_PORT" "$2-$size" "$size" \
+        ip netns exec "$(host_ns "$1")" "${PROBE[@]}" send "$(host_ip "$1")" "$PROBE_GROUP" "$PROBE_PORT" "$2-$size" "$size" \
             >>"$PROBE_DIR/send.log" 2>&1 &
         SEND_PIDS+=($!)
     done
@@ -477,14 +477,15 @@ main() {
     note "$hosts hosts on bridge br0 in namespace $SW_NS, $n values per client over ${feed}s, cut at the $cut_side; binary $PAXOS_BIN"
 
     local passed=0 failed=0 scenarios=("${ALL_SCENARIOS[@]}") name
-    if command -v python3 >/dev/null && PY=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null) && [[ -x $PY ]]; then
+    PROBE=("${PAXOS_BENCH_BIN:-$(dirname -- "$PAXOS_BIN")/paxos-bench}" probe)
+    if [[ -x ${PROBE[0]} ]]; then
         if ! plumbing; then
             echo "0 passed, 1 failed"
             return 1
         fi
         passed=1
     else
-        echo "SKIP plumbing: python3 is not installed (multicast between the namespaces is not checked separately)"
+        echo "SKIP plumbing: no ${PROBE[0]} (swift build -c release --product paxos-bench; multicast between the namespaces is not checked separately)"
     fi
     ((${#only[@]} == 0)) || scenarios=("${only[@]}")
     for name in "${scenarios[@]}"; do
