@@ -1,5 +1,6 @@
 import DequeModule
 import Foundation
+import Logging
 import NIOCore
 import PaxosCore
 import PaxosCommandLine
@@ -43,6 +44,10 @@ final class PacedClientNode: Node, @unchecked Sendable {
     }
 
     var counters: NodeCounters { inner.counters }
+    var logger: Logger? {
+        get { inner.logger }
+        set { inner.logger = newValue }
+    }
     var progress: NodeProgress { inner.progress }
     var isFinished: Bool { inner.isFinished }
     func receive(_ datagram: [UInt8]) { inner.receive(datagram) }

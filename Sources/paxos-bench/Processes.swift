@@ -240,7 +240,7 @@ func runToEnd(_ arguments: [String], output: String) -> Int32 {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = arguments
-    FileManager.default.createFile(atPath: output, contents: nil)
+    _ = FileManager.default.createFile(atPath: output, contents: nil)
     guard let handle = FileHandle(forWritingAtPath: output) else { return 127 }
     defer { try? handle.close() }
     process.standardOutput = handle
