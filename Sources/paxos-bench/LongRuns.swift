@@ -70,10 +70,8 @@ struct MemoryCommand: ParsableCommand {
             for i in 1...2 {
                 let feed = "\(out)/feed\(i)"
                 guard mkfifo(feed, 0o644) == 0 else { throw StartupError("mkfifo \(feed): \(String(cString: strerror(errno)))") }
-                try procs.spawn("client\(i)", stdin: feed, stdout: "\(out)/client\(i).log", stderr: "\(out)/client\(i).err",
-                                [paxos, "client", "\(i)", conf, "--timeout", "3600"])
                 let count = n
-                Thread.detachNewThread {
+                Thread.detachNewThread {  // opening the fifo waits for the client to open it
                     guard let handle = FileHandle(forWritingAtPath: feed) else { return }
                     var k = 1
                     while k <= count {
@@ -83,6 +81,10 @@ struct MemoryCommand: ParsableCommand {
                     }
                     try? handle.close()
                 }
+                // After the writer: posix_spawn waits for the child's exec, and the child's open of the fifo waits
+                // for a writer.
+                try procs.spawn("client\(i)", stdin: feed, stdout: "\(out)/client\(i).log", stderr: "\(out)/client\(i).err",
+                                [paxos, "client", "\(i)", conf, "--timeout", "3600"])
             }
             let start = nowMs()
             var rss = ["t_s " + roles.joined(separator: " ") + " learned"]
