@@ -49,7 +49,7 @@ struct RunCommand: ParsableCommand {
     var profile = false
     @Option(help: "SQLite synchronous level of acceptors and learners: full (default, the durable setting the targets are about), normal or off (diagnostic).")
     var synchronous = "full"
-    @Option(help: "Folder of the repository's scripts (for check.sh).")
+    @Option(help: "Folder of the repository's scripts (for the git line of machine.txt).")
     var scripts: String?
 
     func validate() throws {
@@ -304,10 +304,9 @@ final class BenchRun {
         finish(dir)
     }
 
-    /// The course's checks (identical outputs, exactly once) on the run's files.
+    /// The course's checks (identical outputs, exactly once, learn database = output) on the run's files.
     func checkOutputs(_ dir: String) {
-        guard let scripts = o.scripts else { note("no --scripts folder: outputs not checked"); return }
-        let status = runToEnd([scripts + "/check.sh", "--state", dir + "/paxos-state", "--values", dir + "/values1.log",
+        let status = runToEnd([paxos, "check", "--state", dir + "/paxos-state", "--values", dir + "/values1.log",
                                dir + "/values2.log", "--learned", dir + "/learner1.log", dir + "/learner2.log"], output: dir + "/check.txt")
         if status == 0 {
             let last = (ProcFS.read(dir + "/check.txt") ?? "").split(separator: "\n").last ?? ""
