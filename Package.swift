@@ -87,6 +87,7 @@ let package = Package(
                           // A single-threaded tool over C stdio and signal handlers.
                           swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "PaxosCoreTests", dependencies: ["PaxosCore", "PaxosNode", "PaxosTesting"]),
+        .testTarget(name: "PaxosCommandLineTests", dependencies: ["PaxosCommandLine"]),
         .testTarget(name: "PaxosCheckTests", dependencies: ["PaxosCheck", "PaxosCore", "PaxosStore"]),
         .testTarget(name: "PaxosTestingTests", dependencies: ["PaxosTesting", "PaxosCore", "PaxosNode", "PaxosStore"]),
         .testTarget(name: "PaxosBenchTests", dependencies: ["paxos-bench"]),

@@ -149,8 +149,9 @@ public final class StandardInputFeeder: @unchecked Sendable {
     }
 }
 
-/// Reads a descriptor to its end, handing over complete lines (the bytes before each "\n", exactly as
-/// read) a read's worth at a time; returns what follows the last newline (a last line without one).
+/// Reads a descriptor to its end, handing over complete lines (the bytes before each "\n", without a
+/// "\r" right before it: a file saved with Windows line endings gives the same values) a read's worth
+/// at a time; returns what follows the last newline (a last line without one), its "\r" removed too.
 public func readLines(fromDescriptor fd: Int32, _ each: ([[UInt8]]) -> Void) -> [UInt8] {
     var partial: [UInt8] = []
     var buffer = [UInt8](repeating: 0, count: 1 << 16)
@@ -161,6 +162,7 @@ public func readLines(fromDescriptor fd: Int32, _ each: ([[UInt8]]) -> Void) -> 
         var lines: [[UInt8]] = []
         for byte in buffer[0..<n] {
             if byte == 0x0A {
+                if partial.last == 0x0D { partial.removeLast() }
                 lines.append(partial)
                 partial.removeAll(keepingCapacity: true)
             } else {
@@ -169,5 +171,6 @@ public func readLines(fromDescriptor fd: Int32, _ each: ([[UInt8]]) -> Void) -> 
         }
         if !lines.isEmpty { each(lines) }
     }
+    if partial.last == 0x0D { partial.removeLast() }
     return partial
 }
