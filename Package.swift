@@ -48,7 +48,7 @@ let package = Package(
         ]),
         // What both executables' command lines share: role arguments, one-line errors, standard input and output.
         .target(name: "PaxosCommandLine", dependencies: [
-            "PaxosCore", "PaxosNode",
+            "PaxosCore", "PaxosNode", "PaxosStore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

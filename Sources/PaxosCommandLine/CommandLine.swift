@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import PaxosCore
 import PaxosNode
+import PaxosStore
 
 // What the `paxos` and `paxos-bench` executables share: the role arguments, the one-line error
 // contract, and the readers and writers of standard input and output.
@@ -173,4 +174,23 @@ public func readLines(fromDescriptor fd: Int32, _ each: ([[UInt8]]) -> Void) -> 
     }
     if partial.last == 0x0D { partial.removeLast() }
     return partial
+}
+
+/// Runs a learner until it stops, printing through `output`: `paxos learner` and `paxos-bench learner`
+/// (which also times each print) differ only there.
+public func runLearner(_ startup: NodeStartup, output: @escaping ([Delivery]) -> Void) throws {
+    let store = try LearnerStore(path: try startup.lockState(), synchronous: startup.config.synchronous)
+    defer { store.close() }
+    let state = try store.load()
+    startup.logger.info("learner \(startup.id) starts", metadata: [
+        "nextInstance": "\(state.nextInstance)", "nextPosition": "\(state.nextPosition)", "state": "\(store.path)"])
+    // Before anything is printed: complete this learner's own output, record a new (empty) one, or
+    // stop with one line on a file it did not write (Unrecognised), leaving it as it is.
+    let outcome = try OutputRepair.repair(fd: STDOUT_FILENO, store: store, nextPosition: state.nextPosition)
+    if outcome != .untouched { startup.logger.notice("learner \(startup.id) standard output: \(outcome)") }
+    let runtime = startup.makeRuntime()
+    let learner = Paxos.Learner(id: startup.id, settings: startup.config.settings, restoring: state)
+    let node = LearnerNode(learner: learner, store: store, outbox: runtime.outbox, output: output,
+                           admission: startup.admission, notify: startup.notify)
+    try startup.run(node, runtime: runtime)
 }

@@ -82,20 +82,9 @@ struct BenchLearnerCommand: ParsableCommand {
     func run() throws {
         try guarded(tool: tool) {
             let startup = try options.startup(.learner)
-            let store = try LearnerStore(path: try startup.lockState(), synchronous: startup.config.synchronous)
-            defer { store.close() }
-            let state = try store.load()
-            startup.logger.info("learner \(options.id) starts", metadata: [
-                "nextInstance": "\(state.nextInstance)", "nextPosition": "\(state.nextPosition)", "state": "\(store.path)"])
-            let outcome = try OutputRepair.repair(fd: STDOUT_FILENO, store: store, nextPosition: state.nextPosition)
-            if outcome != .untouched { startup.logger.notice("learner \(options.id) standard output: \(outcome)") }
-            let runtime = startup.makeRuntime()
-            let learner = Paxos.Learner(id: options.id, settings: startup.config.settings, restoring: state)
             let log = try LearnerLatencyLog(path: latencyLog, learner: options.id)
             defer { log.close() }
-            let node = LearnerNode(learner: learner, store: store, outbox: runtime.outbox, output: log.wrap(StandardOutput.print),
-                                   admission: startup.admission, notify: startup.notify)
-            try startup.run(node, runtime: runtime)
+            try runLearner(startup, output: log.wrap(StandardOutput.print))
         }
     }
 }

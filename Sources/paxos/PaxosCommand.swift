@@ -111,21 +111,7 @@ struct LearnerCommand: ParsableCommand {
 
     func run() throws {
         try guarded {
-            let startup = try options.startup(.learner)
-            let store = try LearnerStore(path: try startup.lockState(), synchronous: startup.config.synchronous)
-            defer { store.close() }
-            let state = try store.load()
-            startup.logger.info("learner \(options.id) starts", metadata: [
-                "nextInstance": "\(state.nextInstance)", "nextPosition": "\(state.nextPosition)", "state": "\(store.path)"])
-            // Before anything is printed: complete this learner's own output, record a new (empty) one, or
-            // stop with one line on a file it did not write (Unrecognised), leaving it as it is.
-            let outcome = try OutputRepair.repair(fd: STDOUT_FILENO, store: store, nextPosition: state.nextPosition)
-            if outcome != .untouched { startup.logger.notice("learner \(options.id) standard output: \(outcome)") }
-            let runtime = startup.makeRuntime()
-            let learner = Paxos.Learner(id: options.id, settings: startup.config.settings, restoring: state)
-            let node = LearnerNode(learner: learner, store: store, outbox: runtime.outbox, output: StandardOutput.print,
-                                   admission: startup.admission, notify: startup.notify)
-            try startup.run(node, runtime: runtime)
+            try runLearner(try options.startup(.learner), output: StandardOutput.print)
         }
     }
 }
