@@ -24,6 +24,8 @@ struct BenchCommand: ParsableCommand {
     static func main() {
         if let first = CommandLine.arguments.dropFirst().first, first == "client" || first == "learner" {
             StopSignals.shared.install()
+        } else if let first = CommandLine.arguments.dropFirst().first, ["run", "memory", "history"].contains(first) {
+            ClusterInterruption.shared.install()
         }
         runCommandLine(Self.self, tool: "paxos-bench")
     }

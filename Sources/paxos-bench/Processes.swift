@@ -12,6 +12,46 @@ func note(_ text: String) {
     FileHandle.standardError.write(Data("\(tool): \(text)\n".utf8))
 }
 
+/// Ctrl-C or SIGTERM on `run`, `memory` or `history` stops the cluster they started before exiting
+/// (each process runs in its own session, so the terminal's signal reaches only this one): SIGTERM to
+/// every process group still running, the grace period, then SIGKILL. Blocked in every thread from the
+/// start of `main` and taken by one thread with sigwait, like the roles' stop signals.
+final class ClusterInterruption: @unchecked Sendable {
+    static let shared = ClusterInterruption()
+    private let lock = NSLock()
+    private var running: Set<pid_t> = []
+
+    func started(_ pid: pid_t) { lock.withLock { _ = running.insert(pid) } }
+    func ended(_ pid: pid_t) { lock.withLock { _ = running.remove(pid) } }
+
+    func install() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+        let blocked = set
+        Thread.detachNewThread { [self] in
+            var signals = blocked
+            var sig: Int32 = 0
+            while sigwait(&signals, &sig) != 0 {}
+            self.stopEverything(after: sig)
+        }
+    }
+
+    private func stopEverything(after sig: Int32) -> Never {
+        let pids = lock.withLock { running }
+        if !pids.isEmpty { note("stopping the \(pids.count) processes this run started (signal \(sig))") }
+        for pid in pids where kill(-pid, SIGTERM) != 0 { kill(pid, SIGTERM) }
+        let grace = Double(ProcessInfo.processInfo.environment["GRACE"] ?? "") ?? 3
+        let deadline = Date().addingTimeInterval(grace)
+        // Alive means not yet exited: a zombie (exited, unreaped) no longer answers with its group.
+        while Date() < deadline, pids.contains(where: { waitpid($0, nil, WNOHANG) == 0 }) { usleep(100_000) }
+        for pid in pids where waitpid(pid, nil, WNOHANG) == 0 { kill(-pid, SIGKILL) }
+        exit(128 + sig)
+    }
+}
+
 /// The processes a run started, by label (acceptor1, client2...). Each starts in its own session
 /// (setsid: PGID = PID), so a signal to -PID reaches it and anything it forked, and a Ctrl-C on the
 /// terminal reaches only this process. Processes are signalled only by the PIDs started here, and only
@@ -63,6 +103,7 @@ final class Processes {
         let rc = posix_spawnp(&pid, arguments[0], &actions, &attributes, argv, environ)
         guard rc == 0 else { throw StartupError("cannot start \(arguments[0]): \(String(cString: strerror(rc)))") }
         records[label] = Record(pid: pid)
+        ClusterInterruption.shared.started(pid)
         if !labels.contains(label) { labels.append(label) }
     }
 
@@ -73,6 +114,7 @@ final class Processes {
         guard var r = records[label], r.status == nil else { return false }
         var status: Int32 = 0
         guard waitpid(r.pid, &status, WNOHANG) == r.pid else { return true }
+        ClusterInterruption.shared.ended(r.pid)
         r.status = Self.exitStatus(status)
         records[label] = r
         return false
@@ -86,6 +128,7 @@ final class Processes {
         if r.status == nil {
             var status: Int32 = 0
             while waitpid(r.pid, &status, 0) < 0 && errno == EINTR {}
+            ClusterInterruption.shared.ended(r.pid)
             r.status = Self.exitStatus(status)
             records[label] = r
         }
