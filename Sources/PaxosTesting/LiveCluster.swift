@@ -32,15 +32,23 @@ public final class LiveCluster: @unchecked Sendable {
         public var configLines: [String]
         /// The nodes' log level on standard error.
         public var logLevel: Logger.Level
+        /// Nodes whose SQLite file lives elsewhere than in ``LiveCluster/directory`` (e.g. on a small file
+        /// system a test fills up); the folder must exist and is not removed by ``LiveCluster/shutdown(keepFolder:)``.
+        public var stateFolders: [NodeID: String]
+        /// Sees every message a node hands to its transport, on the node's loop, just before it is sent.
+        public var onSend: (@Sendable (NodeID, Outgoing) -> Void)?
 
         public init(acceptors: Int = 3, proposers: Int = 2, learners: Int = 2, key: String? = nil,
-                    configLines: [String] = [], logLevel: Logger.Level = .error) {
+                    configLines: [String] = [], logLevel: Logger.Level = .error,
+                    stateFolders: [NodeID: String] = [:], onSend: (@Sendable (NodeID, Outgoing) -> Void)? = nil) {
             self.acceptors = acceptors
             self.proposers = proposers
             self.learners = learners
             self.key = key
             self.configLines = configLines
             self.logLevel = logLevel
+            self.stateFolders = stateFolders
+            self.onSend = onSend
         }
     }
 
@@ -143,28 +151,28 @@ public final class LiveCluster: @unchecked Sendable {
     /// Starts (or restarts, from its database) one acceptor, proposer or learner.
     public func start(_ role: Role, _ id: UInt32) throws {
         precondition(role != .client, "clients start with submit(client:values:)")
-        try launch(NodeID(role, id)) { startup, runtime, path in
+        try launch(NodeID(role, id)) { startup, _, outbox, path in
             switch role {
             case .acceptor:
                 let store = try AcceptorStore(path: path, synchronous: startup.config.synchronous)
                 let state = try store.load()
                 let acceptor = Paxos.Acceptor(id: id, settings: startup.config.settings, restoring: state,
                                               seed: UInt64.random(in: .min ... .max))
-                return (AcceptorNode(acceptor: acceptor, store: store, outbox: runtime.outbox,
+                return (AcceptorNode(acceptor: acceptor, store: store, outbox: outbox,
                                      admission: startup.admission, notify: startup.notify), store.close)
             case .proposer:
                 let store = try ProposerStore(path: path, synchronous: .full)
                 let state = try store.load()
                 let proposer = Paxos.Proposer(id: id, settings: startup.config.settings, restoring: state,
                                               seed: UInt64.random(in: .min ... .max), incarnation: startup.me.incarnation)
-                return (ProposerNode(proposer: proposer, store: store, outbox: runtime.outbox,
+                return (ProposerNode(proposer: proposer, store: store, outbox: outbox,
                                      admission: startup.admission, notify: startup.notify), store.close)
             case .learner:
                 let store = try LearnerStore(path: path, synchronous: startup.config.synchronous)
                 let state = try store.load()
                 self.resumeOutput(learner: id, nextPosition: state.nextPosition)
                 let learner = Paxos.Learner(id: id, settings: startup.config.settings, restoring: state)
-                let node = LearnerNode(learner: learner, store: store, outbox: runtime.outbox,
+                let node = LearnerNode(learner: learner, store: store, outbox: outbox,
                                        output: { [weak self] in self?.record(learner: id, $0) },
                                        admission: startup.admission, notify: startup.notify)
                 return (node, store.close)
@@ -177,9 +185,9 @@ public final class LiveCluster: @unchecked Sendable {
     /// Starts client `id` submitting `values`; it stops by itself once all are decided (``StopReason/finished``),
     /// or with ``StopReason/timedOut`` after `timeout` seconds. Wait for it with ``waitForStop(_:timeout:)``.
     public func submit(client id: UInt32, values: [[UInt8]], timeout: Double = 60) throws {
-        try launch(NodeID(.client, id)) { startup, runtime, _ in
+        try launch(NodeID(.client, id)) { startup, runtime, outbox, _ in
             let client = Paxos.Client(id: id, incarnation: UInt64.random(in: .min ... .max), settings: startup.config.settings)
-            let node = ClientNode(client: client, outbox: runtime.outbox, admission: startup.admission, notify: startup.notify)
+            let node = ClientNode(client: client, outbox: outbox, admission: startup.admission, notify: startup.notify)
             let ticksAllowed = UInt64(max(timeout, 0) * 1000 / Double(startup.config.tickMilliseconds))
             runtime.onTick = { [unowned runtime] tick in if tick >= ticksAllowed { runtime.stop(.timedOut) } }
             let onLoop = OnLoop(value: node)
@@ -191,16 +199,26 @@ public final class LiveCluster: @unchecked Sendable {
         }
     }
 
-    private func launch(_ who: NodeID, _ assemble: (NodeStartup, NodeRuntime, String) throws -> (any Node, () -> Void)) throws {
+    private func launch(_ who: NodeID,
+                        _ assemble: (NodeStartup, NodeRuntime, Outbox, String) throws -> (any Node, () -> Void)) throws {
         lock.lock()
         let busy = running[who] != nil
         lock.unlock()
         if busy { throw Failure.alreadyRunning(who) }
-        let startup = try NodeStartup(role: who.role, id: who.id, configPath: configPath, state: directory,
+        let folder = options.stateFolders[who] ?? directory
+        let startup = try NodeStartup(role: who.role, id: who.id, configPath: configPath, state: folder,
                                       logLevel: options.logLevel, environment: [:])
         let runtime = startup.makeRuntime()
-        let path = "\(directory)/\(who.role.rawValue)-\(who.id).sqlite"
-        let (node, close) = try assemble(startup, runtime, path)
+        var outbox = runtime.outbox
+        if let onSend = options.onSend {
+            let send = outbox.send
+            outbox.send = { out in
+                onSend(who, out)
+                send(out)
+            }
+        }
+        let path = "\(folder)/\(who.role.rawValue)-\(who.id).sqlite"
+        let (node, close) = try assemble(startup, runtime, outbox, path)
         if startup.logger.logLevel <= .debug { node.logger = startup.logger }  // as NodeStartup.run does
         let entry = Running(role: who.role, runtime: runtime, node: node, close: close)
         lock.lock()
