@@ -21,7 +21,7 @@ final class TinyTmpfs {
         var template = Array("\(NSTemporaryDirectory())/paxos-disk-full.XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else { throw StartupError("cannot create a temporary folder") }
         path = String(cString: made)
-        guard mount("paxos-diskfull", path, "tmpfs", 0, "size=\(bytes),mode=0755") == 0 else {
+        guard mount("paxos-diskfull", path, "tmpfs", UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC), "size=\(bytes),mode=0755") == 0 else {
             let why = String(cString: strerror(errno))
             rmdir(path)
             throw StartupError("cannot mount a tmpfs on \(path): \(why)")
