@@ -94,8 +94,9 @@ let package = Package(
         .testTarget(name: "PaxosWireTests", dependencies: ["PaxosWire", "PaxosCore"]),
         .testTarget(name: "PaxosStoreTests", dependencies: ["PaxosStore", "PaxosCore"]),
         .testTarget(name: "PaxosNodeTests", dependencies: ["PaxosNode", "PaxosCore", "PaxosStore"]),
-        // Runs the built `paxos` executable (swift test builds it too): its refusals of bad input.
-        .testTarget(name: "paxosTests", dependencies: ["PaxosCore", "PaxosStore"]),
+        // Runs the built `paxos` executable (swift test builds it too): its refusals of bad input, and (as
+        // root) a cluster spread over network namespaces whose hosts are cut off and healed.
+        .testTarget(name: "paxosTests", dependencies: ["PaxosCore", "PaxosStore", "PaxosCheck"]),
         .testTarget(name: "PaxosTransportTests", dependencies: [
             "PaxosTransport",
             .product(name: "NIOCore", package: "swift-nio"),
