@@ -130,24 +130,22 @@ netns_add_loss() {
         die "could not add the loss rule inside namespace $NETNS"
 }
 
-# netns_kill_delete NS: ends whatever still runs inside NS (only processes we started can be there),
+# netns_delete: ends whatever still runs inside our namespace (only processes we started can be there),
 # then deletes it.
-netns_kill_delete() {
-    local pids
-    pids=$(ip netns pids "$1" 2>/dev/null | tr '\n' ' ')
-    if [[ -n ${pids// /} ]]; then
-        note "ending leftover processes in namespace $1: $pids"
-        # shellcheck disable=SC2086 # a list of PIDs
-        kill -TERM $pids 2>/dev/null
-        sleep 0.5
-        # shellcheck disable=SC2086
-        kill -KILL $pids 2>/dev/null
-    fi
-    ip netns del "$1" 2>/dev/null || note "could not delete network namespace $1"
-}
-
 netns_delete() {
-    [[ -n $NETNS ]] && netns_kill_delete "$NETNS"
+    local pids
+    if [[ -n $NETNS ]]; then
+        pids=$(ip netns pids "$NETNS" 2>/dev/null | tr '\n' ' ')
+        if [[ -n ${pids// /} ]]; then
+            note "ending leftover processes in namespace $NETNS: $pids"
+            # shellcheck disable=SC2086 # a list of PIDs
+            kill -TERM $pids 2>/dev/null
+            sleep 0.5
+            # shellcheck disable=SC2086
+            kill -KILL $pids 2>/dev/null
+        fi
+        ip netns del "$NETNS" 2>/dev/null || note "could not delete network namespace $NETNS"
+    fi
     NETNS=""
     NS_EXEC=()
 }
@@ -277,10 +275,10 @@ add_only_scenarios() {
 
 # --- the course timeline ----------------------------------------------------------------------------
 # The one start order every cluster script follows (the course's run.sh): acceptors; STAGE; learners;
-# STAGE; proposers (PROPOSER_GAP apart); CLIENT_DELAY; client 1 (T0 = now); for a LATE learner: GAP, it,
+# STAGE; proposers; CLIENT_DELAY; client 1 (T0 = now); for a LATE learner: GAP, it,
 # GAP; the other clients. Each process is started by the caller's `launch ROLE ID`.
 TL_ACCEPTORS=3 TL_LEARNERS=2 TL_PROPOSERS=2 TL_CLIENTS=2 TL_LATE=0
-TL_STAGE=1 TL_PROPOSER_GAP=0 TL_CLIENT_DELAY=1 TL_GAP=1
+TL_STAGE=1 TL_CLIENT_DELAY=1 TL_GAP=1
 T0=0
 course_timeline() {
     local i
@@ -288,10 +286,7 @@ course_timeline() {
     sleep "$TL_STAGE"
     for ((i = 1; i <= TL_LEARNERS; i++)); do ((i == TL_LATE)) || launch learner "$i"; done
     sleep "$TL_STAGE"
-    for ((i = 1; i <= TL_PROPOSERS; i++)); do
-        ((i == 1)) || is_zero "$TL_PROPOSER_GAP" || sleep "$TL_PROPOSER_GAP"
-        launch proposer "$i"
-    done
+    for ((i = 1; i <= TL_PROPOSERS; i++)); do launch proposer "$i"; done
     sleep "$TL_CLIENT_DELAY"
     T0=$(now_ms)
     launch client 1
