@@ -249,18 +249,6 @@ exit_problems() {
 
 forget_procs() { PID_OF=(); STATUS_OF=(); SELF_EXIT=(); HARD_KILL=(); LABELS=(); }
 
-# namespaced_run NAME: for the measurement scripts: root, the binary, and a fresh namespace removed
-# (with every process started in it) when the script exits.
-namespaced_run() {
-    can_use_netns || die "needs root and iproute2 (it runs in a private network namespace)"
-    ensure_binary
-    NETNS=""
-    NS_EXEC=()
-    trap 'stop_all; netns_delete' EXIT
-    trap 'exit 130' INT TERM
-    netns_create "$1-$$" || die "could not create a network namespace"
-}
-
 # add_only_scenarios LIST: appends the comma-separated LIST to the caller's `only`, refusing names not in
 # its ALL_SCENARIOS (the --only option).
 add_only_scenarios() {
