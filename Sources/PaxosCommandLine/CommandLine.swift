@@ -61,7 +61,7 @@ public struct RoleOptions: ParsableArguments {
     @Option(help: "Folder of the SQLite state files (default: paxos-state/ beside the config file).")
     public var state: String?
 
-    @Option(help: "Log level on standard error: trace, debug, info, notice, warning, error, critical.")
+    @Option(help: "Log level on standard error.")
     public var logLevel: Logger.Level = .info
 
     public init() {}

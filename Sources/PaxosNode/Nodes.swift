@@ -220,7 +220,8 @@ public final class AcceptorNode: Node {
     public var progress: NodeProgress {
         NodeProgress(instance: acceptor.highestAccepted,
                      details: (acceptor.isRecovering ? [("recovering", "yes")] : [])
-                        + [("promised", "\(acceptor.promised)"), ("accepted", "\(acceptor.accepted.count)")])
+                        + [("promised", "\(acceptor.promised)"), ("accepted", "\(acceptor.accepted.count)"),
+                           ("trimmed", "\(acceptor.trimmedThrough)")])
     }
 
     public func endOfBurst() throws {

@@ -95,7 +95,7 @@ struct ProposerCommand: ParsableCommand {
                 switch mode {
                 case .candidate: logger.notice("proposer \(options.id) starts an election with ballot \(ballot)")
                 case .leader: logger.notice("proposer \(options.id) leads with ballot \(ballot)")
-                case .follower: logger.notice("proposer \(options.id) stands by: a higher ballot is about")
+                case .follower: logger.notice("proposer \(options.id) stands by: it heard a higher ballot than its own \(ballot)")
                 }
             }
             try startup.run(node, runtime: runtime)

@@ -66,6 +66,7 @@ struct StatusCommand: ParsableCommand {
             case "acceptor":
                 detail = (r["recovering"] == "yes" ? "recovering (no vote yet) " : "")
                     + "promised \(r["promised"] ?? "?") accepted \(r["accepted"] ?? "?")"
+                    + ((UInt64(r["trimmed"] ?? "") ?? 0) > 0 ? " trimmed through \(r["trimmed"]!)" : "")
             case "learner": detail = "heard up to \(r["heard"] ?? "?")"
             case "client": detail = "undecided \(r["undecided"] ?? "?")"
             default: detail = ""
