@@ -31,7 +31,7 @@ paxos_find_bin() {
         IFS= read -r cand <"$dir/.paxos-bin" || true # fails on a last line without newline, but reads it
         case $cand in /*) ;; *) cand="$dir/$cand" ;; esac
         paxos_is_bin "$cand" && return 0
-        echo "paxos: $dir/.paxos-bin names '$cand', which is not an executable file" >&2
+        echo "paxos: $dir/.paxos-bin names '$cand', which is not an executable file: build it (swift build -c release --product paxos) or run scripts/install-launchers.sh again" >&2
         return 127
     fi
     paxos_is_bin "$dir/paxos" || paxos_is_bin "$dir/../.build/release/paxos" && return 0
