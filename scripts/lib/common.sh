@@ -11,6 +11,8 @@ fi
 SCRIPTS_DIR=$(CDPATH='' cd -P -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)
 REPO_ROOT=$(dirname -- "$SCRIPTS_DIR")
 
+# The launchers log only warnings by default (the course's terminal); these scripts' log files want more.
+export PAXOS_LOG_LEVEL=${PAXOS_LOG_LEVEL:-info}
 # A reader that went away (run.sh | head -1) must not stop the script, least of all in its cleanup:
 # SIGPIPE is ignored (see the callers) and a failed write is not an error.
 note() { printf '%s: %s\n' "${0##*/}" "$*" >&2 2>/dev/null || :; }

@@ -50,5 +50,8 @@ paxos_launch() {
         exit 2
     fi
     bin=$(paxos_find_bin) || exit 127
-    exec "$bin" "$role" "$@"
+    # In the course's terminal only warnings and errors by default (PAXOS_LOG_LEVEL or --log-level for
+    # more); our own scripts export PAXOS_LOG_LEVEL=info for their log files.
+    case " $* " in *" --log-level "* | *" --log-level="*) exec "$bin" "$role" "$@" ;; esac
+    exec "$bin" "$role" "$@" --log-level "${PAXOS_LOG_LEVEL:-warning}"
 }
