@@ -194,3 +194,16 @@ public func runLearner(_ startup: NodeStartup, output: @escaping ([Delivery]) ->
                            admission: startup.admission, notify: startup.notify)
     try startup.run(node, runtime: runtime)
 }
+
+/// A client's start, shared by `paxos client` and `paxos-bench client` (which feeds it at a pace): its
+/// lock and status file, its runtime, and the node, stopped with `.timedOut` once `timeout` seconds pass
+/// (0: never).
+public func startClient(_ startup: NodeStartup, timeout: Double) throws -> (runtime: NodeRuntime, node: ClientNode) {
+    _ = try startup.lockState()
+    let runtime = startup.makeRuntime()
+    let client = Paxos.Client(id: startup.id, incarnation: UInt64.random(in: .min ... .max), settings: startup.config.settings)
+    let node = ClientNode(client: client, outbox: runtime.outbox, admission: startup.admission, notify: startup.notify)
+    let ticksAllowed = timeout > 0 ? UInt64(timeout * 1000 / Double(startup.config.tickMilliseconds)) : .max
+    runtime.onTick = { tick in if tick >= ticksAllowed { runtime.stop(.timedOut) } }
+    return (runtime, node)
+}

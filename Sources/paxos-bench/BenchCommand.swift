@@ -40,7 +40,7 @@ struct BenchClientCommand: ParsableCommand {
         abstract: "A client that records when each value is handed over: closed loop, or open loop with --rate.")
     @OptionGroup var options: RoleOptions
 
-    @Option(help: "Give up (exit 1) if values are still undecided after this many seconds; 0 waits forever.")
+    @Option(help: "Give up (exit status 3) if values are still undecided after this many seconds; 0 waits forever.")
     var timeout: Double = 600
 
     @Option(help: "Open loop: hand values to the client at this many per second (default: as fast as the client window allows).")
@@ -53,13 +53,7 @@ struct BenchClientCommand: ParsableCommand {
         try guarded(tool: tool) {
             if let rate, !(rate > 0 && rate.isFinite) { throw StartupError("--rate needs a positive number of values per second") }
             let startup = try options.startup(.client)
-            _ = try startup.lockState()  // its lock and status file
-            let runtime = startup.makeRuntime()
-            let client = Paxos.Client(id: options.id, incarnation: UInt64.random(in: .min ... .max),
-                                      settings: startup.config.settings)
-            let node = ClientNode(client: client, outbox: runtime.outbox, admission: startup.admission, notify: startup.notify)
-            let ticksAllowed = timeout > 0 ? UInt64(timeout * 1000 / Double(startup.config.tickMilliseconds)) : .max
-            runtime.onTick = { tick in if tick >= ticksAllowed { runtime.stop(.timedOut) } }
+            let (runtime, node) = try startClient(startup, timeout: timeout)
             let log = try latencyLog.map {
                 try ClientLatencyLog(path: $0, client: options.id, incarnation: node.client.incarnation, rate: rate)
             }

@@ -121,19 +121,13 @@ struct ClientCommand: ParsableCommand {
         commandName: "client", abstract: "Run a client: submits the lines of standard input, exits once all are decided.")
     @OptionGroup var options: RoleOptions
 
-    @Option(help: "Give up (exit 1) if values are still undecided after this many seconds; 0 waits forever.")
+    @Option(help: "Give up (exit status 3) if values are still undecided after this many seconds; 0 waits forever.")
     var timeout: Double = 600
 
     func run() throws {
         try guarded {
             let startup = try options.startup(.client)
-            _ = try startup.lockState()  // its lock and status file
-            let runtime = startup.makeRuntime()
-            let client = Paxos.Client(id: options.id, incarnation: UInt64.random(in: .min ... .max),
-                                      settings: startup.config.settings)
-            let node = ClientNode(client: client, outbox: runtime.outbox, admission: startup.admission, notify: startup.notify)
-            let ticksAllowed = timeout > 0 ? UInt64(timeout * 1000 / Double(startup.config.tickMilliseconds)) : .max
-            runtime.onTick = { tick in if tick >= ticksAllowed { runtime.stop(.timedOut) } }
+            let (runtime, node) = try startClient(startup, timeout: timeout)
             let feeder = StandardInputFeeder(node: node, runtime: runtime)
             Thread.detachNewThread { feeder.run() }
             try startup.run(node, runtime: runtime)
