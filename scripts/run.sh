@@ -5,7 +5,7 @@
 #
 # Usage: scripts/run.sh [-n N] [--loss P] [--catchup] [--kill] [-s SLEEP] [--ip IP]
 #                       [-c CLIENTS] [-p PROPOSERS] [-a ACCEPTORS] [-l LEARNERS] [-d]
-#                       [--keep-state] [--timeout T] [--port-base B] [--logs DIR] [--build]
+#                       [--keep-state] [--timeout T] [--port-base B] [--logs DIR] [--build] [--host]
 #
 #   -n N            values per client (default 1000), random integers 0..32767
 #   --loss P        drop a fraction P (0..1) of the datagrams arriving for the group (needs root)
@@ -25,6 +25,7 @@
 #                   namespace; on the host's loopback, random free ones)
 #   --logs DIR      where the logs go (default: logs/ at the repository root)
 #   --build         run `swift build -c release --product paxos` first even if a binary exists
+#   --host          run on the host's loopback even as root (as without root: random free ports)
 #
 # Logs: values<i>.log (client i's input), <role><i>.log (stdout) and <role><i>.err (stderr),
 # client<i>.log (the client's stdout and stderr), paxos.conf, paxos-state/.
@@ -37,9 +38,9 @@ set -euo pipefail
 # shellcheck source=lib/common.sh
 . "$(CDPATH='' cd -P -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)/lib/common.sh"
 
-USAGE_END=--build
+USAGE_END=--host
 n=1000 loss=0 catchup=0 kill_test=0 stage=1 ip=239.0.0.1 clients=2 proposers=2 acceptors=3 learners=2
-debug=0 keep_state=0 timeout=60 port_base=5000 logdir=$REPO_ROOT/logs
+debug=0 keep_state=0 timeout=60 port_base=5000 logdir=$REPO_ROOT/logs use_netns=1
 
 KILL_GAP=0.5 # seconds between a kill -9 and the restart, and between the restarts
 PACE_S=6     # --kill: seconds over which each client is handed its values
@@ -49,7 +50,7 @@ is_acceptor_count() { [[ $1 =~ ^[123]$ ]]; }
 is_port_base() { is_posint "$1" && ((10#$1 <= 62535)); }
 is_ipv4() { [[ $1 =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$ ]]; }
 declare -A FLAGS=([--catchup]="catchup 1" [--kill]="kill_test 1" [-d]="debug 1" [--keep-state]="keep_state 1"
-    [--build]="FORCE_BUILD 1")
+    [--build]="FORCE_BUILD 1" [--host]="use_netns 0")
 declare -A OPTS=(
     [-n]="n is_posint needs a positive integer, not '%s'"
     [--loss]="loss is_probability needs a probability between 0 and 1, not '%s'"
@@ -71,6 +72,7 @@ parse_args() {
     if ! is_zero "$loss" && ((EUID != 0)); then
         die "--loss needs root: the loss rule lives in a private network namespace (try sudo)"
     fi
+    is_zero "$loss" || ((use_netns)) || die "--loss needs a private network namespace: drop --host"
 }
 
 # --- logs and inputs ---------------------------------------------------------------------------
@@ -152,6 +154,35 @@ launch() {
         spawn "$label" /dev/null "$mode$logdir/$label.log" "$logdir/$label.err" \
             "$SCRIPTS_DIR/$role.sh" "$id" "$conf" "${proc_opts[@]}"
     fi
+    [[ $role == learner && $id == "$TL_LATE" && ${3:-} != restart ]] && watch_catch_up "$label"
+    return 0
+}
+
+# watch_catch_up LABEL: the late learner's own figure, apart from the start stages around it: how long
+# from its start until it had what learner 1 had learned by then (a `paxos check --wait` in the background).
+catch_up_pid="" catch_up_from=0 catch_up_behind=0
+watch_catch_up() {
+    catch_up_from=$(now_ms)
+    catch_up_behind=$(count_lines "$logdir/learner1.log")
+    ((catch_up_behind > 0)) || return 0
+    paxos_check --wait "$catch_up_behind" --since "$catch_up_from" --deadline $((catch_up_from + timeout * 1000)) \
+        --learned "$logdir/$1.log" >"$logdir/catch-up.out" 2>/dev/null &
+    catch_up_pid=$!
+}
+
+# catch_up_text: "learner 2 started 1.0 s after client 1, 1000 values behind learner 1; it had them 198 ms after its start ..."
+catch_up_text() {
+    local out="" ms
+    [[ -n $catch_up_pid ]] && { wait "$catch_up_pid" 2>/dev/null || true; out=$(cat "$logdir/catch-up.out" 2>/dev/null); }
+    local s="learner $TL_LATE started $(fmt_s $((catch_up_from - T0))) s after client 1, $catch_up_behind values behind learner 1"
+    if [[ $out == done* ]]; then
+        ms=${out#done }
+        echo "$s; it had them $ms ms after its start (its own start-up included)"
+    elif ((catch_up_behind == 0)); then
+        echo "learner $TL_LATE started $(fmt_s $((catch_up_from - T0))) s after client 1, before anything was learned"
+    else
+        echo "$s; it never caught up with them"
+    fi
 }
 
 # crash_and_restart LABEL: kill -9, a moment, the same id again on the same state.
@@ -212,7 +243,9 @@ wait_for_learners() {
 # --- network -----------------------------------------------------------------------------------
 
 setup_network() {
-    if can_use_netns; then
+    if ((!use_netns)); then
+        return
+    elif can_use_netns; then
         if ! netns_create "paxos-run-$$"; then
             netns_delete
             is_zero "$loss" || die "could not create a network namespace for the loss rule"
@@ -228,6 +261,7 @@ cleanup() {
     local rc=$?
     set +e
     trap - EXIT INT TERM
+    [[ -n $catch_up_pid ]] && kill "$catch_up_pid" 2>/dev/null
     if ((${#PID_OF[@]} > 0)); then
         note "stopping the processes started by this run"
         stop_all
@@ -276,7 +310,13 @@ main() {
             note "nothing learned, as expected"
         fi
     elif [[ -n $done_ms ]]; then
-        note "all $expected values learned by every learner $(fmt_s "$done_ms")s after the clients started ($((expected * 1000 / (done_ms > 0 ? done_ms : 1))) values/s)"
+        if ((catchup)); then
+            # The stages around the late learner (2 x -s) are in this time: no values/s figure of it.
+            note "all $expected values learned by every learner $(fmt_s "$done_ms")s after client 1 started"
+            note "$(catch_up_text)"
+        else
+            note "all $expected values learned by every learner $(fmt_s "$done_ms")s after the clients started ($((expected * 1000 / (done_ms > 0 ? done_ms : 1))) values/s)"
+        fi
     else
         note "FAIL: not everything learned within ${timeout}s: $(counts_text)"
         failures=$((failures + 1))

@@ -65,20 +65,26 @@ public struct LearnerWait {
         return !stat[close...].dropFirst().trimmingCharacters(in: .whitespaces).hasPrefix("Z")
     }
 
+    /// The progress line is a courtesy: a reader that went away (`run.sh | head -1`, the write fails with EPIPE
+    /// and FileHandle.write would trap) must not end the wait.
+    static func bestEffort(_ handle: FileHandle, _ text: String) {
+        try? handle.write(contentsOf: Data(text.utf8))
+    }
+
     public func run() -> Outcome {
         let tty = progress.map { isatty($0.fileDescriptor) == 1 } ?? false
         var lastPlain = 0, shown = false, doneAt: Int?
         func show(_ counts: [Int], _ now: Int) {
             guard let progress else { return }
             if tty {
-                progress.write(Data("\r\(progressText(counts, at: now))\u{1B}[K".utf8))
+                Self.bestEffort(progress, "\r\(progressText(counts, at: now))\u{1B}[K")
                 shown = true
             } else if now - lastPlain >= 5000 {
-                progress.write(Data("\(progressText(counts, at: now))\n".utf8))
+                Self.bestEffort(progress, "\(progressText(counts, at: now))\n")
                 lastPlain = now
             }
         }
-        defer { if shown { progress?.write(Data("\n".utf8)) } }
+        defer { if shown, let progress { Self.bestEffort(progress, "\n") } }
         while true {
             let counts = files.map(Self.lineCount)
             let now = Self.nowMs()

@@ -13,7 +13,7 @@ import PaxosStore
 public func runCommandLine<Root: ParsableCommand>(_ root: Root.Type, tool: String,
                                                   usageProblem: ([String]) -> String? = { _ in nil }) -> Never {
     if let usage = usageProblem(Array(CommandLine.arguments.dropFirst())) {
-        FileHandle.standardError.write(Data("\(tool): \(usage)\n".utf8))
+        try? FileHandle.standardError.write(contentsOf: Data("\(tool): \(usage)\n".utf8))
         Foundation.exit(ExitCode.validationFailure.rawValue)
     }
     do {
@@ -27,7 +27,7 @@ public func runCommandLine<Root: ParsableCommand>(_ root: Root.Type, tool: Strin
             Foundation.exit(0)
         }
         let message = oneLine(Root.message(for: error))
-        if !message.isEmpty { FileHandle.standardError.write(Data("\(tool): \(message)\n".utf8)) }
+        if !message.isEmpty { try? FileHandle.standardError.write(contentsOf: Data("\(tool): \(message)\n".utf8)) }
         Foundation.exit(code.rawValue == 0 ? 1 : code.rawValue)
     }
 }
@@ -86,7 +86,7 @@ extension ParsableCommand {
         } catch let exit as ExitCode {
             throw exit
         } catch let stopped as NodeStopped {
-            FileHandle.standardError.write(Data("\(tool): error: \(stopped)\n".utf8))
+            try? FileHandle.standardError.write(contentsOf: Data("\(tool): error: \(stopped)\n".utf8))
             throw ExitCode(stopped.reason.exitCode)
         } catch {
             // Failure, StoreError or anything else: one line, whatever the error's text holds (a damaged
@@ -94,7 +94,7 @@ extension ParsableCommand {
             let text = String(String.UnicodeScalarView("\(error)".unicodeScalars.map {
                 $0.properties.generalCategory == .control ? " " : $0
             }))
-            FileHandle.standardError.write(Data("\(tool): error: \(text)\n".utf8))
+            try? FileHandle.standardError.write(contentsOf: Data("\(tool): error: \(text)\n".utf8))
             throw ExitCode(1)
         }
     }

@@ -16,6 +16,7 @@ struct BenchCommand: ParsableCommand {
             'run', 'memory' and 'history' start a whole cluster of 'paxos' processes (the binary beside this one, \
             or $PAXOS_BIN); scripts/bench.sh runs them inside a private network namespace.
             """,
+        version: PaxosVersion.description,
         subcommands: [RunCommand.self, MemoryCommand.self, HistoryCommand.self,
                       BenchClientCommand.self, BenchLearnerCommand.self, BenchReportCommand.self,
                       SummaryCommand.self, PlotCommand.self,

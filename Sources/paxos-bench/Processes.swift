@@ -9,7 +9,7 @@ import Glibc
 
 /// One line "paxos-bench: ..." on standard error.
 func note(_ text: String) {
-    FileHandle.standardError.write(Data("\(tool): \(text)\n".utf8))
+    try? FileHandle.standardError.write(contentsOf: Data("\(tool): \(text)\n".utf8))
 }
 
 /// Ctrl-C or SIGTERM on `run`, `memory` or `history` stops the cluster they started before exiting

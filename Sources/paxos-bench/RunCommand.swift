@@ -272,7 +272,7 @@ final class BenchRun {
                 clientLogs: ["\(dir)/client1.lat", "\(dir)/client2.lat"], learnerLogs: ["\(dir)/learner1.lat", "\(dir)/learner2.lat"],
                 out: dir + "/report", label: name)
             try write(report.summary() + "\n", to: dir + "/report.txt")
-            FileHandle.standardError.write(Data((report.summary() + "\n").utf8))
+            try? FileHandle.standardError.write(contentsOf: Data((report.summary() + "\n").utf8))
             if !o.noPlot { try Plot.write(report: dir + "/report", to: dir + "/bench.svg", title: name) }
         } catch {
             note("report failed: \(error)")

@@ -42,7 +42,7 @@ struct CheckCommand: ParsableCommand {
         do {
             request = try OutputCheck.parse(arguments)
         } catch {
-            FileHandle.standardError.write(Data("paxos: check: \(error) (see 'paxos check --help')\n".utf8))
+            try? FileHandle.standardError.write(contentsOf: Data("paxos: check: \(error) (see 'paxos check --help')\n".utf8))
             throw ExitCode(2)
         }
         switch request {

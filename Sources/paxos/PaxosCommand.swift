@@ -15,6 +15,7 @@ struct PaxosCommand: ParsableCommand {
             Start acceptors, learners, proposers and clients as separate processes with the same config file.
             Learners print only learned values on standard output; logs go to standard error.
             """,
+        version: PaxosVersion.description,
         subcommands: [AcceptorCommand.self, ProposerCommand.self, LearnerCommand.self, ClientCommand.self,
                       StatusCommand.self, ResetCommand.self, CheckCommand.self])
 
