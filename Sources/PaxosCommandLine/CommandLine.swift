@@ -124,9 +124,13 @@ public final class StandardInputFeeder: @unchecked Sendable {
     /// a few windows' worth in memory, not the whole input.
     var maxUndecided: Int { 4 * node.client.settings.clientWindow }
 
-    public init(node: ClientNode, runtime: NodeRuntime) {
+    /// Longest line submitted (`max-value-bytes`); reading stops at the first longer one.
+    let maxValueBytes: Int
+
+    public init(node: ClientNode, runtime: NodeRuntime, maxValueBytes: Int = .max) {
         self.node = node
         self.runtime = runtime
+        self.maxValueBytes = maxValueBytes
     }
 
     /// Blocks the reading thread while the client is far ahead of the decisions.
@@ -138,13 +142,19 @@ public final class StandardInputFeeder: @unchecked Sendable {
         }
     }
 
+    /// The first line over `max-value-bytes`, once found: it and what follows it were not submitted.
+    public var refused: OverLongLine? { lock.withLock { refusedLine } }
+    private var refusedLine: OverLongLine?
+    private let lock = NSLock()
+
     public func run() {
-        let last = readLines(fromDescriptor: 0) { batch in
+        let input = readLines(fromDescriptor: 0, maxLineBytes: maxValueBytes) { batch in
             runtime.execute { [self] in self.node.submit(batch) }
             waitWhileFarAhead()
         }
+        lock.withLock { refusedLine = input.overLong }
         runtime.execute { [self] in
-            if !last.isEmpty { self.node.submit([last]) }
+            if !input.last.isEmpty { self.node.submit([input.last]) }
             self.node.closeInput()
         }
     }
@@ -154,8 +164,45 @@ public final class StandardInputFeeder: @unchecked Sendable {
 /// "\r" right before it: a file saved with Windows line endings gives the same values) a read's worth
 /// at a time; returns what follows the last newline (a last line without one), its "\r" removed too.
 public func readLines(fromDescriptor fd: Int32, _ each: ([[UInt8]]) -> Void) -> [UInt8] {
+    readLines(fromDescriptor: fd, maxLineBytes: .max, each).last
+}
+
+/// What ``readLines(fromDescriptor:maxLineBytes:_:)`` found after the lines it handed over.
+public struct LineInput: Equatable, Sendable {
+    /// What follows the last newline (a last line without one), its "\r" removed.
+    public var last: [UInt8]
+    /// The first line longer than the limit (numbered from 1) and its length without "\r\n": reading
+    /// stopped there, every line before it was handed over, it and nothing after it.
+    public var overLong: OverLongLine?
+}
+
+public struct OverLongLine: Equatable, Sendable, CustomStringConvertible {
+    public var line: Int
+    public var bytes: Int
+    public var limit: Int
+
+    public init(line: Int, bytes: Int, limit: Int) {
+        self.line = line
+        self.bytes = bytes
+        self.limit = limit
+    }
+
+    public var description: String { "line \(line) is \(bytes) bytes, over max-value-bytes \(limit)" }
+}
+
+/// As ``readLines(fromDescriptor:_:)``, but stops at the first line longer than `maxLineBytes` (without
+/// its "\r\n"): the lines before it are handed over, it is measured without being held in memory.
+public func readLines(fromDescriptor fd: Int32, maxLineBytes: Int, _ each: ([[UInt8]]) -> Void) -> LineInput {
     var partial: [UInt8] = []
     var buffer = [UInt8](repeating: 0, count: 1 << 16)
+    var lineNumber = 1
+    // Bytes of the current line once it is known to be too long (then no longer held), and its last byte.
+    var overLength = 0
+    var lastByte: UInt8 = 0
+    let keep = maxLineBytes == .max ? .max : maxLineBytes + 1  // room for a "\r" that is not part of it
+    func overLong() -> OverLongLine {
+        OverLongLine(line: lineNumber, bytes: overLength - (lastByte == 0x0D ? 1 : 0), limit: maxLineBytes)
+    }
     while true {
         let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
         if n < 0 && errno == EINTR { continue }
@@ -163,17 +210,41 @@ public func readLines(fromDescriptor fd: Int32, _ each: ([[UInt8]]) -> Void) -> 
         var lines: [[UInt8]] = []
         for byte in buffer[0..<n] {
             if byte == 0x0A {
+                if overLength > 0 {
+                    if !lines.isEmpty { each(lines) }
+                    return LineInput(last: [], overLong: overLong())
+                }
                 if partial.last == 0x0D { partial.removeLast() }
+                if partial.count > maxLineBytes {
+                    overLength = partial.count
+                    lastByte = 0
+                    if !lines.isEmpty { each(lines) }
+                    return LineInput(last: [], overLong: overLong())
+                }
                 lines.append(partial)
                 partial.removeAll(keepingCapacity: true)
+                lineNumber += 1
+            } else if overLength > 0 {
+                overLength += 1
+                lastByte = byte
+            } else if partial.count == keep {
+                overLength = partial.count + 1
+                lastByte = byte
+                partial = []
             } else {
                 partial.append(byte)
             }
         }
         if !lines.isEmpty { each(lines) }
     }
+    if overLength > 0 { return LineInput(last: [], overLong: overLong()) }
     if partial.last == 0x0D { partial.removeLast() }
-    return partial
+    if partial.count > maxLineBytes {
+        overLength = partial.count
+        lastByte = 0
+        return LineInput(last: [], overLong: overLong())
+    }
+    return LineInput(last: partial, overLong: nil)
 }
 
 /// Runs a learner until it stops, printing through `output`: `paxos learner` and `paxos-bench learner`

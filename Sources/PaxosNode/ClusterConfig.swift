@@ -24,6 +24,10 @@ public struct ClusterConfig: Hashable, Sendable {
     /// A shared secret: every datagram then carries an HMAC-SHA256 tag under it, and datagrams without a
     /// valid tag are rejected. The environment variable PAXOS_KEY, when set, takes precedence.
     public var key: String?
+    /// The longest value (line) a client submits; a longer line stops the client before it is sent. Not
+    /// part of the cluster's fingerprint: every process reassembles messages up to ``Wire/maxMessageBytes``
+    /// whatever its own setting, so a learner configured lower still learns what a client allowed.
+    public var maxValueBytes = 1 << 20
     public var settings = ProtocolSettings()
 
     public func endpoint(_ group: Group) -> Endpoint { endpoints[group]! }
@@ -51,6 +55,7 @@ public struct ClusterConfig: Hashable, Sendable {
         ("retry-ticks", "ticks before a leader re-sends an undecided instance (default 20)"),
         ("client-retry-ticks", "ticks before a client resubmits an undecided value (default 50)"),
         ("leader-timeout-ticks", "ticks of silence before a standby proposer takes over (default 50)"),
+        ("max-value-bytes", "longest value (line) a client submits, 1-16777216 bytes (default 1048576)"),
     ]
 
     public static func parse(_ text: String) throws(ParseError) -> ClusterConfig {
@@ -129,6 +134,7 @@ public struct ClusterConfig: Hashable, Sendable {
         case "retry-ticks": settings.acceptRetryTicks = UInt64(try int(1...100_000))
         case "client-retry-ticks": settings.clientRetryTicks = UInt64(try int(1...100_000))
         case "leader-timeout-ticks": settings.leaderTimeoutTicks = UInt64(try int(2...100_000))
+        case "max-value-bytes": maxValueBytes = try int(1...Wire.maxValueBytesLimit)
         default:
             throw ParseError(line: line, message: "unknown setting '\(key)'")
         }

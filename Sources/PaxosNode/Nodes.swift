@@ -26,6 +26,9 @@ public struct NodeCounters: Sendable {
     /// Datagrams from an older process playing this node's own role and id.
     public var twin = 0
     public var sent = 0
+    /// Fragments of messages larger than one datagram received (each whole message counts once more in
+    /// `received`, once reassembled); refused ones count in `dropped`.
+    public var fragments = 0
     public var commits = 0
     public var lastDropReason: String?
 }
@@ -113,6 +116,8 @@ struct Gate {
     var logger: Logger?
     private var warned: Set<Sender> = []
     private(set) var displacedBy: Sender?
+    /// Pieces of messages larger than one datagram, until each is whole (bounded; see ``Reassembler``).
+    private(set) var reassembler = Reassembler()
 
     init(admission: Paxos.Admission, notify: @escaping (NodeNotice) -> Void) {
         self.admission = admission
@@ -121,6 +126,24 @@ struct Gate {
 
     /// The message of a datagram this node should handle, or nil (counted) for any other.
     mutating func open(_ datagram: [UInt8], counters: inout NodeCounters) -> Message? {
+        var datagram = datagram
+        if Wire.isFragment(datagram) {
+            counters.fragments += 1
+            let outcome: Reassembler.Outcome
+            switch Wire.decodeFragment(datagram) {
+            case .success(let fragment): outcome = reassembler.add(fragment)
+            case .failure(let error): outcome = .dropped(error.description)
+            }
+            switch outcome {
+            case .incomplete: return nil
+            case .complete(let whole): datagram = whole
+            case .dropped(let why):
+                counters.dropped += 1
+                counters.lastDropReason = why
+                logger?.debug("dropped a fragment of \(datagram.count) bytes: \(why)")
+                return nil
+            }
+        }
         let decoded: Wire.Datagram
         switch Wire.decodeDatagram(datagram) {
         case .success(let d): decoded = d

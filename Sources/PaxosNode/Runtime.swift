@@ -98,8 +98,11 @@ public final class NodeRuntime: @unchecked Sendable {
             send: { [unowned self] out in
                 let endpoint = self.config.endpoint(out.group)
                 let message = Wire.encode(out.message, header: self.header)
-                let datagram = self.authenticator?.seal(message) ?? message
-                self.transport?.send(datagram, to: MulticastEndpoint(group: endpoint.address, port: endpoint.port))
+                let to = MulticastEndpoint(group: endpoint.address, port: endpoint.port)
+                // A message longer than one datagram (a big value) goes out in fragments.
+                for piece in Wire.datagrams(for: message, header: self.header, datagramBytes: self.config.settings.maxDatagramBytes) {
+                    self.transport?.send(self.authenticator?.seal(piece) ?? piece, to: to)
+                }
             },
             flush: { [unowned self] in self.transport?.flush() })
     }

@@ -129,10 +129,18 @@ struct ClientCommand: ParsableCommand {
         try guarded {
             let startup = try options.startup(.client)
             let (runtime, node) = try startClient(startup, timeout: timeout)
-            let feeder = StandardInputFeeder(node: node, runtime: runtime)
+            let feeder = StandardInputFeeder(node: node, runtime: runtime, maxValueBytes: startup.config.maxValueBytes)
             Thread.detachNewThread { feeder.run() }
             try startup.run(node, runtime: runtime)
             startup.logger.info("client \(options.id): \(node.client.decidedCount) values decided")
+            // The lines before it were submitted and are decided; it and what follows were not sent.
+            if let refused = feeder.refused { throw ValueTooLong(line: refused) }
         }
     }
+}
+
+/// A client's input held a line over `max-value-bytes` (exit status 1, as other bad input).
+struct ValueTooLong: Error, CustomStringConvertible {
+    var line: OverLongLine
+    var description: String { "\(line)" }
 }
