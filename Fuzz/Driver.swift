@@ -177,6 +177,14 @@ enum FuzzDriver {
 
     /// Decodes one datagram and checks the codec's invariants on it.
     static func checkedDecode(_ bytes: [UInt8], input: [UInt8], stats: inout FuzzStats) -> Wire.Datagram? {
+        // A fragment: it decodes without trapping, re-encodes to what decodes the same, and a small
+        // reassembly buffer takes it without trapping or exceeding its bounds.
+        if case .success(let f) = Wire.decodeFragment(bytes) {
+            guard Wire.decodeFragment(Wire.encode(f)) == .success(f) else { fuzzFail("fragment does not round-trip: \(f)", input) }
+            var r = Reassembler(limits: .init(maxBufferedBytes: 1 << 16, maxPartial: 2))
+            _ = r.add(f)
+            guard r.bufferedBytes <= 1 << 16, r.partialCount <= 2 else { fuzzFail("reassembly beyond its bounds", input) }
+        }
         switch Wire.decodeDatagram(bytes) {
         case .failure(let e):
             stats.errors[describe(e), default: 0] += 1

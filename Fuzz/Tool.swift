@@ -206,6 +206,13 @@ func seedCorpus() -> [(String, [UInt8])] {
         (.present(acceptor: 2, promised: .zero), newer(h2)),
         (.acceptorState(promise(2, .zero, from: 0, answer: 2, []), recovering: true, request: any), newer(h2)),
     ])
+    // A 2B vote of acceptors 2 and 3 for a value longer than a datagram, each in fragments.
+    let long = sub(1, 9, String(repeating: "v", count: 2_000))
+    let ip9 = InstanceProposal(instance: 9, proposal: .batch([long]))
+    out.append(("seq-fragments", [h2, h3].flatMap { h in
+        Wire.datagrams(for: Wire.encode(.accepted(acceptor: h.sender.id, ballot: lb, proposals: [ip9]), header: h),
+                       header: h, datagramBytes: 700).flatMap { $0 }
+    }))
     return out
 }
 
@@ -315,7 +322,13 @@ struct Gen {
         }
     }
 
-    mutating func datagram() -> [UInt8] { Wire.encode(message(), header: header()) }
+    mutating func datagram() -> [UInt8] {
+        let bytes = Wire.encode(message(), header: header())
+        guard chance(10) else { return bytes }
+        // Now and then one fragment of it, as a message longer than a datagram travels.
+        let pieces = Wire.datagrams(for: bytes, header: header(), datagramBytes: Wire.fragmentOverhead + 1 + below(64))
+        return pieces[below(pieces.count)]
+    }
 
     /// Over-long varint forms, bit flips, truncation, insertion.
     mutating func mutate(_ b: inout [UInt8]) {

@@ -50,6 +50,12 @@ public enum HostileMessages {
     /// The value of every forged submission; a learner that delivers it was fooled.
     public static let forgedValue: [UInt8] = Array("spray-forged-value".utf8)
 
+    /// Whether a value is forged: ``forgedValue``, or it repeated (the long value the fragment entries carry).
+    public static func isForged(_ value: [UInt8]) -> Bool {
+        !value.isEmpty && value.count % forgedValue.count == 0
+            && stride(from: 0, to: value.count, by: forgedValue.count).allSatisfy { value[$0..<($0 + forgedValue.count)].elementsEqual(forgedValue) }
+    }
+
     /// Entries the current build is known to mishandle, as name patterns for ``select(_:categories:skip:only:)``.
     /// spray-test.sh's list (rounds of 2^62, progress from learners 1 and 2 at absurd instances, a 2A from
     /// proposer 999 far ahead) was fixed since (Tests/PaxosCoreTests/HostileMessageTests.swift pins each):
@@ -236,6 +242,49 @@ public enum HostileMessages {
             state(promise(a, ballot(1, 1), from: 1, (UInt64(1)...32).map { entry($0, ballot(1, 1), forged) }))
         })
         add(.forged, "present-acceptors-1-3", trio.map { .present(acceptor: $0) })
+
+        // Fragments (messages longer than one datagram). Absurd: pieces no sender writes, pieces that
+        // contradict each other or fail their digest once whole, a flood of incomplete messages that must
+        // be evicted within the reassembly buffer's bounds, and a whole message from an acceptor nobody
+        // runs. Forged: a 2B quorum for a long forged value, in fragments.
+        func rawEntry(_ category: Category, _ name: String, _ datagrams: [[UInt8]]) {
+            c.append(Entry(category: category, name: name, datagrams: datagrams))
+        }
+        func fragment(digest: UInt64 = 0xF00D, _ index: Int, of count: Int, total: Int, piece: Int = 100, fill: UInt8 = 7) -> [UInt8] {
+            Wire.encode(Wire.Fragment(header: header, digest: digest, index: index, count: count, total: total,
+                                      piece: ArraySlice(repeating: fill, count: piece)))
+        }
+        func inFragments(_ m: Message, piece: Int = 300) -> [[UInt8]] {
+            Wire.datagrams(for: Wire.encode(m, header: header), header: header, datagramBytes: piece + Wire.fragmentOverhead)
+        }
+        let longForged = Submission(id: forgedSubmission.id, value: Array(repeating: forgedValue, count: 200).flatMap { $0 })
+        let longAbsurd = Proposal.batch([Submission(id: SubmissionID(client: 999, incarnation: 1, sequence: 1), value: longForged.value)])
+        rawEntry(.absurd, "fragment-index-beyond-count", [fragment(5, of: 2, total: 200)])
+        rawEntry(.absurd, "fragment-count-1", [fragment(0, of: 1, total: 100)])
+        rawEntry(.absurd, "fragment-count-beyond-total", [fragment(0, of: 300, total: 200)])
+        rawEntry(.absurd, "fragment-total-beyond-the-limit", [fragment(0, of: 2, total: Wire.maxMessageBytes + 1)])
+        rawEntry(.absurd, "fragment-empty-piece", [fragment(0, of: 2, total: 200, piece: 0)])
+        rawEntry(.absurd, "fragment-piece-longer-than-total", [fragment(0, of: 2, total: 50)])
+        rawEntry(.absurd, "fragments-contradicting-totals", [fragment(0, of: 2, total: 200), fragment(1, of: 2, total: 300)])
+        rawEntry(.absurd, "fragments-overflowing-total", [fragment(0, of: 3, total: 200), fragment(1, of: 3, total: 200),
+                                                         fragment(2, of: 3, total: 200)])
+        rawEntry(.absurd, "fragments-resized-duplicate", [fragment(0, of: 2, total: 200), fragment(0, of: 2, total: 200, piece: 99)])
+        rawEntry(.absurd, "fragments-whole-failing-its-digest", inFragments(.accepted(acceptor: 2, ballot: real, proposals: [ip(1, .batch([longForged]))])).map {
+            var d = $0
+            d[d.count - 1] ^= 0xFF  // the last byte of every piece altered: the digest no longer matches
+            return d
+        })
+        rawEntry(.absurd, "fragments-1100-incomplete-messages-of-16-MiB", (0..<1_100).map {
+            fragment(digest: UInt64($0), 0, of: 16_000, total: 16 << 20, piece: 1_000)
+        })
+        rawEntry(.absurd, "fragments-accepted-acceptor-999-long-value", inFragments(.accepted(acceptor: 999, ballot: real,
+                                                                                                proposals: [ip(1, longAbsurd)])))
+        rawEntry(.absurd, "fragments-of-a-fragment", 
+            Wire.datagrams(for: fragment(0, of: 2, total: 2_000, piece: 1_000), header: header, datagramBytes: 300))
+        rawEntry(.forged, "fragments-accepted-quorum-long-forged-value-instances-1-4", trio.flatMap { a in
+            inFragments(.accepted(acceptor: a, ballot: ballot(1, 1), proposals: (UInt64(1)...4).map { ip($0, .batch([longForged])) }),
+                        piece: 1_000)
+        })
         return c
     }
 

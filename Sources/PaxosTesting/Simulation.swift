@@ -51,6 +51,9 @@ public struct Simulation {
         /// exactly-once and each learner's own order: every datagram a process sends decodes to exactly
         /// what it sent, and every process of the cluster it reaches admits it.
         public var hostile = false
+        /// Values are up to this long (0: one digit each). Longer than a datagram, they travel in fragments
+        /// that the network loses, duplicates, delays and reorders one by one.
+        public var valueBytes = 0
 
         public init(seed: UInt64) { self.seed = seed }
 
@@ -88,6 +91,9 @@ public struct Simulation {
             c.settings.progressTicks = pick([5, 10, 30])
             // Quick retransmissions: an acceptor answers the same prepare many times, trims between.
             c.settings.prepareRetryTicks = pick([2, 4, 8])
+            // Values longer than a datagram: messages travel in fragments (drawn last: earlier draws,
+            // and so every schedule without big values, stay as they were).
+            c.valueBytes = pick([0, 0, 0, 300, 1_200, 3_000])
             return c
         }
 
@@ -100,6 +106,7 @@ public struct Simulation {
                 + "burst≤\(maxBurst) faulty=\(faultyTicks) window=\(s.window) datagram=\(s.maxDatagramBytes) "
                 + "batch=\(s.maxBatchBytes) trimBatch=\(s.trimBatch) catchUpChunk=\(s.catchUpChunk) "
                 + "serveCache=\(s.learnerServeCache) clientWindow=\(s.clientWindow) prepareAttempts=\(s.prepareAttempts)"
+                + (valueBytes > 0 ? " valueBytes≤\(valueBytes)" : "")
                 + (lateLearnerStart.map { " lateLearner@\($0)" } ?? "")
         }
     }
@@ -294,6 +301,12 @@ public struct Simulation {
             clientStart[c] = rng.next() % 40
             // Small values that repeat, like the course's random 0..32767 inputs but far denser.
             clientValues[c] = (0..<config.valuesPerClient).map { _ in Array(String(rng.next() % 7).utf8) }
+            if config.valueBytes > 0 {
+                // Some long, some short: each its digit repeated up to valueBytes times.
+                clientValues[c] = clientValues[c]!.map { v in
+                    Array(repeating: v[0], count: 1 + Int(rng.next() % UInt64(config.valueBytes)))
+                }
+            }
         }
     }
 
@@ -721,9 +734,13 @@ public struct Simulation {
 
     mutating func send(_ outgoing: [Outgoing], from: String, header: Wire.Header, faulty: Bool) {
         for out in outgoing {
-            let bytes = Wire.encode(out.message, header: header)
             var chunked = false
             if case .promise(let p) = out.message, p.chunkCount > 1 { chunked = true }
+            // As the shells do: a message longer than a datagram goes out in fragments, each of which the
+            // network treats as a datagram of its own.
+            let datagrams = Wire.datagrams(for: Wire.encode(out.message, header: header), header: header,
+                                           datagramBytes: config.settings.maxDatagramBytes)
+            for bytes in datagrams {
             for to in receivers(of: out.group) {
                 if faulty && chance(config.loss) { continue }
                 if faulty && chunked && config.chunkLoss > 0 && chance(config.chunkLoss) { continue }
@@ -735,6 +752,7 @@ public struct Simulation {
                 if faulty && chance(config.duplicate) {
                     network.append(Envelope(to: to, bytes: bytes, deliverAt: now + 1 + rng.next() % (config.maxDelay + 3), from: from))
                 }
+            }
             }
         }
     }
@@ -833,6 +851,9 @@ public struct Simulation {
     }
 
     func describe(_ bytes: [UInt8]) -> String {
+        if case .success(let f) = Wire.decodeFragment(bytes) {
+            return "fragment \(f.index + 1)/\(f.count) of a message of \(f.total) bytes"
+        }
         switch Wire.decodeDatagram(bytes) {
         case .success(let d): return short(d.message)
         case .failure(let e): return "undecodable: \(e)"

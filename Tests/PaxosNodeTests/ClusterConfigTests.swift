@@ -23,7 +23,10 @@ import Testing
         let text = "# a cluster\r\n\tclients\t239.1.2.3  5001\r\nproposers 239.0.0.1 6000 # the proposers\n\n"
             + "acceptors 239.0.0.1 7000\nlearners 239.0.0.1 8000\nacceptor-count 5\nttl 0\nsynchronous off\n"
             + "interface 10.1.2.3\nstate-dir ../state\nkey 0123456789abcdef\nwindow 9\nleader-timeout-ticks 2\n"
+            + "max-value-bytes 16777216\n"
         let config = try ClusterConfig.parse(text)
+        #expect(config.maxValueBytes == 16 << 20)
+        #expect(try ClusterConfig.parse(Self.roles).maxValueBytes == 1_048_576)
         #expect(config.endpoint(.clients) == .init(address: "239.1.2.3", port: 5001))
         #expect(config.settings.acceptorCount == 5)
         #expect(config.settings.window == 9)
@@ -62,6 +65,10 @@ import Testing
         ("tick-ms 0", roles + "tick-ms 0\n", "line 5: 'tick-ms' must be a whole number in 1-1000, not '0'"),
         ("leader-timeout-ticks 1", roles + "leader-timeout-ticks 1\n",
          "line 5: 'leader-timeout-ticks' must be a whole number in 2-100000, not '1'"),
+        ("max-value-bytes 0", roles + "max-value-bytes 0\n", "line 5: 'max-value-bytes' must be a whole number in 1-16777216, not '0'"),
+        ("max-value-bytes over 16 MiB", roles + "max-value-bytes 16777217\n",
+         "line 5: 'max-value-bytes' must be a whole number in 1-16777216, not '16777217'"),
+        ("max-value-bytes 1M", roles + "max-value-bytes 1M\n", "line 5: 'max-value-bytes' must be a whole number in 1-16777216, not '1M'"),
         ("synchronous maybe", roles + "synchronous maybe\n", "line 5: 'synchronous' must be full, normal or off, not 'maybe'"),
         ("interface bad", roles + "interface 300.1.1.1\n", "line 5: '300.1.1.1' is not an IPv4 address"),
         ("key short", roles + "key 123456789012345\n", "line 5: 'key' must be at least 16 characters"),

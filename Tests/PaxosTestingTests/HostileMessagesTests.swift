@@ -18,6 +18,14 @@ import Testing
     @Test func datagramsDecodeWithTheSprayersHeaderOrCarryInstancesBeyondTheLimit() {
         for entry in Self.catalogue {
             for d in entry.datagrams {
+                if Wire.isFragment(d) {
+                    // A fragment: refused by the fragment decoder, or stamped with the sprayer's header.
+                    if case .success(let f) = Wire.decodeFragment(d) {
+                        #expect(f.header == Wire.Header(fingerprint: .defaultSettings, sender: HostileMessages.sender), "\(entry.label)")
+                        #expect(Wire.encode(f) == d, "\(entry.label) is not canonical")
+                    }
+                    continue
+                }
                 switch Wire.decodeDatagram(d) {
                 case .success(let decoded):
                     #expect(decoded.header == Wire.Header(fingerprint: .defaultSettings, sender: HostileMessages.sender), "\(entry.label)")
@@ -44,14 +52,48 @@ import Testing
         }
         var carrying = 0
         for entry in Self.catalogue {
-            let vs = entry.datagrams.flatMap { d -> [[UInt8]] in
+            // Fragments count by the messages they make whole, as a node's gate reassembles them.
+            var reassembler = Reassembler()
+            let wholes = entry.datagrams.compactMap { d -> [UInt8]? in
+                guard Wire.isFragment(d) else { return d }
+                guard case .success(let f) = Wire.decodeFragment(d), case .complete(let whole) = reassembler.add(f) else { return nil }
+                return whole
+            }
+            let vs = wholes.flatMap { d -> [[UInt8]] in
                 guard case .success(let decoded) = Wire.decodeDatagram(d) else { return [] }
                 return values(decoded.message)
             }
-            #expect(vs.allSatisfy { $0 == HostileMessages.forgedValue }, "\(entry.label)")
+            #expect(vs.allSatisfy(HostileMessages.isForged), "\(entry.label)")
             if entry.category == .forged && !vs.isEmpty { carrying += 1 }
         }
         #expect(carrying >= 40, "\(carrying) forged entries carry a value")
+    }
+
+    /// The fragment entries reach the gate's checks: the forged long value reassembles whole, the absurd
+    /// ones are refused or evicted, never more than the reassembly buffer's bounds held.
+    @Test func fragmentEntriesAreRefusedOrReassembledWithinBounds() {
+        for entry in Self.catalogue where entry.name.hasPrefix("fragment") {
+            var r = Reassembler()
+            var complete = 0, dropped = 0
+            for d in entry.datagrams {
+                switch Wire.decodeFragment(d) {
+                case .failure: dropped += 1
+                case .success(let f):
+                    switch r.add(f) {
+                    case .complete: complete += 1
+                    case .dropped: dropped += 1
+                    case .incomplete: break
+                    }
+                }
+                #expect(r.bufferedBytes <= r.limits.maxBufferedBytes && r.partialCount <= r.limits.maxPartial, "\(entry.label)")
+            }
+            switch entry.name {
+            case "fragments-accepted-quorum-long-forged-value-instances-1-4": #expect(complete == 3, "\(entry.label)")
+            case "fragments-accepted-acceptor-999-long-value", "fragments-of-a-fragment": #expect(complete == 1, "\(entry.label)")
+            case "fragments-1100-incomplete-messages-of-16-MiB": #expect(r.evicted > 0 && complete == 0, "\(entry.label)")
+            default: #expect(complete == 0 && dropped >= 1, "\(entry.label): \(complete) complete, \(dropped) dropped")
+            }
+        }
     }
 
     @Test func selectionByPatterns() {
