@@ -5,7 +5,7 @@
 #
 # Usage: scripts/bench.sh [run] [--closed] [--rate R] [--classic] [-n N] [-d SECONDS] [--out DIR]
 #                         [--classic-n N] [--timeout T] [--no-limits] [--no-plot] [--keep-state]
-#                         [--profile] [--synchronous full|normal|off] [--build]
+#                         [--profile] [--synchronous full|normal|off] [--value-bytes N] [--build]
 #        scripts/bench.sh memory [-n VALUES_PER_CLIENT] [--out DIR] [--build]
 #        scripts/bench.sh history [-n INSTANCES] [--out DIR] [--build]
 #

@@ -28,6 +28,9 @@
 #   wipe        acceptor 1 killed with -9 mid-run ($WIPE_N values per client), its database
 #               deleted, restarted: it must log that it recovers and has recovered, and everything
 #               is learned exactly once, identically (window $WIPE_WINDOW s)
+#   bigvalue    values of 200 KB to 1 MiB ($BIG_N per client, each many datagrams long), acceptor 1
+#               killed with -9 just after the clients start and restarted 1 s later: everything
+#               learned whole, exactly once, identically
 #   misconfig   acceptor-count 5 for acceptors 1-2 and learner 2, acceptor-count 3 for proposer 1,
 #               learner 1 and the client: nothing may be learned, `paxos status` must count the
 #               foreign datagrams and the acceptors' logs must name both settings
@@ -43,7 +46,7 @@ set -euo pipefail
 # shellcheck source=lib/common.sh
 . "$(CDPATH='' cd -P -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)/lib/common.sh"
 
-ALL_SCENARIOS=(plain loss catchup 2acceptors 1acceptor kill wipe misconfig)
+ALL_SCENARIOS=(plain loss catchup 2acceptors 1acceptor kill wipe bigvalue misconfig)
 n=1000 only=() keep=0 client_delay=1 window=5
 LOSS=0.1              # run_loss.sh's rate
 KILL_AFTER_MS=200     # kill -9 of acceptor 1 this long after the clients start ...
@@ -51,6 +54,7 @@ RESTART_AFTER_MS=1000 # ... and its restart this long after the kill
 WIPE_N=150000         # values per client in the wipe scenario, so that the wipe lands mid-run
 WIPE_KILL_AFTER_MS=300 WIPE_RESTART_AFTER_MS=300 WIPE_WINDOW=30
 MISCONFIG_WAIT=4      # seconds the misconfigured cluster runs
+BIG_N=6               # values per client in the bigvalue scenario, 200 KB to 1 MiB each
 
 USAGE_END=--build
 declare -A FLAGS=([--keep]="keep 1" [--build]="FORCE_BUILD 1")
@@ -97,7 +101,7 @@ scenario_end() {
 
 # run_scenario NAME: prints the scenario's PASS/FAIL/SKIP line; returns 0 pass, 1 fail, 2 skip.
 run_scenario() {
-    local name=$1 acceptors=3 loss=0 late=0 expect_empty=0 kill_test=0 wipe=0 n=$n window=$window
+    local name=$1 acceptors=3 loss=0 late=0 expect_empty=0 kill_test=0 wipe=0 big=0 n=$n window=$window
     local kill_after=$KILL_AFTER_MS restart_after=$RESTART_AFTER_MS port_base problems=()
     case $name in
         loss) loss=$LOSS ;;
@@ -107,6 +111,7 @@ run_scenario() {
         kill) kill_test=1 ;;
         wipe) kill_test=1 wipe=1 n=$((n > WIPE_N ? n : WIPE_N)) window=$WIPE_WINDOW
               kill_after=$WIPE_KILL_AFTER_MS restart_after=$WIPE_RESTART_AFTER_MS ;;
+        bigvalue) kill_test=1 big=1 n=$BIG_N ;;
         misconfig) run_misconfig; return $? ;;
     esac
     if ! is_zero "$loss"; then
@@ -116,7 +121,11 @@ run_scenario() {
     fi
     scenario_setup "$name" "$loss" || return 1
     write_config "$tmp/paxos.conf" 239.0.0.1 "$port_base" || die "could not write $tmp/paxos.conf"
-    gen_values "$n" "$tmp/prop1" && gen_values "$n" "$tmp/prop2" || die "could not write $tmp/prop<i>"
+    if ((big)); then
+        gen_big_values "$n" "$tmp/prop1" && gen_big_values "$n" "$tmp/prop2" || die "could not write $tmp/prop<i>"
+    else
+        gen_values "$n" "$tmp/prop1" && gen_values "$n" "$tmp/prop2" || die "could not write $tmp/prop<i>"
+    fi
     local expected=$((2 * n))
 
     cd "$tmp/MyPaxos" || die "cd $tmp/MyPaxos failed"
@@ -171,6 +180,16 @@ run_scenario() {
         return 0
     fi
     report_failure "$name" "$tmp/check.out" "${problems[@]}"
+}
+
+# gen_big_values COUNT FILE: COUNT lines of random base64 text, each 200,000 to 1,048,576 bytes long.
+gen_big_values() {
+    local i size
+    : >"$2" || return 1
+    for ((i = 0; i < $1; i++)); do
+        size=$((200000 + (RANDOM * 32768 + RANDOM) % 848577))
+        { head -c $((size / 4 * 3)) /dev/urandom | base64 -w0 && echo; } >>"$2" || return 1
+    done
 }
 
 scenario_passed() {

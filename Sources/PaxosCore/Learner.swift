@@ -52,6 +52,8 @@ extension Paxos {
         private var delivered: [ClientRun: DeliveredSequences] = [:]
         /// Recently delivered instances, kept to answer other learners' catch-up requests.
         private var served: [Instance: Proposal] = [:]
+        /// Encoded bytes of `served` (big values: the cache is bounded in bytes too).
+        private var servedBytes = 0
         private var servedFloor: Instance
 
         private var now: UInt64 = 0
@@ -224,8 +226,11 @@ extension Paxos {
         private mutating func remember(_ instance: Instance, _ proposal: Proposal) {
             guard settings.learnerServeCache > 0 else { return }
             served[instance] = proposal
-            while served.count > settings.learnerServeCache {
-                served[servedFloor] = nil
+            servedBytes += Wire.size(of: proposal)
+            while served.count > settings.learnerServeCache
+                || (servedBytes > settings.learnerServeCacheBytes && servedFloor < instance)
+            {
+                if let old = served.removeValue(forKey: servedFloor) { servedBytes -= Wire.size(of: old) }
                 servedFloor += 1
             }
         }

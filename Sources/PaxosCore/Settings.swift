@@ -40,6 +40,8 @@ public struct ProtocolSettings: Hashable, Sendable {
     /// Decided instances a learner keeps in memory to serve other learners' catch-up requests (older
     /// ones are served by the acceptors until every learner has them).
     public var learnerServeCache: Int = 4_096
+    /// ... and at most about this many bytes of them (with big values, far fewer than `learnerServeCache`).
+    public var learnerServeCacheBytes: Int = 64 << 20
     /// The configured number of learners (ids 1...learnerCount). Acceptors trim an instance once every
     /// one of them reported it delivered; 0 never trims.
     public var learnerCount = Int(ClusterFingerprint.defaultSettings.learnerCount)

@@ -94,6 +94,9 @@ public struct Simulation {
             // Values longer than a datagram: messages travel in fragments (drawn last: earlier draws,
             // and so every schedule without big values, stay as they were).
             c.valueBytes = pick([0, 0, 0, 300, 1_200, 3_000])
+            // A learner's cache of decided instances bounded by bytes: other learners' catch-up then
+            // falls back on the acceptors sooner.
+            if c.valueBytes > 0 { c.settings.learnerServeCacheBytes = pick([4_000, 64 << 20]) }
             return c
         }
 
@@ -285,6 +288,8 @@ public struct Simulation {
     var clientStart: [UInt32: UInt64] = [:]
     var clientValues: [UInt32: [[UInt8]]] = [:]
     public internal(set) var messagesDelivered = 0
+    /// Fragments put on the network (messages longer than a datagram, sent in pieces).
+    public internal(set) var fragmentsSent = 0
 
     public init(_ config: Config) {
         var config = config
@@ -740,6 +745,7 @@ public struct Simulation {
             // network treats as a datagram of its own.
             let datagrams = Wire.datagrams(for: Wire.encode(out.message, header: header), header: header,
                                            datagramBytes: config.settings.maxDatagramBytes)
+            if datagrams.count > 1 { fragmentsSent += datagrams.count }
             for bytes in datagrams {
             for to in receivers(of: out.group) {
                 if faulty && chance(config.loss) { continue }

@@ -64,7 +64,7 @@ struct SQLiteLimits: Codable {
 enum SQLiteLimit {
     /// One writer on its own database: 64-byte rows, `rows` per transaction, for `seconds` from `startAt`.
     /// Returns the commit times (ns) and the elapsed time (s).
-    static func writer(path: String, rows: Int, seconds: Double, startAt: UInt64) throws -> (times: [UInt64], elapsed: Double) {
+    static func writer(path: String, rows: Int, seconds: Double, startAt: UInt64, rowBytes: Int = 64) throws -> (times: [UInt64], elapsed: Double) {
         func remove() { for s in ["", "-wal", "-shm"] { unlink(path + s) } }
         remove()
         defer { remove() }
@@ -84,7 +84,7 @@ enum SQLiteLimit {
             throw StartupError("prepare: \(String(cString: sqlite3_errmsg(db)))")
         }
         defer { sqlite3_finalize(insert) }
-        let row = (0..<64).map { _ in UInt8.random(in: 0...255) }
+        let row = (0..<rowBytes).map { _ in UInt8.random(in: 0...255) }
         while monotonicNanoseconds() < startAt { usleep(1_000) }
         var times: [UInt64] = []
         let start = monotonicNanoseconds(), end = start + UInt64(seconds * 1e9)
@@ -92,7 +92,7 @@ enum SQLiteLimit {
             let t = monotonicNanoseconds()
             try exec("BEGIN")
             for _ in 0..<rows {
-                _ = row.withUnsafeBytes { sqlite3_bind_blob(insert, 1, $0.baseAddress, 64, csqlite_transient()) }
+                _ = row.withUnsafeBytes { sqlite3_bind_blob(insert, 1, $0.baseAddress, Int32(rowBytes), csqlite_transient()) }
                 guard sqlite3_step(insert) == SQLITE_DONE else { throw StartupError("insert: \(String(cString: sqlite3_errmsg(db)))") }
                 sqlite3_reset(insert)
             }
@@ -141,6 +141,44 @@ enum SQLiteLimit {
             for rows in [1, 100] { results.append(try measure(directory: directory, rows: rows, writers: writers, seconds: seconds)) }
         }
         return SQLiteLimits(mode: "WAL, synchronous=FULL", filesystem_of: directory, results: results, raw_fdatasync: before)
+    }
+}
+
+/// The disk's write bandwidth, the ceiling of big values (every acceptor and learner writes each value):
+/// a sequential write then one fdatasync (as `dd … conv=fdatasync`), and SQLite WAL synchronous=FULL with
+/// 64 KiB rows, 16 per transaction, from one writer (its checkpoints included: over seconds they copy
+/// every byte from the WAL into the database again).
+struct DiskBandwidth: Codable {
+    var sequential_bytes: Int
+    var sequential_mb_per_s: Double
+    var sqlite_row_bytes: Int
+    var sqlite_rows_per_transaction: Int
+    var sqlite_mb_per_s: Double
+    var sqlite_seconds: Double
+
+    static func measure(directory: String, seconds: Double) throws -> DiskBandwidth {
+        let path = directory + "/disk-probe"
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw StartupError("cannot open '\(path)': \(String(cString: strerror(errno)))") }
+        defer { close(fd); unlink(path) }
+        let chunk = (0..<(1 << 20)).map { _ in UInt8.random(in: 0...255) }
+        let total = 256 << 20
+        let t0 = monotonicNanoseconds()
+        var written = 0
+        while written < total {
+            let n = chunk.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            guard n > 0 else { throw StartupError("write: \(String(cString: strerror(errno)))") }
+            written += n
+        }
+        guard fdatasync(fd) == 0 else { throw StartupError("fdatasync: \(String(cString: strerror(errno)))") }
+        let sequential = Double(written) / (Double(monotonicNanoseconds() - t0) / 1e9) / 1e6
+
+        let rowBytes = 64 << 10, rows = 16
+        let (times, elapsed) = try SQLiteLimit.writer(path: directory + "/disk-probe.sqlite", rows: rows, seconds: seconds,
+                                                      startAt: monotonicNanoseconds(), rowBytes: rowBytes)
+        return DiskBandwidth(sequential_bytes: written, sequential_mb_per_s: sequential, sqlite_row_bytes: rowBytes,
+                             sqlite_rows_per_transaction: rows,
+                             sqlite_mb_per_s: Double(times.count * rows * rowBytes) / elapsed / 1e6, sqlite_seconds: elapsed)
     }
 }
 

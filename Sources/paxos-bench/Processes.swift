@@ -307,6 +307,34 @@ func writeConfig(_ path: String, ip: String = "239.0.0.1", base: Int = 5000, ext
     try Data(text.utf8).write(to: URL(fileURLWithPath: path))
 }
 
+/// N seeded random lines of exactly `bytes` printable characters each (distinct: each starts with its number).
+func writeFixedSizeValues(_ path: String, count: Int, bytes: Int, seed: UInt64) throws {
+    var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+    guard let handle = FileHandle(forWritingAtPath: path) ?? {
+        FileManager.default.createFile(atPath: path, contents: nil)
+        return FileHandle(forWritingAtPath: path)
+    }() else { throw StartupError("cannot write '\(path)'") }
+    defer { try? handle.close() }
+    try handle.truncate(atOffset: 0)
+    var line = [UInt8](repeating: 0, count: bytes + 1)
+    line[bytes] = 0x0A
+    for k in 0..<count {
+        let tag = Array("\(seed)-\(k)-".utf8.prefix(bytes))
+        line.replaceSubrange(0..<tag.count, with: tag)
+        var i = tag.count
+        while i < bytes {
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+            var w = state
+            for _ in 0..<8 where i < bytes {
+                line[i] = 0x30 + UInt8(w % 64)  // '0'...'o': printable, no newline
+                w >>= 6
+                i += 1
+            }
+        }
+        try handle.write(contentsOf: line)
+    }
+}
+
 /// N seeded random integers 0...32767 (the course's range), one a line.
 func writeRandomValues(_ path: String, count: Int, seed: UInt64) throws {
     var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1

@@ -49,6 +49,8 @@ struct RunCommand: ParsableCommand {
     var profile = false
     @Option(help: "SQLite synchronous level of acceptors and learners: full (default, the durable setting the targets are about), normal or off (diagnostic).")
     var synchronous = "full"
+    @Option(help: "Closed/open runs: every value is this many bytes (1-16777216; default: the course's numbers 0-32767). Reports MB/s beside the disk's write bandwidth, measured in the same invocation.")
+    var valueBytes: Int?
     @Option(help: "Folder of the repository's scripts (for the git line of machine.txt).")
     var scripts: String?
 
@@ -59,6 +61,9 @@ struct RunCommand: ParsableCommand {
         guard classicN > 0 else { throw ValidationError("--classic-n needs a positive integer") }
         guard timeout > 0 else { throw ValidationError("--timeout needs a positive whole number of seconds") }
         guard ["full", "normal", "off"].contains(synchronous) else { throw ValidationError("--synchronous must be full, normal or off") }
+        if let valueBytes, !(1...(16 << 20)).contains(valueBytes) {
+            throw ValidationError("--value-bytes must be in 1-16777216, not \(valueBytes)")
+        }
     }
 
     func run() throws {
@@ -155,6 +160,10 @@ final class BenchRun {
         }
         note("machine limits: SQLite commits (WAL, synchronous=FULL, 64-byte rows; 1 and 5 writers, 2 s each) in \(dir)")
         try writeJSON(try SQLiteLimit.measureAll(directory: dir, seconds: 2), to: dir + "/sqlite.json")
+        if o.valueBytes != nil {
+            note("machine limits: the disk's write bandwidth (256 MiB written then fdatasync; SQLite WAL FULL, 64 KiB rows, 1 writer, 3 s)")
+            try writeJSON(try DiskBandwidth.measure(directory: dir, seconds: 3), to: dir + "/disk.json")
+        }
     }
 
     // MARK: one run
@@ -169,9 +178,16 @@ final class BenchRun {
 
     func prepare(_ dir: String, perClient: Int, seeds: (UInt64, UInt64)) throws {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try writeConfig(dir + "/paxos.conf", extra: "synchronous \(o.synchronous)\n")
-        try writeRandomValues(dir + "/values1.log", count: perClient, seed: seeds.0)
-        try writeRandomValues(dir + "/values2.log", count: perClient, seed: seeds.1)
+        if let bytes = o.valueBytes {
+            try writeConfig(dir + "/paxos.conf", extra: "synchronous \(o.synchronous)\nmax-value-bytes \(max(bytes, 1 << 20))\n")
+            try writeFixedSizeValues(dir + "/values1.log", count: perClient, bytes: bytes, seed: seeds.0)
+            try writeFixedSizeValues(dir + "/values2.log", count: perClient, bytes: bytes, seed: seeds.1)
+            try write("\(bytes)\n", to: dir + "/value-bytes")
+        } else {
+            try writeConfig(dir + "/paxos.conf", extra: "synchronous \(o.synchronous)\n")
+            try writeRandomValues(dir + "/values1.log", count: perClient, seed: seeds.0)
+            try writeRandomValues(dir + "/values2.log", count: perClient, seed: seeds.1)
+        }
         try write(ProcFS.loadAverage() + "\n", to: dir + "/load-before")
         try fsyncProbe(dir, "fsync-before.json")
     }
@@ -266,6 +282,11 @@ final class BenchRun {
         }, poll: Self.pollLoad)
         try stopCluster(dir, busy: busy)
         note("run \(name): everything learned by both learners after \(fmtSeconds(doneMs ?? 0))s")
+        if let bytes = o.valueBytes, let ms = doneMs, ms > 0 {
+            let values = 2 * perClient
+            note(String(format: "run \(name): %d values of %d bytes in %.2f s: %.0f values/s, %.1f MB/s of values", values, bytes,
+                        Double(ms) / 1000, Double(values) / Double(ms) * 1000, Double(values * bytes) / Double(ms) / 1000))
+        }
         checkOutputs(dir)
         do {
             let report = try BenchReportCommand.write(

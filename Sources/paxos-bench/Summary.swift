@@ -278,6 +278,11 @@ enum Summary {
             }
             md.append("| SQLite WAL synchronous=FULL, \(label) | \(fmt(v.transactions_per_s)) commits/s, \(fmt(v.rows_per_s)) rows/s\(extra) |")
         }
+        let disk = readJSON(DiskBandwidth.self, out + "/limits/disk.json")
+        if let disk {
+            md.append("| disk: \(disk.sequential_bytes >> 20) MiB written, then one fdatasync | \(fmt(disk.sequential_mb_per_s, 1)) MB/s |")
+            md.append("| disk: SQLite WAL synchronous=FULL, \(disk.sqlite_row_bytes >> 10) KiB rows, \(disk.sqlite_rows_per_transaction) per transaction, 1 writer | \(fmt(disk.sqlite_mb_per_s, 1)) MB/s |")
+        }
         if let rf = readJSON(SQLiteLimits.self, out + "/limits/sqlite.json")?.raw_fdatasync {
             md.append("| raw fdatasync of a 64-byte write, 1 s | \(fmt(rf.per_s))/s, p50 \(f3(rf.p50_ms)) ms, p99 \(f3(rf.p99_ms)) ms |")
         }
@@ -292,6 +297,17 @@ enum Summary {
             if let v = r.values, v > 0 { md.append("| values (delivered by both learners) | \(fmt(v)) |") }
             if let d = r.duration_s, d > 0 { md.append("| time from the first value fed to the last delivery | \(f3(d)) s |") }
             if let v = r.values_per_s, v > 0 { md.append("| throughput | \(fmt(v)) values/s |") }
+            if let v = r.values_per_s, v > 0, let bytes = Int(text(out + "/" + r.name + "/value-bytes").trimmingCharacters(in: .whitespacesAndNewlines)) {
+                let mbps = v * Double(bytes) / 1e6
+                md.append("| throughput in bytes (\(fmt(Double(bytes)))-byte values) | \(fmt(mbps, 1)) MB/s of values |")
+                if let disk {
+                    // 3 acceptors and 2 learners each write every value durably once, on one disk.
+                    md.append("| ceiling: SQLite 64 KiB rows ÷ 5 durable copies (checkpoints included) | \(fmt(disk.sqlite_mb_per_s / 5, 1)) MB/s: "
+                              + "this run reaches \(fmt(mbps / (disk.sqlite_mb_per_s / 5) * 100, 0)) % |")
+                    md.append("| ceiling: sequential write ÷ 5 copies ÷ 2 (WAL, then checkpoint) | \(fmt(disk.sequential_mb_per_s / 10, 1)) MB/s: "
+                              + "this run reaches \(fmt(mbps / (disk.sequential_mb_per_s / 10) * 100, 0)) % |")
+                }
+            }
             if let rep = r.report {
                 md.append("| steady throughput (10th–90th percentile of deliveries, slowest learner) | \(fmt(rep.steady_values_per_s)) values/s |")
                 md.append("| offered | \(fmt(rep.offered_values_per_s)) values/s |")

@@ -154,6 +154,35 @@ import Testing
         #expect(sim.process(.proposer, 1).disk.state.proposer.highestRound >= 4)
     }
 
+    /// Values up to ten times a datagram: every message carrying one travels in fragments that the
+    /// network loses, duplicates and reorders one by one, while an acceptor, a learner and the leader
+    /// crash mid-run. Every value is delivered whole, once, in one order (the checks of every step).
+    @Test(arguments: [UInt64(71), 72, 73])
+    func valuesLongerThanADatagramSurviveLossAndCrashes(seed: UInt64) throws {
+        var config = Simulation.Config(seed: seed)
+        config.valuesPerClient = 10
+        config.valueBytes = 2_000
+        config.settings.maxDatagramBytes = 200
+        config.loss = 0.05
+        config.duplicate = 0.1
+        config.maxDelay = 4
+        config.faultyTicks = 0
+        var sim = Simulation(config)
+        for (at, role, id) in [(UInt64(30), Role.acceptor, UInt32(1)), (60, .learner, 2), (90, .proposer, 1)] {
+            while sim.now < at { try sim.step(faulty: true) }
+            sim.crash(role, id)
+            while sim.now < at + 15 { try sim.step(faulty: true) }
+            sim.restart(role, id)
+        }
+        try sim.run()
+        #expect(sim.fragmentsSent > 1_000)
+        let out = sim.output(learner: 1)
+        #expect(out.count == 20)
+        #expect(out == sim.output(learner: 2))
+        #expect(out.allSatisfy { sim.submitted[$0.id] == $0.value })
+        #expect(out.contains { $0.value.count > 1_000 })
+    }
+
     @Test func leaderCrashIsTakenOverByTheStandby() throws {
         var config = Simulation.Config(seed: 51)
         config.valuesPerClient = 60

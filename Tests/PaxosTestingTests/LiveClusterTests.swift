@@ -76,4 +76,30 @@ func expectEveryLearner(of cluster: LiveCluster, delivers submitted: [[UInt8]], 
         #expect(try await cluster.waitForStop(.client, 2, timeout: 30) == .finished)
         try await expectEveryLearner(of: cluster, delivers: v1 + v2, within: 10)
     }
+
+    /// Values up to max-value-bytes (1 MiB), each many datagrams long, while acceptor 1 and learner 2 are
+    /// killed mid-run and restarted: every learner delivers each value whole, once, in one order.
+    @Test func valuesOfAMebibyteSurviveKillsWhole() async throws {
+        let cluster = try LiveCluster(.init(configLines: ["max-value-bytes 1048576"]))
+        defer { cluster.shutdown() }
+        try cluster.start()
+        func value(_ client: UInt32, _ k: Int, bytes: Int) -> [UInt8] {
+            let tag = Array("big\(client)-\(k)-".utf8)
+            return tag + (0..<(bytes - tag.count)).map { UInt8(truncatingIfNeeded: 0x41 + ($0 &* 7 &+ k) % 26) }
+        }
+        let sizes = [1 << 20, 200_000, 17, 700_000, 1 << 20, 65_000, 1_000_000, 300]
+        let v1 = sizes.enumerated().map { value(1, $0.offset, bytes: max($0.element, 16)) }
+        let v2 = sizes.reversed().enumerated().map { value(2, $0.offset, bytes: max($0.element, 16)) }
+        try cluster.submit(client: 1, values: v1, timeout: 60)
+        #expect(try await cluster.waitUntil(timeout: 30) { !cluster.delivered(learner: 1).isEmpty })
+        #expect(cluster.kill(.acceptor, 1) == .signal(SIGKILL))
+        #expect(cluster.kill(.learner, 2) == .signal(SIGKILL))
+        try cluster.submit(client: 2, values: v2, timeout: 60)
+        #expect(try await cluster.waitUntil(timeout: 30) { cluster.delivered(learner: 1).count >= 4 })
+        try cluster.start(.acceptor, 1)
+        try cluster.start(.learner, 2)
+        #expect(try await cluster.waitForStop(.client, 1, timeout: 60) == .finished)
+        #expect(try await cluster.waitForStop(.client, 2, timeout: 60) == .finished)
+        try await expectEveryLearner(of: cluster, delivers: v1 + v2, within: 30)
+    }
 }

@@ -62,6 +62,25 @@ import Testing
                           untouched: scratch.path)
     }
 
+    /// A line over max-value-bytes is never sent: the client stops with one line naming its number and
+    /// size, exit status 1, at once (no cluster runs here: nothing before it waits to be decided).
+    @Test func aClientLineOverMaxValueBytes() throws {
+        let scratch = try Scratch()
+        let input = try scratch.folder("input")
+        try scratch.write("input/values", [UInt8](repeating: 0x78, count: 2_000_000) + Array("\r\nnext\n".utf8))
+        try scratch.write("paxos.conf", Array(Self.roles.utf8))
+        try expectRefusal([Paxos.binary, "client", "1", scratch.path + "/paxos.conf", "--state", scratch.path + "/state",
+                           "--log-level", "error", "--timeout", "8"],
+                          phrase: "^paxos: error: line 1 is 2000000 bytes, over max-value-bytes 1048576$", status: 1,
+                          untouched: input, stdin: input + "/values")
+        try scratch.write("small.conf", Array((Self.roles + "max-value-bytes 100\n").utf8))
+        try scratch.write("input/values", [UInt8](repeating: 0x79, count: 101))
+        try expectRefusal([Paxos.binary, "client", "1", scratch.path + "/small.conf", "--state", scratch.path + "/state",
+                           "--log-level", "error", "--timeout", "8"],
+                          phrase: "^paxos: error: line 1 is 101 bytes, over max-value-bytes 100$", status: 1,
+                          untouched: input, stdin: input + "/values")
+    }
+
     @Test func configMissing() throws {
         let scratch = try Scratch()
         try expectRefusal([Paxos.binary, "acceptor", "1", scratch.path + "/paxos.conf"],

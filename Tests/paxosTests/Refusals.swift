@@ -27,7 +27,8 @@ enum Paxos {
 
     /// Runs `command` (the first element is the executable's path) with standard input from /dev/null,
     /// killing it after `timeout` seconds.
-    static func run(_ command: [String], environment: [String: String]? = nil, timeout: Double = 10) throws -> Run {
+    static func run(_ command: [String], environment: [String: String]? = nil, stdin: String = "/dev/null",
+                    timeout: Double = 10) throws -> Run {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("paxos-run-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: false)
         defer { try? FileManager.default.removeItem(at: scratch) }
@@ -38,7 +39,7 @@ enum Paxos {
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())
         if let environment { process.environment = environment }
-        process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
+        process.standardInput = FileHandle(forReadingAtPath: stdin)
         process.standardOutput = try FileHandle(forWritingTo: out)
         process.standardError = try FileHandle(forWritingTo: err)
         try process.run()
@@ -98,9 +99,10 @@ final class Scratch: @unchecked Sendable {
 /// Runs `command` and checks it refuses with one line matching `phrase` (a case-insensitive regex), the
 /// exit status `status` (any non-zero one if nil), and `dir` unchanged.
 func expectRefusal(_ command: [String], phrase: String, status: Int32? = nil, untouched dir: String,
-                   environment: [String: String]? = nil, sourceLocation: SourceLocation = #_sourceLocation) throws {
+                   environment: [String: String]? = nil, stdin: String = "/dev/null",
+                   sourceLocation: SourceLocation = #_sourceLocation) throws {
     let before = try Scratch.snapshot(dir)
-    let run = try Paxos.run(command, environment: environment)
+    let run = try Paxos.run(command, environment: environment, stdin: stdin)
     let after = try Scratch.snapshot(dir)
     let stderr = String(decoding: run.stderr, as: UTF8.self)
     #expect(!run.timedOut, "still running after 10 s: it did not refuse", sourceLocation: sourceLocation)
