@@ -24,6 +24,8 @@ extension Paxos {
         /// Values read and not yet submitted, in input order.
         private var queue: Deque<[UInt8]> = []
         private var outstanding: [UInt64: Outstanding] = [:]
+        /// Bytes of the values in `outstanding`.
+        private var outstandingBytes = 0
         private var inputClosed = false
         public private(set) var decidedCount = 0
 
@@ -56,7 +58,10 @@ extension Paxos {
             var effects = ClientEffects()
             guard case .chosen(let ids) = message else { return effects }
             for id in ids where id.client == self.id && id.incarnation == incarnation {
-                if outstanding.removeValue(forKey: id.sequence) != nil { decidedCount += 1 }
+                if let o = outstanding.removeValue(forKey: id.sequence) {
+                    decidedCount += 1
+                    outstandingBytes -= o.value.count
+                }
             }
             sendFromQueue(into: &effects)
             return effects
@@ -82,7 +87,12 @@ extension Paxos {
 
         private mutating func sendFromQueue(into effects: inout ClientEffects) {
             var fresh: [Submission] = []
-            while outstanding.count < settings.clientWindow, let value = queue.popFirst() {
+            // At most clientWindow values, and (one value at least) clientWindowBytes of them: with big
+            // values a window of thousands would be gigabytes resubmitted at every retry.
+            while outstanding.count < settings.clientWindow, let next = queue.first,
+                  outstanding.isEmpty || outstandingBytes + next.count <= settings.clientWindowBytes {
+                let value = queue.removeFirst()
+                outstandingBytes += value.count
                 let seq = nextSequence
                 nextSequence += 1
                 outstanding[seq] = Outstanding(value: value, sentAt: now)

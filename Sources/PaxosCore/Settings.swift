@@ -24,6 +24,8 @@ public struct ProtocolSettings: Hashable, Sendable {
     public var clientRetryTicks: UInt64 = 50
     /// Submissions a client keeps outstanding at once.
     public var clientWindow: Int = 4_096
+    /// ... and at most this many bytes of values (one value at least, whatever its size).
+    public var clientWindowBytes: Int = 8 << 20
     /// Submissions a leader queues before it drops new ones (clients resubmit them).
     public var maxPending: Int = 1_000_000
     /// A learner that misses an instance while later ones are known asks for it after this long.

@@ -96,7 +96,10 @@ public struct Simulation {
             c.valueBytes = pick([0, 0, 0, 300, 1_200, 3_000])
             // A learner's cache of decided instances bounded by bytes: other learners' catch-up then
             // falls back on the acceptors sooner.
-            if c.valueBytes > 0 { c.settings.learnerServeCacheBytes = pick([4_000, 64 << 20]) }
+            if c.valueBytes > 0 {
+                c.settings.learnerServeCacheBytes = pick([4_000, 64 << 20])
+                c.settings.clientWindowBytes = pick([1, 5_000, 8 << 20])
+            }
             return c
         }
 

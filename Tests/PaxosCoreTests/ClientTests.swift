@@ -151,4 +151,27 @@ import Testing
         _ = c.on(.chosen([Self.id(4), Self.id(5)]))
         #expect(c.isDone)
     }
+
+    /// With big values the window is bounded in bytes too: 25 bytes allow two ten-byte values, and a
+    /// value larger than the whole byte window still goes out alone.
+    static func sequences(_ e: Paxos.ClientEffects) -> [UInt64] {
+        e.send.flatMap { out -> [UInt64] in
+            guard case .submit(let s) = out.message else { return [] }
+            return s.map(\.id.sequence)
+        }
+    }
+
+    @Test func theWindowIsBoundedInBytesAndAnyValueFitsAlone() {
+        var settings = Self.settings
+        settings.clientWindow = 100
+        settings.clientWindowBytes = 25
+        var c = Self.client(settings: settings)
+        let e = c.submit((1...5).map(Self.value))
+        #expect(Self.sequences(e) == [1, 2])
+        let next = c.on(.chosen([Self.id(1)]))
+        #expect(Self.sequences(next) == [3])
+        var big = Self.client(settings: settings)
+        let alone = big.submit([[UInt8](repeating: 1, count: 1_000), Self.value(2)])
+        #expect(Self.sequences(alone) == [1])
+    }
 }
