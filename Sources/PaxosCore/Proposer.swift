@@ -24,6 +24,14 @@ extension Paxos {
         struct InFlight: Hashable, Sendable {
             var proposal: Proposal
             var sentAt: UInt64
+            /// The proposal's encoded size, counted in `Leader.inFlightBytes`.
+            var bytes: Int
+
+            init(proposal: Proposal, sentAt: UInt64) {
+                self.proposal = proposal
+                self.sentAt = sentAt
+                self.bytes = Wire.size(of: proposal)
+            }
         }
 
         /// Client submissions a candidate or leader holds. A follower holds none: standbys drop
@@ -73,6 +81,8 @@ extension Paxos {
         /// Phase 2: instances being decided under `ballot`.
         struct Leader: Hashable, Sendable {
             var inFlight: [Instance: InFlight] = [:]
+            /// Encoded bytes of the proposals in flight: with big values the window is bounded in bytes too.
+            var inFlightBytes = 0
             /// Instances phase 1 found to re-propose, from `recoverNext` through `recoverEnd`, and the values
             /// accepted in them (an instance missing here is a hole: a no-op).
             var recovering: [Instance: Proposal]
@@ -87,6 +97,7 @@ extension Paxos {
             mutating func requeueInFlight() {
                 let waiting = inFlight.keys.sorted().flatMap { inFlight[$0]!.proposal.submissions }
                 inFlight = [:]
+                inFlightBytes = 0
                 submissions.waiting.prepend(contentsOf: waiting)
             }
         }
@@ -438,17 +449,25 @@ extension Paxos {
         private mutating func fillWindow(_ leader: inout Leader, into effects: inout ProposerEffects) {
             var fresh: [InstanceProposal] = []
             // What phase 1 found comes first: the value of the highest ballot, or a no-op in a hole.
-            while leader.inFlight.count < settings.window && leader.recoverNext <= leader.recoverEnd {
+            // At most `window` instances, and (one at least) about `windowBytes` of proposals.
+            func hasRoom(_ leader: Leader) -> Bool {
+                leader.inFlight.count < settings.window && (leader.inFlight.isEmpty || leader.inFlightBytes < settings.windowBytes)
+            }
+            while hasRoom(leader) && leader.recoverNext <= leader.recoverEnd {
                 let i = leader.recoverNext
                 leader.recoverNext += 1
                 let proposal = leader.recovering.removeValue(forKey: i) ?? .noop
-                leader.inFlight[i] = InFlight(proposal: proposal, sentAt: now)
+                let entry = InFlight(proposal: proposal, sentAt: now)
+                leader.inFlight[i] = entry
+                leader.inFlightBytes += entry.bytes
                 for s in proposal.submissions { leader.submissions.queued.insert(s.id) }
                 fresh.append(InstanceProposal(instance: i, proposal: proposal))
             }
-            while leader.inFlight.count < settings.window && !leader.submissions.waiting.isEmpty {
+            while hasRoom(leader) && !leader.submissions.waiting.isEmpty {
                 let proposal = Proposal.batch(leader.submissions.nextBatch(budget: settings.maxBatchBytes))
-                leader.inFlight[nextInstance] = InFlight(proposal: proposal, sentAt: now)
+                let entry = InFlight(proposal: proposal, sentAt: now)
+                leader.inFlight[nextInstance] = entry
+                leader.inFlightBytes += entry.bytes
                 fresh.append(InstanceProposal(instance: nextInstance, proposal: proposal))
                 nextInstance += 1
             }
@@ -490,6 +509,7 @@ extension Paxos {
             // acceptors no longer answer for them.
             for (i, f) in leader.inFlight where i <= through {
                 leader.inFlight[i] = nil
+                leader.inFlightBytes -= f.bytes
                 // Whether or not they were decided there, resubmissions must be proposable again.
                 for s in f.proposal.submissions { leader.submissions.queued.remove(s.id) }
             }
@@ -504,6 +524,7 @@ extension Paxos {
             guard var leader = takeLeader() else { return }
             defer { state = .leader(leader) }
             let mine = leader.inFlight.removeValue(forKey: instance)
+            if let mine { leader.inFlightBytes -= mine.bytes }
             guard isNew || mine != nil else { return }
             if let mine {
                 let chosenIDs = Set(proposal.submissions.map(\.id))

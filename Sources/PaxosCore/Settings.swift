@@ -10,6 +10,9 @@ public struct ProtocolSettings: Hashable, Sendable {
     public var maxBatchBytes: Int = 8_000
     /// Instances a leader keeps in flight (proposed, not yet known decided).
     public var window: Int = 256
+    /// ... and about this many bytes of proposals in flight (one instance at least): 256 values of 1 MiB
+    /// at once would overflow every receiver's socket buffer.
+    public var windowBytes: Int = 2 << 20
     /// A leader re-sends the 2A of an instance not decided after this long.
     public var acceptRetryTicks: UInt64 = 20
     /// A candidate re-sends its prepare after this long without a quorum of promises.

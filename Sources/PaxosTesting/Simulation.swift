@@ -99,6 +99,7 @@ public struct Simulation {
             if c.valueBytes > 0 {
                 c.settings.learnerServeCacheBytes = pick([4_000, 64 << 20])
                 c.settings.clientWindowBytes = pick([1, 5_000, 8 << 20])
+                c.settings.windowBytes = pick([1, 3_000, 2 << 20])
             }
             return c
         }
