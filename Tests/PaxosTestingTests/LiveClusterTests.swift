@@ -87,7 +87,8 @@ func expectEveryLearner(of cluster: LiveCluster, delivers submitted: [[UInt8]], 
             let tag = Array("big\(client)-\(k)-".utf8)
             return tag + (0..<(bytes - tag.count)).map { UInt8(truncatingIfNeeded: 0x41 + ($0 &* 7 &+ k) % 26) }
         }
-        let sizes = [1 << 20, 200_000, 17, 700_000, 1 << 20, 65_000, 1_000_000, 300]
+        // Light enough to run beside the other suites of swift test (a debug build): 1.3 MB per client.
+        let sizes = [1 << 20, 17, 200_000, 65_000, 300, 100]
         let v1 = sizes.enumerated().map { value(1, $0.offset, bytes: max($0.element, 16)) }
         let v2 = sizes.reversed().enumerated().map { value(2, $0.offset, bytes: max($0.element, 16)) }
         try cluster.submit(client: 1, values: v1, timeout: 60)
@@ -95,7 +96,7 @@ func expectEveryLearner(of cluster: LiveCluster, delivers submitted: [[UInt8]], 
         #expect(cluster.kill(.acceptor, 1) == .signal(SIGKILL))
         #expect(cluster.kill(.learner, 2) == .signal(SIGKILL))
         try cluster.submit(client: 2, values: v2, timeout: 60)
-        #expect(try await cluster.waitUntil(timeout: 30) { cluster.delivered(learner: 1).count >= 4 })
+        #expect(try await cluster.waitUntil(timeout: 30) { cluster.delivered(learner: 1).count >= 2 })
         try cluster.start(.acceptor, 1)
         try cluster.start(.learner, 2)
         #expect(try await cluster.waitForStop(.client, 1, timeout: 60) == .finished)
