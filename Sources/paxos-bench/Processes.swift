@@ -283,9 +283,12 @@ func runToEnd(_ arguments: [String], output: String) -> Int32 {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = arguments
-    _ = FileManager.default.createFile(atPath: output, contents: nil)
-    guard let handle = FileHandle(forWritingAtPath: output) else { return 127 }
-    defer { try? handle.close() }
+    // Opened in place, never created by FileManager: its createFile writes a temporary file and renames it
+    // over the path, which as root replaced the /dev/null device with a plain file.
+    let fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { return 127 }
+    let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: false)
+    defer { close(fd) }
     process.standardOutput = handle
     process.standardError = handle
     do { try process.run() } catch { return 127 }

@@ -94,4 +94,22 @@ import Testing
         let problems = procs.exitProblems()
         #expect(problems == ["acceptor1 exited by itself with status 3", "learner1 exited with status 143 after SIGTERM"])
     }
+
+    /// A command's output goes INTO the named file: run as root with "/dev/null", FileManager's createFile
+    /// renamed a plain file over the device. A symbolic link shows the same thing without root: it must
+    /// still be a link afterwards, and its target must hold the output.
+    @Test func runToEndWritesThroughTheNamedPathNeverReplacesIt() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("run-to-end-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let target = dir + "/target", link = dir + "/link"
+        try Data("old\n".utf8).write(to: URL(fileURLWithPath: target))
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: target)
+        #expect(runToEnd(["echo", "new"], output: link) == 0)
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: link)) == target, "the link was replaced")
+        #expect(try String(contentsOfFile: target, encoding: .utf8) == "new\n")
+        #expect(runToEnd(["true"], output: "/dev/null") == 0)
+        var st = stat()
+        #expect(stat("/dev/null", &st) == 0 && (st.st_mode & S_IFMT) == S_IFCHR, "/dev/null is still a device")
+    }
 }
