@@ -5,7 +5,8 @@
 #
 # Usage: scripts/bench.sh [run] [--closed] [--rate R] [--classic] [-n N] [-d SECONDS] [--out DIR]
 #                         [--classic-n N] [--timeout T] [--no-limits] [--no-plot] [--keep-state]
-#                         [--profile] [--synchronous full|normal|off] [--value-bytes N] [--build]
+#                         [--profile] [--synchronous full|normal|off] [--value-bytes N] [--loss P]
+#                         [--set 'KEY VALUE'] [--build]
 #        scripts/bench.sh memory [-n VALUES_PER_CLIENT] [--out DIR] [--build]
 #        scripts/bench.sh history [-n INSTANCES] [--out DIR] [--build]
 #
@@ -14,6 +15,9 @@
 #                   timeline (--classic), with the machine's limits measured in the same invocation
 #   memory          resident memory of every process over a long run
 #   history         a learner catching up a long history, an acceptor reloading it
+#   --loss P        also run every selected mode with a fraction P of the cluster's datagrams dropped
+#                   (iptables inside the namespace only), named closed-loss, classic-loss, open-R-loss
+#   --set 'K V'     a line added to the cluster's paxos.conf (A/B comparisons, e.g. --set 'flow-lead 0')
 #   --build         build the release binaries even if they exist
 # `paxos-bench run --help` (memory, history) explains every option. The binaries are $PAXOS_BIN and
 # $PAXOS_BENCH_BIN (default: paxos-bench beside $PAXOS_BIN) if set, else the repository's release
@@ -51,5 +55,5 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 netns_create "paxos-bench-$$" || die "could not create a network namespace"
 rc=0
-"${NS_EXEC[@]}" "$BENCH_BIN" "$command" --scripts "$SCRIPTS_DIR" "${args[@]}" || rc=$?
+PAXOS_BENCH_NETNS=$NETNS "${NS_EXEC[@]}" "$BENCH_BIN" "$command" --scripts "$SCRIPTS_DIR" "${args[@]}" || rc=$?
 exit "$rc"

@@ -27,6 +27,9 @@ extension Paxos {
         /// Bytes of the values in `outstanding`.
         private var outstandingBytes = 0
         private var inputClosed = false
+        /// The highest sequence number of this run the leader reported decided: outstanding values below it
+        /// were overtaken, most likely lost (fast retransmission).
+        private var highestChosen: UInt64 = 0
         public private(set) var decidedCount = 0
 
         /// `incarnation` must differ between runs of the same client id (the shell draws it at random),
@@ -61,6 +64,7 @@ extension Paxos {
                 if let o = outstanding.removeValue(forKey: id.sequence) {
                     decidedCount += 1
                     outstandingBytes -= o.value.count
+                    highestChosen = max(highestChosen, id.sequence)
                 }
             }
             sendFromQueue(into: &effects)
@@ -71,7 +75,9 @@ extension Paxos {
             self.now = max(self.now, now)
             var effects = ClientEffects()
             var late: [Submission] = []
-            for (seq, o) in outstanding where self.now - o.sentAt >= settings.clientRetryTicks {
+            let fast = settings.fastRetryTicks
+            for (seq, o) in outstanding where self.now - o.sentAt >= settings.clientRetryTicks
+                || (fast > 0 && seq < highestChosen && self.now - o.sentAt >= fast) {
                 late.append(Submission(id: submissionID(seq), value: o.value))
                 outstanding[seq]?.sentAt = self.now
             }

@@ -66,6 +66,8 @@ extension Paxos {
         private var lastAdvance: UInt64 = 0
         private var lastRecover: UInt64?
         private var lastProgressReport: UInt64?
+        /// The delivered prefix last reported to the proposers (flow control).
+        private var flowReported: Instance = 0
         /// What each acceptor said it trimmed, and when a quorum of them was first seen blocking us.
         private var trimmedBy: [UInt32: Instance] = [:]
         private var trimmedSince: UInt64?
@@ -140,6 +142,9 @@ extension Paxos {
                 lastProgressReport = self.now
                 effects.send.append(Outgoing(.progress(learner: id, delivered: nextInstance - 1), to: .acceptors))
             }
+            if settings.flowLead > 0 && nextInstance - 1 > flowReported {
+                reportFlow(into: &effects)
+            }
             if trimmedAhead >= nextInstance {
                 // Other learners may still serve what acceptors forgot; give them a while. Trimmed
                 // instances were decided, so a trim point beyond anything this learner heard votes for is
@@ -209,6 +214,11 @@ extension Paxos {
                 nextInstance += 1
             }
             guard nextInstance != before else { return }
+            // Flow control: the leader proposes at most `flowLead` instances past what a learner reported,
+            // so a learner tells the proposers well before it runs out (and on its next tick otherwise).
+            if settings.flowLead > 0 && nextInstance - 1 >= flowReported + UInt64(max(settings.flowLead / 4, 1)) {
+                reportFlow(into: &effects)
+            }
             lastAdvance = now
             lastHeard = now
             gapSince = nil
@@ -221,6 +231,12 @@ extension Paxos {
                 && (highestSeen >= nextInstance || answeredThrough + 1 >= lastRequestEnd) {
                 requestCatchUp(into: &effects)
             }
+        }
+
+        /// Tells the proposers the delivered prefix; durable once these effects are applied (persist, then send).
+        private mutating func reportFlow(into effects: inout LearnerEffects) {
+            flowReported = nextInstance - 1
+            effects.send.append(Outgoing(.progress(learner: id, delivered: flowReported), to: .proposers))
         }
 
         private mutating func remember(_ instance: Instance, _ proposal: Proposal) {

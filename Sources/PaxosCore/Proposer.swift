@@ -90,6 +90,9 @@ extension Paxos {
             var recoverEnd: Instance
             var lastHeartbeat: UInt64
             var submissions: Submissions
+            /// The highest instance of this leader's window found decided: those in flight below it were
+            /// overtaken (fast retransmission).
+            var overtakenBelow: Instance = 0
 
             /// A leader standing for election again keeps its clients' submissions: those in flight go back to
             /// the front of the queue (if they were accepted somewhere, phase 1 re-proposes them too, and
@@ -138,6 +141,13 @@ extension Paxos {
         /// When a learner's recover request last made this leader stand again. Kept across modes: the
         /// election it starts ends the leadership, and the limit (one per leader timeout) must outlast it.
         private var lastRecover: UInt64?
+        /// Each learner's latest report of its durable delivered prefix, and when it came (flow control).
+        private var learnerProgress: [UInt32: LearnerReport] = [:]
+
+        struct LearnerReport: Hashable, Sendable {
+            var delivered: Instance
+            var heardAt: UInt64
+        }
 
         public init(id: UInt32, settings: ProtocolSettings, restoring state: ProposerDurableState = .init(),
                     seed: UInt64, incarnation: UInt32 = 0, now: UInt64 = 0) {
@@ -230,6 +240,15 @@ extension Paxos {
                 guard settings.isAcceptor(acceptor), through < nextInstance, var leader = takeLeader() else { break }
                 markDecided(through: through, leader: &leader)
                 state = .leader(leader)
+            case .progress(let learner, let delivered):
+                guard learner >= 1, settings.learnerCount == 0 || Int(learner) <= settings.learnerCount else { break }
+                if learnerProgress[learner] == nil && learnerProgress.count >= 64 {
+                    // Learners are not counted (learner-count 0): forged ids must not grow this without end.
+                    learnerProgress = learnerProgress.filter { now - min($0.value.heardAt, now) <= settings.flowStaleTicks }
+                    guard learnerProgress.count < 64 else { break }
+                }
+                let previous = learnerProgress[learner]?.delivered ?? 0
+                learnerProgress[learner] = LearnerReport(delivered: max(previous, delivered), heardAt: now)
             case .recover(let learner, let from):
                 // Only a configured learner may make the leader run an election (when learners are counted).
                 guard mode == .leader, from > 0,
@@ -273,7 +292,9 @@ extension Paxos {
                                                  to: .proposers))
                 }
                 var retry: [InstanceProposal] = []
-                for (i, f) in leader.inFlight where self.now - f.sentAt >= settings.acceptRetryTicks {
+                let fast = settings.fastRetryTicks
+                for (i, f) in leader.inFlight where self.now - f.sentAt >= settings.acceptRetryTicks
+                    || (fast > 0 && i < leader.overtakenBelow && self.now - f.sentAt >= fast) {
                     retry.append(InstanceProposal(instance: i, proposal: f.proposal))
                     leader.inFlight[i]?.sentAt = self.now
                 }
@@ -463,7 +484,8 @@ extension Paxos {
                 for s in proposal.submissions { leader.submissions.queued.insert(s.id) }
                 fresh.append(InstanceProposal(instance: i, proposal: proposal))
             }
-            while hasRoom(leader) && !leader.submissions.waiting.isEmpty {
+            let limit = flowLimit
+            while hasRoom(leader) && !leader.submissions.waiting.isEmpty && nextInstance <= limit {
                 let proposal = Proposal.batch(leader.submissions.nextBatch(budget: settings.maxBatchBytes))
                 let entry = InFlight(proposal: proposal, sentAt: now)
                 leader.inFlight[nextInstance] = entry
@@ -472,6 +494,30 @@ extension Paxos {
                 nextInstance += 1
             }
             sendAccept(fresh, into: &effects)
+        }
+
+        /// The highest fresh instance flow control lets the leader propose: `flowLead` past the delivered
+        /// prefix of the slowest learner that keeps up. Learners report only when their prefix advances,
+        /// so a learner heard from within `flowStaleTicks` is one that delivers; a learner that stopped
+        /// (dead, or stuck on a gap) goes stale and stops counting, so it holds the cluster back for
+        /// `flowStaleTicks` at most. A learner more than `4 × flowLead` behind the fastest (restarted,
+        /// catching up from acceptors and learners) does not count either, until it is back within that
+        /// distance: the cluster goes on at the pace of the learners that keep up. Without any fresh
+        /// report (none configured, all silent, none heard yet) nothing bounds the leader. Instances
+        /// phase 1 found are re-proposed whatever the bound.
+        var flowLimit: Instance {
+            guard settings.flowLead > 0 else { return .max }
+            let lead = UInt64(settings.flowLead)
+            var fresh: [Instance] = []
+            for report in learnerProgress.values where now - min(report.heardAt, now) <= settings.flowStaleTicks {
+                fresh.append(report.delivered)
+            }
+            guard let fastest = fresh.max() else { return .max }
+            let behind = lead.multipliedReportingOverflow(by: 4)
+            let floor = behind.overflow || behind.partialValue > fastest ? 0 : fastest - behind.partialValue
+            let slowest = fresh.filter { $0 >= floor }.min() ?? fastest
+            let limit = slowest.addingReportingOverflow(lead)
+            return limit.overflow ? .max : limit.partialValue
         }
 
         private func sendAccept(_ proposals: [InstanceProposal], into effects: inout ProposerEffects) {
@@ -525,6 +571,7 @@ extension Paxos {
             defer { state = .leader(leader) }
             let mine = leader.inFlight.removeValue(forKey: instance)
             if let mine { leader.inFlightBytes -= mine.bytes }
+            if mine != nil { leader.overtakenBelow = max(leader.overtakenBelow, instance) }
             guard isNew || mine != nil else { return }
             if let mine {
                 let chosenIDs = Set(proposal.submissions.map(\.id))

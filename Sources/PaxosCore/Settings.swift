@@ -15,6 +15,12 @@ public struct ProtocolSettings: Hashable, Sendable {
     public var windowBytes: Int = 2 << 20
     /// A leader re-sends the 2A of an instance not decided after this long.
     public var acceptRetryTicks: UInt64 = 20
+    /// Fast retransmission (0: off): a leader re-sends the 2A of an undecided instance this long after
+    /// sending it once a later instance of its own was decided, and a client resubmits a value this long
+    /// after submitting it once the leader reported a later value of its own decided. On a lossless
+    /// network instances and values are decided about in order, so one overtaken was most likely lost:
+    /// it need not wait for `acceptRetryTicks` or `clientRetryTicks`, which still cover the last ones.
+    public var fastRetryTicks: UInt64 = 3
     /// A candidate re-sends its prepare after this long without a quorum of promises.
     public var prepareRetryTicks: UInt64 = 20
     /// A leader multicasts a heartbeat to the proposers this often.
@@ -52,6 +58,14 @@ public struct ProtocolSettings: Hashable, Sendable {
     public var learnerCount = Int(ClusterFingerprint.defaultSettings.learnerCount)
     /// A learner reports its delivered prefix to the acceptors this often.
     public var progressTicks: UInt64 = 100
+    /// Flow control: a leader proposes no fresh instance more than this many past the delivered prefix
+    /// of the slowest learner that keeps up (see `Proposer.flowLimit`; 0: no bound). Learners report
+    /// their durable delivered prefix to the proposers as it advances, so the cluster decides no faster
+    /// than its learners absorb, instead of flooding their receive buffers and letting them lag.
+    public var flowLead: Int = 32
+    /// A learner not heard from this long (it reports only when it delivers) no longer bounds the leader:
+    /// a dead or stuck learner holds the cluster back this long at most.
+    public var flowStaleTicks: UInt64 = 20
     /// Acceptors trim in stretches of at least this many instances (or everything they hold).
     public var trimBatch: Int = 1_024
 

@@ -131,6 +131,7 @@ public struct ClusterConfig: Hashable, Sendable {
         case "batch-bytes": settings.maxBatchBytes = try int(64...60_000)
         case "datagram-bytes": settings.maxDatagramBytes = try int(512...65_000)
         case "client-window": settings.clientWindow = try int(1...1_000_000)
+        case "flow-lead": settings.flowLead = try int(0...1_000_000)
         case "retry-ticks": settings.acceptRetryTicks = UInt64(try int(1...100_000))
         case "client-retry-ticks": settings.clientRetryTicks = UInt64(try int(1...100_000))
         case "leader-timeout-ticks": settings.leaderTimeoutTicks = UInt64(try int(2...100_000))

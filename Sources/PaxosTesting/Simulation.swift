@@ -101,6 +101,11 @@ public struct Simulation {
                 c.settings.clientWindowBytes = pick([1, 5_000, 8 << 20])
                 c.settings.windowBytes = pick([1, 3_000, 2 << 20])
             }
+            // Flow control: off, a leader held to a learner's heels, or loosely; reports going stale soon or late.
+            c.settings.flowLead = pick([0, 1, 2, 4, 16])
+            c.settings.flowStaleTicks = pick([3, 10, 40])
+            // Fast retransmission of overtaken 2As and submissions: off, eager, or patient.
+            c.settings.fastRetryTicks = pick([0, 1, 2, 5])
             return c
         }
 
@@ -112,7 +117,8 @@ public struct Simulation {
                 + "chunkLoss=\(chunkLoss) "
                 + "burst≤\(maxBurst) faulty=\(faultyTicks) window=\(s.window) datagram=\(s.maxDatagramBytes) "
                 + "batch=\(s.maxBatchBytes) trimBatch=\(s.trimBatch) catchUpChunk=\(s.catchUpChunk) "
-                + "serveCache=\(s.learnerServeCache) clientWindow=\(s.clientWindow) prepareAttempts=\(s.prepareAttempts)"
+                + "serveCache=\(s.learnerServeCache) clientWindow=\(s.clientWindow) prepareAttempts=\(s.prepareAttempts) "
+                + "flowLead=\(s.flowLead) flowStale=\(s.flowStaleTicks) fastRetry=\(s.fastRetryTicks)"
                 + (valueBytes > 0 ? " valueBytes≤\(valueBytes)" : "")
                 + (lateLearnerStart.map { " lateLearner@\($0)" } ?? "")
         }
@@ -138,6 +144,9 @@ public struct Simulation {
         s.catchUpChunk = 16
         s.learnerServeCache = 64
         s.progressTicks = 10
+        s.flowLead = 4
+        s.flowStaleTicks = 20
+        s.fastRetryTicks = 2
         s.trimBatch = 3
         s.recoverStateRetryTicks = 8
         s.presenceTicks = 10

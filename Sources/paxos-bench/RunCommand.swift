@@ -51,6 +51,10 @@ struct RunCommand: ParsableCommand {
     var synchronous = "full"
     @Option(help: "Closed/open runs: every value is this many bytes (1-16777216; default: the course's numbers 0-32767). Reports MB/s beside the disk's write bandwidth, measured in the same invocation.")
     var valueBytes: Int?
+    @Option(help: ArgumentHelp("Also run every selected mode again with this fraction (0-1) of the cluster's datagrams dropped at random (an iptables rule inside bench.sh's namespace, removed after each run); the runs are named closed-loss, classic-loss, open-R-loss.", valueName: "P"))
+    var loss: Double?
+    @Option(name: .customLong("set"), help: ArgumentHelp("A line added to every run's paxos.conf, e.g. --set 'flow-lead 0' (repeatable; for A/B comparisons).", valueName: "key value"))
+    var settings: [String] = []
     @Option(help: "Folder of the repository's scripts (for the git line of machine.txt).")
     var scripts: String?
 
@@ -60,6 +64,7 @@ struct RunCommand: ParsableCommand {
         guard seconds > 0 else { throw ValidationError("-d needs a positive whole number of seconds") }
         guard classicN > 0 else { throw ValidationError("--classic-n needs a positive integer") }
         guard timeout > 0 else { throw ValidationError("--timeout needs a positive whole number of seconds") }
+        if let loss, !(loss > 0 && loss < 1) { throw ValidationError("--loss must be a fraction between 0 and 1, e.g. 0.1") }
         guard ["full", "normal", "off"].contains(synchronous) else { throw ValidationError("--synchronous must be full, normal or off") }
         if let valueBytes, !(1...(16 << 20)).contains(valueBytes) {
             throw ValidationError("--value-bytes must be in 1-16777216, not \(valueBytes)")
@@ -124,9 +129,12 @@ final class BenchRun {
         try write(machine.joined(separator: "\n") + "\n", to: out + "/machine.txt")
 
         if !o.noLimits { try measureLimits() }
-        if o.closed || (o.rate == nil && !o.classic) { try runLoad(rate: nil) }
-        if let rate = o.rate { try runLoad(rate: rate) }
-        if o.classic { try runClassic() }
+        if let loss = o.loss { try LossRule.check(loss) }
+        for loss in [nil] + (o.loss.map { [$0] } ?? []) {
+            if o.closed || (o.rate == nil && !o.classic) { try withLoss(loss) { try runLoad(rate: nil, suffix: loss == nil ? "" : "-loss") } }
+            if let rate = o.rate { try withLoss(loss) { try runLoad(rate: rate, suffix: loss == nil ? "" : "-loss") } }
+            if o.classic { try withLoss(loss) { try runClassic(suffix: loss == nil ? "" : "-loss") } }
+        }
 
         machine.append("load at end: \(ProcFS.loadAverage())")
         try write(machine.joined(separator: "\n") + "\n", to: out + "/machine.txt")
@@ -137,6 +145,15 @@ final class BenchRun {
             failed = true
         }
         note("results: \(out)/results.md, \(out)/results.json")
+    }
+
+    /// Runs `body` with a fraction `loss` of the cluster's datagrams dropped (nil: none).
+    func withLoss(_ loss: Double?, _ body: () throws -> Void) throws {
+        guard let loss else { return try body() }
+        try LossRule.add(loss)
+        defer { LossRule.remove(loss) }
+        note("dropping \(String(format: "%g", loss * 100))% of the datagrams to \(LossRule.group) (iptables, inside namespace \(LossRule.namespace ?? "?"))")
+        try body()
     }
 
     func write(_ text: String, to path: String) throws { try Data(text.utf8).write(to: URL(fileURLWithPath: path)) }
@@ -261,8 +278,8 @@ final class BenchRun {
     }
 
     /// Closed loop (rate nil) or open loop, with latency logs, the report and the plot.
-    func runLoad(rate: Int?) throws {
-        let name = rate.map { "open-\($0)" } ?? "closed"
+    func runLoad(rate: Int?, suffix: String = "") throws {
+        let name = (rate.map { "open-\($0)" } ?? "closed") + suffix
         let perClient = rate.map { $0 * o.seconds / 2 } ?? o.n
         let dir = out + "/" + name
         try prepare(dir, perClient: perClient, seeds: (1, 2))
@@ -303,10 +320,11 @@ final class BenchRun {
     }
 
     /// The course timeline with plain processes, timed by the sizes of the learners' outputs.
-    func runClassic() throws {
-        let dir = out + "/classic"
+    func runClassic(suffix: String = "") throws {
+        let dir = out + "/classic" + suffix
+        let name = "classic" + suffix
         try prepare(dir, perClient: o.classicN, seeds: (3, 4))
-        note("run classic: acceptors, \(Int(Self.stage))s, learners, \(Int(Self.stage))s, proposers, \(Int(Self.stage))s, 2 clients x \(o.classicN) values")
+        note("run \(name): acceptors, \(Int(Self.stage))s, learners, \(Int(Self.stage))s, proposers, \(Int(Self.stage))s, 2 clients x \(o.classicN) values")
         for i in 1...3 { try startServer(dir, "acceptor", i) }
         sleep(seconds: Self.stage)
         for i in 1...2 { try startServer(dir, "learner", i) }
@@ -320,7 +338,7 @@ final class BenchRun {
         let verdict = doneMs.map { $0 <= Self.classicTargetMs } == true ? "PASS" : "FAIL"
         try writeJSON(ClassicFile(values_per_client: o.classicN, expected: 2 * o.classicN, all_learned_after_ms: doneMs,
                                   target_ms: Self.classicTargetMs, verdict: verdict), to: dir + "/classic.json")
-        note("run classic: \(verdict): all \(2 * o.classicN) values learned by both learners \(fmtSeconds(doneMs ?? 0))s after the clients started")
+        note("run \(name): \(verdict): all \(2 * o.classicN) values learned by both learners \(fmtSeconds(doneMs ?? 0))s after the clients started")
         checkOutputs(dir)
         finish(dir)
     }
@@ -360,4 +378,39 @@ struct ClassicFile: Codable {
     var all_learned_after_ms: Int?
     var target_ms: Int
     var verdict: String
+}
+
+/// The loss rule of `--loss`: an iptables rule that drops a random fraction of the datagrams to the
+/// cluster's group. Only ever inside the private namespace bench.sh made (it names it in
+/// PAXOS_BENCH_NETNS, and `ip netns identify` must agree): never on the host's firewall.
+enum LossRule {
+    static let group = "239.0.0.1"
+    static var namespace: String? { ProcessInfo.processInfo.environment["PAXOS_BENCH_NETNS"] }
+
+    static func arguments(_ action: String, _ loss: Double) -> [String] {
+        ["iptables", action, "INPUT", "-d", group, "-m", "statistic", "--mode", "random",
+         "--probability", String(format: "%.4f", loss), "-j", "DROP"]
+    }
+
+    /// Refuses unless this process runs in the namespace bench.sh created.
+    static func check(_ loss: Double) throws {
+        guard let namespace, !namespace.isEmpty else {
+            throw StartupError("--loss needs the private network namespace of scripts/bench.sh (PAXOS_BENCH_NETNS is not set)")
+        }
+        let here = capture(["ip", "netns", "identify", "\(getpid())"])
+        guard here.split(separator: "\n").contains(Substring(namespace)) else {
+            throw StartupError("--loss: this process is not inside namespace \(namespace) (ip netns identify says '\(here)'); refusing to touch the firewall")
+        }
+    }
+
+    static func add(_ loss: Double) throws {
+        try check(loss)
+        guard runToEnd(arguments("-A", loss), output: "/dev/null") == 0 else {
+            throw StartupError("could not add the loss rule (iptables) inside namespace \(namespace ?? "?")")
+        }
+    }
+
+    static func remove(_ loss: Double) {
+        _ = runToEnd(arguments("-D", loss), output: "/dev/null")
+    }
 }

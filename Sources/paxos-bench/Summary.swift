@@ -216,7 +216,8 @@ enum Summary {
     /// Writes OUT/results.json and OUT/results.md; returns the markdown.
     static func write(out: String) throws -> String {
         let lim = limits(out)
-        let names = ["closed"] + files(out) { $0.hasPrefix("open-") }.map { URL(fileURLWithPath: $0).lastPathComponent } + ["classic"]
+        let names = ["closed", "closed-loss"] + files(out) { $0.hasPrefix("open-") }.map { URL(fileURLWithPath: $0).lastPathComponent }
+            + ["classic", "classic-loss"]
         var isDir: ObjCBool = false
         let runs = names.filter { FileManager.default.fileExists(atPath: out + "/" + $0, isDirectory: &isDir) && isDir.boolValue }
             .map { run(out, $0, lim) }
@@ -231,7 +232,22 @@ enum Summary {
                                   measured: "\(fmt(vps)) values/s end to end, \(fmt(steady)) steady (\(best.name))",
                                   reached: steady >= targetValuesPerS && vps >= targetValuesPerS))
         }
+        // Loss (--loss): the closed loop keeps at least half its lossless throughput, the classic
+        // timeline learns everything within 2.5 s.
+        if let lossy = runs.first(where: { $0.name == "closed-loss" }), let clean = runs.first(where: { $0.name == "closed" }),
+           let l = lossy.values_per_s, let c = clean.values_per_s, c > 0 {
+            targets.append(Target(target: "closed loop with --loss: >= 50% of the lossless values/s of the same invocation",
+                                  measured: "\(fmt(l)) against \(fmt(c)) values/s = \(Int((l / c * 100).rounded()))%",
+                                  reached: l >= c / 2))
+        }
         for r in runs {
+            if r.name == "classic-loss", let c = r.classic {
+                let ms = c.all_learned_after_ms
+                targets.append(Target(target: "classic timeline with --loss, \(fmt(c.values_per_client)) values per client, all learned within 2.5 s",
+                                      measured: ms.map { String(format: "%.2f s", Double($0) / 1000) } ?? "not all learned",
+                                      reached: ms.map { $0 <= 2500 } ?? false))
+                continue
+            }
             if let rep = r.report, rep.open_loop {
                 let asked = rep.clients.reduce(0) { $0 + ($1.rate_asked ?? 0) }
                 if abs(asked - targetOpenRate) < 1 {

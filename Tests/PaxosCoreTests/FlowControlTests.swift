@@ -1,0 +1,158 @@
+@testable import PaxosCore
+import Testing
+
+/// Flow control: a leader proposes no fresh instance more than `flowLead` past the delivered prefix of
+/// the most advanced learner heard from recently; learners report that prefix to the proposers.
+@Suite struct FlowControlTests {
+    typealias Proposer = Paxos.Proposer
+
+    static var settings: ProtocolSettings {
+        var s = ProposerTests.settings
+        s.window = 100
+        s.maxBatchBytes = 14  // one submission per instance
+        s.flowLead = 3
+        s.flowStaleTicks = 10
+        s.learnerCount = 2
+        return s
+    }
+
+    /// The instances of every 2A in `effects`.
+    static func proposed(_ effects: Paxos.ProposerEffects) -> [Instance] {
+        effects.send.flatMap { out -> [Instance] in
+            if case .accept(_, let ps, _) = out.message { return ps.map(\.instance) }
+            return []
+        }
+    }
+
+    static func submit(_ range: ClosedRange<UInt64>) -> Message { .submit(range.map { ProposerTests.sub($0) }) }
+
+    @Test func aLeaderStaysWithinTheLeadOfTheSlowestLearnerThatKeepsUp() {
+        var p = ProposerTests.leader(settings: Self.settings)
+        _ = p.on(.progress(learner: 1, delivered: 0))
+        #expect(Self.proposed(p.on(Self.submit(1...20))) == [1, 2, 3])
+        _ = p.on(.progress(learner: 2, delivered: 0))
+        // The faster learner alone does not let the leader go on: the slower one bounds it.
+        #expect(Self.proposed(p.on(.progress(learner: 2, delivered: 2))).isEmpty)
+        #expect(Self.proposed(p.on(.progress(learner: 1, delivered: 4))) == [4, 5])
+        // A report older than the one heard does not lower the bound.
+        #expect(Self.proposed(p.on(.progress(learner: 1, delivered: 1))).isEmpty)
+        // Only configured learners count.
+        #expect(Self.proposed(p.on(.progress(learner: 3, delivered: 100))).isEmpty)
+        #expect(Self.proposed(p.on(.progress(learner: 0, delivered: 100))).isEmpty)
+        // A learner more than 4 × flowLead (12) behind the fastest is catching up: it no longer bounds.
+        #expect(Self.proposed(p.on(.progress(learner: 2, delivered: 16))) == [6, 7])  // learner 1 at 4: 12 behind
+        #expect(Self.proposed(p.on(.progress(learner: 2, delivered: 17))) == Array(8...20))
+    }
+
+    @Test func silentLearnersStopBoundingTheLeader() {
+        var p = ProposerTests.leader(settings: Self.settings)
+        _ = p.on(.progress(learner: 1, delivered: 0))
+        #expect(Self.proposed(p.on(Self.submit(1...6))) == [1, 2, 3])
+        // Still fresh: nothing more (retries of 1–3 aside, which come after acceptRetryTicks).
+        #expect(Self.proposed(p.tick(now: 11)).isEmpty)
+        // flowStaleTicks after the report (heard at tick 1) the learner no longer counts: a dead learner
+        // never stalls the cluster.
+        #expect(Self.proposed(p.tick(now: 12)) == [4, 5, 6])
+    }
+
+    @Test func withoutReportsOrWithNoLeadNothingIsBounded() {
+        var p = ProposerTests.leader(settings: Self.settings)
+        #expect(Self.proposed(p.on(Self.submit(1...5))) == [1, 2, 3, 4, 5])
+        var s = Self.settings
+        s.flowLead = 0
+        var q = ProposerTests.leader(settings: s)
+        _ = q.on(.progress(learner: 1, delivered: 0))
+        #expect(Self.proposed(q.on(Self.submit(1...5))) == [1, 2, 3, 4, 5])
+        // A forged report at the top of the instance space lifts the bound, it does not overflow it.
+        var r = ProposerTests.leader(settings: Self.settings)
+        _ = r.on(.progress(learner: 1, delivered: .max))
+        #expect(Self.proposed(r.on(Self.submit(1...2))) == [1, 2])
+    }
+
+    @Test func instancesPhaseOneFoundAreReproposedWhateverTheBound() {
+        var p = Proposer(id: 1, settings: Self.settings, seed: 1)
+        _ = p.on(.progress(learner: 1, delivered: 0))
+        let b = ProposerTests.ballot(0, 9)
+        let found = (1...6).map { ProposerTests.entry($0, b, .noop) }
+        let e = ProposerTests.elect(&p, promises: [1: found, 2: []])
+        #expect(Self.proposed(e) == [1, 2, 3, 4, 5, 6])
+        // Fresh values wait until a learner is within the lead of instance 7.
+        #expect(Self.proposed(p.on(Self.submit(1...2))).isEmpty)
+        #expect(Self.proposed(p.on(.progress(learner: 1, delivered: 4))) == [7])
+    }
+
+    @Test func aLearnerReportsItsDeliveredPrefixToTheProposers() {
+        var s = TrimmingTests.settings
+        s.flowLead = 8
+        var l = Paxos.Learner(id: 2, settings: s, restoring: LearnerDurableState(nextInstance: 8, nextPosition: 20))
+        let first = l.tick(now: 1).send
+        #expect(first.contains(Outgoing(.progress(learner: 2, delivered: 7), to: .proposers)))
+        // Nothing new delivered: nothing to report.
+        #expect(!l.tick(now: 2).send.contains { $0.group == .proposers })
+        // Every flowLead/4 instances delivered it reports at once, without waiting for a tick.
+        let b = Ballot(round: 1, proposer: 1)
+        let one = l.on(.decided([InstanceProposal(instance: 8, proposal: .noop)]))
+        #expect(!one.send.contains { $0.group == .proposers })
+        let two = l.on(.decided([InstanceProposal(instance: 9, proposal: .noop)]))
+        #expect(two.send.contains(Outgoing(.progress(learner: 2, delivered: 9), to: .proposers)))
+        // The rest on its next tick.
+        _ = l.on(.accepted(acceptor: 1, ballot: b, proposals: [InstanceProposal(instance: 10, proposal: .noop)]))
+        _ = l.on(.accepted(acceptor: 2, ballot: b, proposals: [InstanceProposal(instance: 10, proposal: .noop)]))
+        #expect(l.tick(now: 3).send.contains(Outgoing(.progress(learner: 2, delivered: 10), to: .proposers)))
+        // Off without flow control.
+        s.flowLead = 0
+        var m = Paxos.Learner(id: 2, settings: s, restoring: LearnerDurableState(nextInstance: 8, nextPosition: 20))
+        #expect(!m.tick(now: 1).send.contains { $0.group == .proposers })
+    }
+
+    // MARK: fast retransmission
+
+    @Test func aLeaderResendsAnOvertakenInstanceSoonAndTheRestAfterTheFullDelay() {
+        var s = Self.settings
+        s.flowLead = 0
+        s.fastRetryTicks = 3
+        var p = ProposerTests.leader(settings: s)
+        #expect(Self.proposed(p.on(Self.submit(1...3))) == [1, 2, 3])
+        // Instance 2 decided (a quorum of 2B votes); 1 and 3 not.
+        let two = [InstanceProposal(instance: 2, proposal: .batch([ProposerTests.sub(2)]))]
+        _ = p.on(.accepted(acceptor: 1, ballot: p.ballot, proposals: two))
+        _ = p.on(.accepted(acceptor: 2, ballot: p.ballot, proposals: two))
+        #expect(Self.proposed(p.tick(now: 3)).isEmpty)
+        #expect(Self.proposed(p.tick(now: 4)) == [1])  // overtaken by 2, sent at tick 1
+        #expect(Self.proposed(p.tick(now: 6)).isEmpty)
+        #expect(Self.proposed(p.tick(now: 7)) == [1])
+        // Nothing overtook 3: it waits for acceptRetryTicks (20) like before.
+        #expect(Self.proposed(p.tick(now: 20)).isEmpty)
+        #expect(Self.proposed(p.tick(now: 21)).contains(3))
+        // Off: only the full delay.
+        s.fastRetryTicks = 0
+        var q = ProposerTests.leader(settings: s)
+        _ = q.on(Self.submit(1...3))
+        _ = q.on(.accepted(acceptor: 1, ballot: q.ballot, proposals: two))
+        _ = q.on(.accepted(acceptor: 2, ballot: q.ballot, proposals: two))
+        #expect(Self.proposed(q.tick(now: 10)).isEmpty)
+    }
+
+    @Test func aClientResubmitsAnOvertakenValueSoon() {
+        var s = ProtocolSettings()
+        s.fastRetryTicks = 3
+        s.clientRetryTicks = 50
+        var c = Paxos.Client(id: 4, incarnation: 8, settings: s)
+        _ = c.submit([[1], [2], [3]])
+        func resubmitted(_ e: Paxos.ClientEffects) -> [UInt64] {
+            e.send.flatMap { out -> [UInt64] in
+                if case .submit(let subs) = out.message { return subs.map(\.id.sequence) }
+                return []
+            }
+        }
+        _ = c.on(.chosen([SubmissionID(client: 4, incarnation: 8, sequence: 2)]))
+        // Another run's or another client's decisions overtake nothing.
+        _ = c.on(.chosen([SubmissionID(client: 4, incarnation: 9, sequence: 3), SubmissionID(client: 5, incarnation: 8, sequence: 3)]))
+        #expect(resubmitted(c.tick(now: 2)).isEmpty)
+        #expect(resubmitted(c.tick(now: 3)) == [1])
+        #expect(resubmitted(c.tick(now: 5)).isEmpty)
+        // 3 was overtaken by nothing: it waits for clientRetryTicks (1 goes on every 3 ticks).
+        #expect(resubmitted(c.tick(now: 49)) == [1])
+        #expect(resubmitted(c.tick(now: 50)) == [3])
+    }
+}
