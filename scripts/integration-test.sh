@@ -19,6 +19,9 @@
 # loopback with random ports, and "loss" is skipped):
 #   plain       3 acceptors, 2 proposers, 2 learners, 2 clients: everything learned
 #   loss        the same with 10% of the datagrams to the group dropped (run_loss.sh)
+#   lossload    10% loss with $LOSSLOAD_N values per client (the course's largest load and more): the
+#               leader's flow control and the fast retransmission of lost 2As and submissions under
+#               load (window $LOSSLOAD_WINDOW s)
 #   catchup     learner 2 starts 1 s after client 1 and 1 s before client 2; it must print the
 #               whole sequence, identical to learner 1 (run_catch_up.sh)
 #   2acceptors  only acceptors 1 and 2 started: everything learned
@@ -46,9 +49,10 @@ set -euo pipefail
 # shellcheck source=lib/common.sh
 . "$(CDPATH='' cd -P -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)/lib/common.sh"
 
-ALL_SCENARIOS=(plain loss catchup 2acceptors 1acceptor kill wipe bigvalue misconfig)
+ALL_SCENARIOS=(plain loss lossload catchup 2acceptors 1acceptor kill wipe bigvalue misconfig)
 n=1000 only=() keep=0 client_delay=1 window=5
 LOSS=0.1              # run_loss.sh's rate
+LOSSLOAD_N=100000 LOSSLOAD_WINDOW=10
 KILL_AFTER_MS=200     # kill -9 of acceptor 1 this long after the clients start ...
 RESTART_AFTER_MS=1000 # ... and its restart this long after the kill
 WIPE_N=150000         # values per client in the wipe scenario, so that the wipe lands mid-run
@@ -105,6 +109,7 @@ run_scenario() {
     local kill_after=$KILL_AFTER_MS restart_after=$RESTART_AFTER_MS port_base problems=()
     case $name in
         loss) loss=$LOSS ;;
+        lossload) loss=$LOSS n=$((n > LOSSLOAD_N ? n : LOSSLOAD_N)) window=$LOSSLOAD_WINDOW ;;
         catchup) late=2 ;;
         2acceptors) acceptors=2 ;;
         1acceptor) acceptors=1 expect_empty=1 ;;

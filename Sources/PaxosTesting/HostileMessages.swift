@@ -160,6 +160,9 @@ public enum HostileMessages {
         add(.absurd, "progress-learner-999-delivered-2^63", [.progress(learner: 999, delivered: 1 << 63)])
         add(.absurd, "progress-learner-0", [.progress(learner: 0, delivered: 5)])
         add(.absurd, "progress-learners-1-2-delivered-2^40", [.progress(learner: 1, delivered: 1 << 40), .progress(learner: 2, delivered: 1 << 40)])
+        // Flow control (progress reaches the proposers too): a forged report far behind, as from a learner
+        // stuck at the start, holds a leader back only until it goes stale.
+        add(.absurd, "progress-learners-1-2-delivered-1", [.progress(learner: 1, delivered: 1), .progress(learner: 2, delivered: 1)])
         add(.absurd, "trimmed-acceptor-1-through-2^64-1", [.trimmed(acceptor: 1, through: max64)])
         add(.absurd, "trimmed-acceptor-2-through-2^40", [.trimmed(acceptor: 2, through: 1 << 40)])
         add(.absurd, "trimmed-acceptor-999-through-2^63", [.trimmed(acceptor: 999, through: 1 << 63)])
