@@ -48,14 +48,14 @@ SETTLE_MS=500 # keep running this long once all is learned, so that late duplica
 
 is_acceptor_count() { [[ $1 =~ ^[123]$ ]]; }
 is_port_base() { is_posint "$1" && ((10#$1 <= 62535)); }
-is_ipv4() { [[ $1 =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$ ]]; }
+is_multicast() { [[ $1 =~ ^(22[4-9]|23[0-9])\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]]; }
 declare -A FLAGS=([--catchup]="catchup 1" [--kill]="kill_test 1" [-d]="debug 1" [--keep-state]="keep_state 1"
     [--build]="FORCE_BUILD 1" [--host]="use_netns 0")
 declare -A OPTS=(
     [-n]="n is_posint needs a positive integer, not '%s'"
     [--loss]="loss is_probability needs a probability between 0 and 1, not '%s'"
     [-s]="stage is_seconds needs seconds, not '%s'"
-    [--ip]="ip is_ipv4 needs an IPv4 address, not '%s'"
+    [--ip]="ip is_multicast needs an IPv4 multicast address (224.0.0.0-239.255.255.255), not '%s'"
     [-c]="clients is_posint needs a positive integer"
     [-p]="proposers is_posint needs a positive integer"
     [-a]="acceptors is_acceptor_count must be 1, 2 or 3: the quorum is a majority of three acceptors"
@@ -86,6 +86,17 @@ prepare_logs() {
     mkdir -p "$logdir"
     logdir=$(CDPATH='' cd -P -- "$logdir" && pwd -P)
     conf=$logdir/paxos.conf
+    # One run per logs folder: a second one would delete the first one's state under it.
+    if command -v flock >/dev/null; then
+        exec {lock_fd}>"$logdir/.run.lock"
+        flock -n "$lock_fd" ||
+            die "another run.sh (pid $(cat "$logdir/.run.pid" 2>/dev/null || echo '?')) is using $logdir: wait for it to end, or give this one --logs DIR"
+        echo $$ >"$logdir/.run.pid"
+    fi
+    if ((keep_state)) && [[ -f $logdir/.run.unfinished ]]; then
+        die "the last run in $logdir did not finish (interrupted, or not all its values were learned): --keep-state would wait for values never submitted; run without it to start afresh"
+    fi
+    touch "$logdir/.run.unfinished" # removed once everything of this run is learned
     if ((keep_state)); then
         append=+
     else
@@ -240,6 +251,17 @@ wait_for_learners() {
     return 0
 }
 
+plural() { if (($1 == 1)); then echo "1 $2"; else echo "$1 $2s"; fi; }
+
+# exit_reason LABEL: ": <its last error line>" from the process's log, so a FAIL says why it exited.
+exit_reason() {
+    local file=$logdir/$1.err line
+    [[ $1 == client* ]] && file=$logdir/$1.log
+    line=$(grep -E 'error|critical' "$file" 2>/dev/null | tail -n 1) || true
+    [[ -n $line ]] && echo " -- ${line#*: }"
+    return 0
+}
+
 # --- network -----------------------------------------------------------------------------------
 
 setup_network() {
@@ -288,7 +310,7 @@ main() {
 
     local where="host loopback"
     [[ -n $NETNS ]] && where="network namespace $NETNS"
-    note "$clients clients x $n values, $acceptors acceptors, $proposers proposers, $learners learners, loss $loss, $where"
+    note "$(plural "$clients" client) x $n values, $(plural "$acceptors" acceptor), $(plural "$proposers" proposer), $(plural "$learners" learner), loss $loss, $where"
     note "binary $PAXOS_BIN; logs in $logdir"
     ((expect_empty)) && note "$acceptors of 3 acceptors is no majority: nothing may be learned"
 
@@ -307,13 +329,17 @@ main() {
             note "FAIL: values were learned without a majority of acceptors"
             failures=$((failures + 1))
         else
+            rm -f "$logdir/.run.unfinished"
             note "nothing learned, as expected"
         fi
     elif [[ -n $done_ms ]]; then
+        rm -f "$logdir/.run.unfinished"
         if ((catchup)); then
             # The stages around the late learner (2 x -s) are in this time: no values/s figure of it.
             note "all $expected values learned by every learner $(fmt_s "$done_ms")s after client 1 started"
             note "$(catch_up_text)"
+        elif ((kill_test)); then
+            note "all $expected values learned by every learner $(fmt_s "$done_ms")s after the clients started (fed over ${PACE_S} s for the kills: no values/s figure)"
         else
             note "all $expected values learned by every learner $(fmt_s "$done_ms")s after the clients started ($((expected * 1000 / (done_ms > 0 ? done_ms : 1))) values/s)"
         fi
@@ -322,7 +348,7 @@ main() {
         failures=$((failures + 1))
     fi
     while IFS= read -r line; do
-        note "FAIL: $line"
+        note "FAIL: $line$(exit_reason "${line%% *}")"
         failures=$((failures + 1))
     done < <(exit_problems)
 

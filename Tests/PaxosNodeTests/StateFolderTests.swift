@@ -11,7 +11,7 @@ import Testing
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         for name in ["acceptor-1.sqlite", "acceptor-1.sqlite-wal", "acceptor-1.lock", "learner-2.sqlite", "learner-2.lock",
                      "learner-2.status", "proposer-1.prom", "notes.txt", "learner-x.sqlite", "learner-1.sqlite.bak"] {
-            FileManager.default.createFile(atPath: folder + "/" + name, contents: Data("x".utf8))
+            _ = FileManager.default.createFile(atPath: folder + "/" + name, contents: Data("x".utf8))
         }
     }
 

@@ -16,7 +16,7 @@ import Testing
 struct ThroughputMeasurement {
     static let environment = ProcessInfo.processInfo.environment
 
-    @Test(.enabled(if: environment["PAXOS_TRANSPORT_BENCH"] != nil))
+    @Test(.enabled(if: environment["PAXOS_TRANSPORT_BENCH"] != nil, "a measurement, not a test: set PAXOS_TRANSPORT_BENCH=1 to run it"))
     func measure() async throws {
         let count = Int(Self.environment["BENCH_COUNT"] ?? "") ?? 200_000
         let size = Int(Self.environment["BENCH_SIZE"] ?? "") ?? 100

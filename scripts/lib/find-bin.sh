@@ -4,9 +4,8 @@
 # First hit wins ("the launchers' folder" is where acceptor.sh physically is):
 #   1. $PAXOS_BIN, if set. A value that is not an executable file is an error, not skipped.
 #   2. The file .paxos-bin in the launchers' folder: its first line is the binary's path (absolute, or
-#      relative to that folder). Use it when you COPY the launchers into a course tests folder:
-#          cp -R scripts tests/MyPaxos
-#          echo "$PWD/.build/release/paxos" > tests/MyPaxos/.paxos-bin
+#      relative to that folder). scripts/install-launchers.sh writes it when it copies the launchers
+#      into a course tests folder.
 #   3. An executable named `paxos` in the launchers' folder (a binary copied next to them).
 #   4. ../.build/release/paxos relative to the launchers' folder (the repository's release build).
 #   5. `paxos` on PATH.
