@@ -3,11 +3,13 @@ import PackageDescription
 
 let package = Package(
     name: "paxos",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "paxos", targets: ["paxos"]),
         .executable(name: "paxos-bench", targets: ["paxos-bench"]),
         .library(name: "PaxosCore", targets: ["PaxosCore"]),
+        // The broadcast as a library: every role in-process, a client's submit, a learner's deliveries.
+        .library(name: "Paxos", targets: ["Paxos"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -18,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // The protocol's vocabulary (ballots, instances, messages) and its one binary encoding.
@@ -45,6 +48,16 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
+        // The library applications embed: each role a swift-service-lifecycle Service, a client whose
+        // submit returns once decided, a learner's deliveries as an AsyncSequence resumable from a cursor.
+        .target(name: "Paxos", dependencies: [
+            "PaxosCore", "PaxosNode", "PaxosStore", "PaxosTransport",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "DequeModule", package: "swift-collections"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         // What both executables' command lines share: role arguments, one-line errors, standard input and output.
         .target(name: "PaxosCommandLine", dependencies: [
@@ -87,6 +100,10 @@ let package = Package(
                           // A single-threaded tool over C stdio and signal handlers.
                           swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "PaxosCoreTests", dependencies: ["PaxosCore", "PaxosNode", "PaxosTesting"]),
+        .testTarget(name: "PaxosTests", dependencies: [
+            "Paxos",
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         .testTarget(name: "PaxosCommandLineTests", dependencies: ["PaxosCommandLine"]),
         .testTarget(name: "PaxosCheckTests", dependencies: ["PaxosCheck", "PaxosCore", "PaxosStore"]),
         .testTarget(name: "PaxosTestingTests", dependencies: ["PaxosTesting", "PaxosCore", "PaxosNode", "PaxosStore"]),

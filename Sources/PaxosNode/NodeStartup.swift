@@ -46,6 +46,25 @@ public struct NodeStartup: Sendable {
                     startedAt: UInt64(max(Date().timeIntervalSince1970 * 1000, 0)))
     }
 
+    /// A node that an application runs in-process (the `Paxos` library): the configuration is built in code
+    /// or was read once, `key` stands for PAXOS_KEY or the config's `key` line, and logs go to `logger`.
+    public init(role: Role, id: UInt32, config: ClusterConfig, stateDirectory: String, logger: Logger, key: String? = nil) throws {
+        guard id >= 1 else { throw StartupError("the id must be 1 or more") }
+        if let key, key.utf8.count < 16 { throw StartupError("the key must be at least 16 characters") }
+        if role == .acceptor && Int(id) > config.settings.acceptorCount {
+            throw StartupError("acceptor id \(id) is beyond acceptor-count \(config.settings.acceptorCount)")
+        }
+        self.role = role
+        self.id = id
+        configPath = ""
+        self.config = config
+        environmentKey = key
+        self.stateDirectory = stateDirectory
+        self.logger = logger
+        me = Sender(role: role, id: id, incarnation: UInt32.random(in: 1 ... .max),
+                    startedAt: UInt64(max(Date().timeIntervalSince1970 * 1000, 0)))
+    }
+
     public var header: Wire.Header { Wire.Header(fingerprint: config.settings.fingerprint, sender: me) }
     public var admission: Paxos.Admission { Paxos.Admission(me: me, fingerprint: config.settings.fingerprint) }
 

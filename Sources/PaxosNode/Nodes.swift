@@ -396,9 +396,17 @@ public final class ClientNode: Node {
 
     public func closeInput() { client.closeInput() }
 
+    /// Told of every `chosen` message for this client's run: the ids of its values the leader reports decided
+    /// (again, for a repeated report). An embedding application's client answers its submitters with it.
+    public var onDecided: (([SubmissionID]) -> Void)?
+
     public func receive(_ datagram: [UInt8]) {
         guard let message = gate.open(datagram, counters: &counters) else { return }
         sends.append(contentsOf: client.on(message).send)
+        if let onDecided, case .chosen(let ids) = message {
+            let mine = ids.filter { $0.client == client.id && $0.incarnation == client.incarnation }
+            if !mine.isEmpty { onDecided(mine) }
+        }
     }
 
     public func tick(now: UInt64) { sends.append(contentsOf: client.tick(now: now).send) }

@@ -153,6 +153,16 @@ public final class NodeRuntime: @unchecked Sendable {
         }
     }
 
+    /// Runs `body` on the loop with the node this runtime runs, then ends the burst; nothing before ``run(_:role:)``
+    /// has its node (an embedded client hands its submitters' values to its node so).
+    public func withNode(_ body: @escaping @Sendable (any Node) -> Void) {
+        eventLoop.execute { [unowned self] in
+            guard let node = self.node else { return }
+            body(node)
+            self.endOfBurst()
+        }
+    }
+
     /// Stops the node (callable from any thread).
     public func stop(_ reason: StopReason) {
         eventLoop.execute { [unowned self] in self.finish(reason) }

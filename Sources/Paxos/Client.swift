@@ -1,0 +1,271 @@
+import Logging
+import NIOCore
+import PaxosCore
+import PaxosNode
+import ServiceLifecycle
+import Synchronization
+
+/// A client run in-process: ``submit(_:timeout:)`` hands a value to the cluster and returns once it is decided.
+///
+/// ```swift
+/// let client = Client(id: 1, configuration: configuration)
+/// // in one task (or a ServiceGroup):
+/// try await client.run()
+/// // in any number of others, concurrently:
+/// let id = try await client.submit(Array("hello".utf8))
+/// ```
+///
+/// Values submitted from concurrent tasks are sent together (one datagram holds many), at most the cluster's
+/// `client-window` undecided at once; the rest wait in this process in the order they came. The client
+/// resubmits a value until the leader reports it decided, so a lost datagram or a leader change only delays
+/// it; every learner delivers each value exactly once.
+///
+/// Its id shares one namespace with the `paxos client` processes of the cluster: two clients running at once
+/// never share one (the older one would stop).
+public final class Client: Service, Sendable {
+    public let id: UInt32
+    public let configuration: PaxosConfiguration
+    /// How long ``submit(_:timeout:)`` waits for a decision unless told otherwise.
+    public let defaultTimeout: Duration
+
+    struct Waiter {
+        var continuation: CheckedContinuation<SubmissionID, any Error>
+        var timeout: Duration
+        /// Its value's sequence number once handed to the node.
+        var sequence: UInt64?
+    }
+
+    enum Phase {
+        case idle
+        case running(NodeRuntime)
+        case stopped
+    }
+
+    struct State {
+        var phase = Phase.idle
+        var incarnation: UInt64 = 0
+        var nextSequence: UInt64 = 1
+        var nextToken: UInt64 = 0
+        var waiters: [UInt64: Waiter] = [:]
+        /// Sequence number to the waiter's token.
+        var tokens: [UInt64: UInt64] = [:]
+        /// Values submitted and not yet handed to the node, with their waiters' tokens.
+        var queue: [(token: UInt64, value: [UInt8])] = []
+        var drainScheduled = false
+        /// What the node heard from a process with other cluster settings, if anything.
+        var mismatch: String?
+    }
+
+    private let state = Mutex(State())
+
+    public init(id: UInt32, configuration: PaxosConfiguration, defaultTimeout: Duration = .seconds(30)) {
+        self.id = id
+        self.configuration = configuration
+        self.defaultTimeout = defaultTimeout
+    }
+
+    /// The largest value ``submit(_:timeout:)`` accepts, in bytes (``PaxosConfiguration/maximumValueBytes``).
+    public var maximumValueBytes: Int { configuration.maximumValueBytes }
+
+    /// Runs the client until its task is cancelled or its `ServiceGroup` shuts down gracefully. Submissions
+    /// made before it starts wait for it; those still waiting when it stops throw ``PaxosError/clientNotRunning``.
+    /// It may run again afterwards (as a new incarnation: values are numbered afresh).
+    public func run() async throws {
+        let startup = try configuration.startup(.client, id)
+        defer { stopped() }
+        try await NodeHost.run(startup, configuration: configuration) { [self] startup, runtime, _ in
+            let incarnation = UInt64.random(in: .min ... .max)
+            let core = PaxosCore.Paxos.Client(id: startup.id, incarnation: incarnation, settings: startup.config.settings)
+            let notify = startup.notify
+            let inner = ClientNode(client: core, outbox: runtime.outbox, admission: startup.admission, notify: { [self] notice in
+                notify(notice)
+                noticed(notice)
+            })
+            inner.onDecided = { [self] ids in decided(ids) }
+            let node = EmbeddedClientNode(inner: inner, owner: self, eventLoop: runtime.eventLoop)
+            started(runtime, incarnation: incarnation)
+            return .init(node: node, close: {})
+        }
+    }
+
+    /// Submits `value` and returns once the cluster decided it, with the id it was submitted under.
+    ///
+    /// The position at which learners deliver it is not known here (the leader reports decisions by id, and
+    /// a learner numbers the values it delivers); an application that needs it finds its value in its
+    /// learner's ``Learner/deliveries(after:)``.
+    ///
+    /// - Parameters:
+    ///   - value: the bytes to broadcast, at most ``maximumValueBytes``.
+    ///   - timeout: how long to wait once the value is sent (``defaultTimeout`` if nil).
+    /// - Throws: ``PaxosError/valueTooLarge(size:limit:)`` (nothing sent);
+    ///   ``PaxosError/noQuorumReachable(_:)`` or ``PaxosError/configurationMismatch(_:_:)`` when the timeout
+    ///   passes; ``PaxosError/cancelled(_:)`` when the task is cancelled; ``PaxosError/clientNotRunning``.
+    ///   A value whose wait ended with an id may still be decided later: the client keeps it until then.
+    @discardableResult
+    public func submit(_ value: [UInt8], timeout: Duration? = nil) async throws(PaxosError) -> SubmissionID {
+        let limit = maximumValueBytes
+        guard value.count <= limit else { throw .valueTooLarge(size: value.count, limit: limit) }
+        let timeout = timeout ?? defaultTimeout
+        let token = state.withLock { s in
+            s.nextToken += 1
+            return s.nextToken
+        }
+        do {
+            return try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<SubmissionID, any Error>) in
+                    let (runtime, refusal) = state.withLock { s -> (NodeRuntime?, PaxosError?) in
+                        // Checked under the lock the cancellation handler takes: cancelled either before (seen
+                        // here) or after the waiter is registered (then the handler finds it).
+                        if Task.isCancelled { return (nil, .cancelled(nil)) }
+                        if case .stopped = s.phase { return (nil, .clientNotRunning) }
+                        s.waiters[token] = Waiter(continuation: continuation, timeout: timeout)
+                        s.queue.append((token, value))
+                        guard case .running(let runtime) = s.phase, !s.drainScheduled else { return (nil, nil) }
+                        s.drainScheduled = true
+                        return (runtime, nil)
+                    }
+                    if let refusal { continuation.resume(throwing: refusal) }
+                    runtime?.withNode { node in (node as? EmbeddedClientNode)?.drain() }
+                }
+            } onCancel: {
+                fail(token) { id in .cancelled(id) }
+            }
+        } catch let error as PaxosError {
+            throw error
+        } catch {
+            throw .cancelled(nil)
+        }
+    }
+
+    /// Submits the UTF-8 bytes of `value` (see ``submit(_:timeout:)``).
+    @discardableResult
+    public func submit(_ value: String, timeout: Duration? = nil) async throws(PaxosError) -> SubmissionID {
+        try await submit(Array(value.utf8), timeout: timeout)
+    }
+
+    // MARK: on the node's loop
+
+    private func started(_ runtime: NodeRuntime, incarnation: UInt64) {
+        state.withLock { s in
+            s.phase = .running(runtime)
+            s.incarnation = incarnation
+            s.nextSequence = 1
+            s.tokens = [:]
+            s.mismatch = nil
+            // What waits is handed over on the node's first tick.
+            s.drainScheduled = false
+        }
+    }
+
+    private func stopped() {
+        let waiters = state.withLock { s in
+            s.phase = .stopped
+            s.queue = []
+            s.tokens = [:]
+            s.drainScheduled = false
+            defer { s.waiters = [:] }
+            return Array(s.waiters.values)
+        }
+        for w in waiters { w.continuation.resume(throwing: PaxosError.clientNotRunning) }
+    }
+
+    /// The values waiting to be sent, numbered as the node will number them, with their timeouts.
+    fileprivate func takeQueue() -> (values: [[UInt8]], timers: [(token: UInt64, timeout: Duration)]) {
+        state.withLock { s in
+            s.drainScheduled = false
+            guard !s.queue.isEmpty else { return ([], []) }
+            var values: [[UInt8]] = []
+            var timers: [(UInt64, Duration)] = []
+            values.reserveCapacity(s.queue.count)
+            for (token, value) in s.queue {
+                // Cancelled before it was sent: never sent.
+                guard var waiter = s.waiters[token] else { continue }
+                let sequence = s.nextSequence
+                s.nextSequence += 1
+                waiter.sequence = sequence
+                s.waiters[token] = waiter
+                s.tokens[sequence] = token
+                values.append(value)
+                timers.append((token, waiter.timeout))
+            }
+            s.queue.removeAll(keepingCapacity: true)
+            return (values, timers)
+        }
+    }
+
+    private func decided(_ ids: [SubmissionID]) {
+        let done = state.withLock { s -> [(Waiter, SubmissionID)] in
+            var done: [(Waiter, SubmissionID)] = []
+            for id in ids {
+                guard let token = s.tokens.removeValue(forKey: id.sequence),
+                      let waiter = s.waiters.removeValue(forKey: token) else { continue }
+                done.append((waiter, id))
+            }
+            return done
+        }
+        for (waiter, id) in done { waiter.continuation.resume(returning: id) }
+    }
+
+    fileprivate func timedOut(_ token: UInt64) {
+        fail(token) { [self] id in
+            guard let id else { return .clientNotRunning }
+            return state.withLock { $0.mismatch }.map { .configurationMismatch($0, id) } ?? .noQuorumReachable(id)
+        }
+    }
+
+    private func fail(_ token: UInt64, _ error: (SubmissionID?) -> PaxosError) {
+        let found = state.withLock { s -> (Waiter, SubmissionID?)? in
+            guard let waiter = s.waiters.removeValue(forKey: token) else { return nil }
+            let id = waiter.sequence.map { SubmissionID(client: self.id, incarnation: s.incarnation, sequence: $0) }
+            return (waiter, id)
+        }
+        guard let (waiter, id) = found else { return }
+        waiter.continuation.resume(throwing: error(id))
+    }
+
+    private func noticed(_ notice: NodeNotice) {
+        guard case .foreignCluster(let sender, let theirs, let ours) = notice else { return }
+        state.withLock { s in
+            s.mismatch = "heard only \(sender.role) \(sender.id) of another cluster configuration: it runs with \(theirs), this client with \(ours); every process of a cluster needs the same acceptor-count and learner-count"
+        }
+    }
+}
+
+/// The shells' client node, fed by the application's submitters: what they submitted is handed to it on its
+/// loop, at once when a submitter asks (``NodeRuntime/withNode(_:)``) and at every tick besides.
+final class EmbeddedClientNode: Node {
+    let inner: ClientNode
+    let owner: Client
+    let eventLoop: any EventLoop
+
+    init(inner: ClientNode, owner: Client, eventLoop: any EventLoop) {
+        self.inner = inner
+        self.owner = owner
+        self.eventLoop = eventLoop
+    }
+
+    func drain() {
+        let (values, timers) = owner.takeQueue()
+        guard !values.isEmpty else { return }
+        inner.submit(values)
+        let now = NIODeadline.now()
+        for (token, timeout) in timers {
+            let (seconds, attoseconds) = timeout.components
+            let nanoseconds = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+            eventLoop.scheduleTask(deadline: now + .nanoseconds(nanoseconds)) { [owner] in owner.timedOut(token) }
+        }
+    }
+
+    var counters: NodeCounters { inner.counters }
+    func receive(_ datagram: [UInt8]) { inner.receive(datagram) }
+    func tick(now: UInt64) {
+        drain()
+        inner.tick(now: now)
+    }
+    func endOfBurst() throws { try inner.endOfBurst() }
+    var progress: NodeProgress { inner.progress }
+    var logger: Logger? {
+        get { inner.logger }
+        set { inner.logger = newValue }
+    }
+}

@@ -1,0 +1,270 @@
+import Foundation
+import Logging
+@testable import Paxos
+import ServiceLifecycle
+import Testing
+
+/// A cluster of the library's roles in this process, over loopback multicast on a private group and free ports,
+/// with its state in a temporary folder.
+struct TestCluster {
+    let configuration: PaxosConfiguration
+    let directory: String
+
+    init(acceptorCount: Int = 3, learnerCount: Int = 1, tickMilliseconds: Int = 5) throws {
+        var cluster = try ClusterConfig.privateLoopback()
+        cluster.settings.acceptorCount = acceptorCount
+        cluster.settings.learnerCount = learnerCount
+        cluster.tickMilliseconds = tickMilliseconds
+        cluster.synchronous = .normal
+        directory = NSTemporaryDirectory() + "paxos-embed-\(UUID().uuidString)"
+        var logger = Logger(label: "paxos-test")
+        logger.logLevel = .warning
+        configuration = PaxosConfiguration(cluster: cluster, stateDirectory: directory, logger: logger)
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: directory) }
+}
+
+/// Every value exactly once, at positions 1, 2, 3... without a gap.
+func expectOneOrder(_ deliveries: [Delivery], values: Set<[UInt8]>) {
+    #expect(deliveries.map(\.position) == Array(1...UInt64(deliveries.count)))
+    #expect(deliveries.count == values.count)
+    #expect(Set(deliveries.map(\.value)) == values)
+}
+
+@Suite(.serialized) struct EmbeddedClusterTests {
+    @Test func tenThousandValuesFromEightTasksInOneOrder() async throws {
+        let test = try TestCluster(learnerCount: 2)
+        defer { test.remove() }
+        let c = test.configuration
+        let learners = [Learner(id: 1, configuration: c), Learner(id: 2, configuration: c)]
+        let client = Client(id: 1, configuration: c, defaultTimeout: .seconds(120))
+        let perTask = 1_250, tasks = 8
+        let all = Set((0..<tasks).flatMap { t in (0..<perTask).map { Array("t\(t)-v\($0)".utf8) } })
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for id in 1...3 { group.addTask { try await Acceptor(id: UInt32(id), configuration: c).run() } }
+            group.addTask { try await Proposer(id: 1, configuration: c).run() }
+            for learner in learners { group.addTask { try await learner.run() } }
+            group.addTask { try await client.run() }
+
+            let received = try await withThrowingTaskGroup(of: [Delivery].self) { readers in
+                for learner in learners {
+                    readers.addTask {
+                        var out: [Delivery] = []
+                        for try await d in learner.deliveries(after: 0) {
+                            out.append(d)
+                            if out.count == all.count { break }
+                        }
+                        return out
+                    }
+                }
+                try await withThrowingTaskGroup(of: Void.self) { submitters in
+                    for t in 0..<tasks {
+                        submitters.addTask {
+                            for v in 0..<perTask { try await client.submit(Array("t\(t)-v\(v)".utf8)) }
+                        }
+                    }
+                    try await submitters.waitForAll()
+                }
+                return try await readers.reduce(into: []) { $0.append($1) }
+            }
+            group.cancelAll()
+            #expect(received.count == 2)
+            expectOneOrder(received[0], values: all)
+            #expect(received[0] == received[1])
+        }
+    }
+
+    @Test func resumesFromTheApplicationsCursorAfterARestart() async throws {
+        let test = try TestCluster()
+        defer { test.remove() }
+        let c = test.configuration
+        let client = Client(id: 1, configuration: c)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for id in 1...3 { group.addTask { try await Acceptor(id: UInt32(id), configuration: c).run() } }
+            group.addTask { try await Proposer(id: 1, configuration: c).run() }
+            group.addTask { try await client.run() }
+
+            // First run: the application applies 30 of the 50 values delivered, then the learner stops.
+            var cursor: UInt64 = 0
+            var applied: [[UInt8]] = []
+            let first = Learner(id: 1, configuration: c)
+            let firstRun = Task { try await first.run() }
+            for v in 0..<50 { try await client.submit("a\(v)") }
+            for try await d in first.deliveries(after: cursor) {
+                applied.append(d.value)
+                cursor = d.position
+                if cursor == 30 { break }
+            }
+            firstRun.cancel()
+            try await firstRun.value
+
+            // While it is down, 50 more are decided; a new learner on the same state resumes after the cursor.
+            for v in 0..<50 { try await client.submit("b\(v)") }
+            let second = Learner(id: 1, configuration: c)
+            group.addTask { try await second.run() }
+            for try await d in second.deliveries(after: cursor) {
+                #expect(d.position == cursor + 1)
+                applied.append(d.value)
+                cursor = d.position
+                if cursor == 100 { break }
+            }
+            group.cancelAll()
+            #expect(applied == (0..<50).map { Array("a\($0)".utf8) } + (0..<50).map { Array("b\($0)".utf8) })
+        }
+    }
+
+    @Test func aSlowConsumerHoldsABoundedBufferAndMissesNothing() async throws {
+        let test = try TestCluster()
+        defer { test.remove() }
+        let c = test.configuration
+        let learner = Learner(id: 1, configuration: c, bufferCapacity: 16)
+        let client = Client(id: 1, configuration: c)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for id in 1...3 { group.addTask { try await Acceptor(id: UInt32(id), configuration: c).run() } }
+            group.addTask { try await Proposer(id: 1, configuration: c).run() }
+            group.addTask { try await learner.run() }
+            group.addTask { try await client.run() }
+            let sequence = learner.deliveries(after: 0)
+            var iterator = sequence.makeAsyncIterator()
+            let values = (0..<2_000).map { Array("slow-\($0)".utf8) }
+            try await client.submit(Array("first".utf8))
+            try await withThrowingTaskGroup(of: Void.self) { submitters in
+                for chunk in stride(from: 0, to: values.count, by: 250) {
+                    submitters.addTask { for v in values[chunk..<(chunk + 250)] { try await client.submit(v) } }
+                }
+                try await submitters.waitForAll()
+            }
+            while learner.deliveredThrough < 2_001 { try await Task.sleep(for: .milliseconds(10)) }
+            // The consumer has not read one value yet: at most 16 of the 2,001 are held in memory.
+            #expect(learner.feed.buffered(iterator.subscription) <= 16)
+            var rest: [Delivery] = []
+            while rest.count < 2_001, let d = try await iterator.next() { rest.append(d) }
+            expectOneOrder(rest, values: Set(values + [Array("first".utf8)]))
+            group.cancelAll()
+        }
+    }
+
+    @Test func valueTooLargeIsRefusedAndTheLargestFits() async throws {
+        let test = try TestCluster()
+        defer { test.remove() }
+        let c = test.configuration
+        let client = Client(id: 1, configuration: c)
+        let limit = client.maximumValueBytes
+        #expect(limit > 1_000 && limit < c.cluster.settings.maxBatchBytes)
+        await #expect(throws: PaxosError.valueTooLarge(size: limit + 1, limit: limit)) {
+            try await client.submit([UInt8](repeating: 7, count: limit + 1))
+        }
+        let learner = Learner(id: 1, configuration: c)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for id in 1...3 { group.addTask { try await Acceptor(id: UInt32(id), configuration: c).run() } }
+            group.addTask { try await Proposer(id: 1, configuration: c).run() }
+            group.addTask { try await learner.run() }
+            group.addTask { try await client.run() }
+            let largest = [UInt8](repeating: 9, count: limit)
+            try await client.submit(largest)
+            for try await d in learner.deliveries() {
+                #expect(d.value == largest)
+                break
+            }
+            group.cancelAll()
+        }
+    }
+
+    @Test func timesOutWithoutAQuorumAndNamesAConfigurationMismatch() async throws {
+        let test = try TestCluster()
+        defer { test.remove() }
+        let c = test.configuration
+        let client = Client(id: 1, configuration: c)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            // One acceptor of three: the proposer can never be elected.
+            group.addTask { try await Acceptor(id: 1, configuration: c).run() }
+            group.addTask { try await Proposer(id: 1, configuration: c).run() }
+            group.addTask { try await client.run() }
+            do {
+                try await client.submit("never", timeout: .milliseconds(300))
+                Issue.record("decided without a quorum")
+            } catch {
+                guard case .noQuorumReachable(let id)? = error as? PaxosError else { throw error }
+                #expect(id.client == 1 && id.sequence == 1)
+            }
+            group.cancelAll()
+        }
+
+        // A client configured for five acceptors, beside a three-acceptor cluster whose own client submits:
+        // it hears the cluster's decisions, of another configuration, and says so when its value times out.
+        var other = c
+        other.cluster.settings.acceptorCount = 5
+        let foreign = Client(id: 2, configuration: other)
+        let native = Client(id: 3, configuration: c)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for id in 1...3 { group.addTask { try await Acceptor(id: UInt32(id), configuration: c).run() } }
+            group.addTask { try await Proposer(id: 1, configuration: c).run() }
+            group.addTask { try await foreign.run() }
+            group.addTask { try await native.run() }
+            async let nativeValues: Void = {
+                try await Task.sleep(for: .milliseconds(300))
+                for v in 0..<5 { try await native.submit("native \(v)") }
+            }()
+            do {
+                try await foreign.submit("mismatch", timeout: .seconds(2))
+                Issue.record("decided across configurations")
+            } catch {
+                guard case .configurationMismatch(let why, _)? = error as? PaxosError else { throw error }
+                #expect(why.contains("acceptor-count"))
+            }
+            try await nativeValues
+            group.cancelAll()
+        }
+    }
+
+    @Test func cancellingASubmissionEndsItsWait() async throws {
+        let test = try TestCluster()
+        defer { test.remove() }
+        let c = test.configuration
+        let client = Client(id: 1, configuration: c)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await client.run() }
+            // Nothing but the client runs: the value is sent and waits until its task is cancelled.
+            let waiting = Task { try await client.submit("stuck", timeout: .seconds(600)) }
+            try await Task.sleep(for: .milliseconds(200))
+            waiting.cancel()
+            let result = await waiting.result
+            guard case .failure(let error) = result, case .cancelled(let id)? = error as? PaxosError else {
+                Issue.record("expected a cancellation, got \(result)")
+                group.cancelAll()
+                return
+            }
+            #expect(id?.sequence == 1)
+            group.cancelAll()
+        }
+        // A stopped client refuses at once.
+        await #expect(throws: PaxosError.clientNotRunning) { try await client.submit("late") }
+    }
+
+    @Test func runsInAServiceGroupAndStopsWithIt() async throws {
+        let test = try TestCluster()
+        defer { test.remove() }
+        let c = test.configuration
+        let learner = Learner(id: 1, configuration: c)
+        let client = Client(id: 1, configuration: c)
+        let services: [any Service] = [Acceptor(id: 1, configuration: c), Acceptor(id: 2, configuration: c),
+                                       Acceptor(id: 3, configuration: c), Proposer(id: 1, configuration: c), learner, client]
+        let group = ServiceGroup(services: services, logger: c.logger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            try await client.submit("through a service group")
+            for try await d in learner.deliveries() {
+                #expect(d == Delivery(position: 1, value: Array("through a service group".utf8)))
+                break
+            }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        // Every role's state is unlocked again: they can run anew (an acceptor starts and stops).
+        let again = Task { try await Acceptor(id: 1, configuration: c).run() }
+        try await Task.sleep(for: .milliseconds(100))
+        again.cancel()
+        try await again.value
+    }
+}
