@@ -74,7 +74,7 @@ let package = Package(
         // The benchmark: paced clients and learners with latency logs, reports, machine limits, and the runs
         // themselves (scripts/bench.sh only makes the network namespace).
         .executableTarget(name: "paxos-bench", dependencies: [
-            "PaxosCore", "PaxosStore", "PaxosNode", "PaxosCommandLine", "CSQLite",
+            "PaxosCore", "PaxosStore", "PaxosNode", "PaxosCommandLine", "CSQLite", "Paxos",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),

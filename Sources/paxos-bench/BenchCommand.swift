@@ -20,7 +20,7 @@ struct BenchCommand: ParsableCommand {
         subcommands: [RunCommand.self, MemoryCommand.self, HistoryCommand.self,
                       BenchClientCommand.self, BenchLearnerCommand.self, BenchReportCommand.self,
                       SummaryCommand.self, PlotCommand.self,
-                      BenchMulticastCommand.self, SQLiteLimitCommand.self, FsyncCommand.self])
+                      BenchMulticastCommand.self, SQLiteLimitCommand.self, FsyncCommand.self, ApiBenchCommand.self])
 
     static func main() {
         if let first = CommandLine.arguments.dropFirst().first, first == "client" || first == "learner" {

@@ -1,0 +1,76 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Paxos
+import Synchronization
+
+/// `paxos-bench api <id> <config> -n N --tasks T`: the same work as a `paxos client` fed N lines and a
+/// `paxos learner` printing them, through the library in this one process: a `Learner` and a `Client`, N
+/// values submitted from T concurrent tasks; prints the time from the first submission until the learner
+/// delivered the N-th value (scripts/bench-api.sh compares it with the process path).
+struct ApiBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "api", abstract: "Throughput through the Paxos library: an in-process learner and client.")
+    @Argument(help: "The learner's and the client's id.") var id: UInt32
+    @Argument(help: "The cluster configuration file.") var config: String
+    @Option(name: .short, help: "Values to submit.") var n = 100_000
+    @Option(help: "Concurrent submitting tasks.") var tasks = 8
+    @Option(help: "Folder of the learner's state (default: the config's).") var state: String?
+
+    func run() throws {
+        let outcome = Mutex<Result<String, any Error>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        let (id, config, n, tasks, state) = (id, config, n, tasks, state)
+        Task.detached {
+            let result: Result<String, any Error>
+            do {
+                result = .success(try await Self.measure(id: id, config: config, n: n, tasks: tasks, state: state))
+            } catch {
+                result = .failure(error)
+            }
+            outcome.withLock { $0 = result }
+            done.signal()
+        }
+        done.wait()
+        print(try outcome.withLock { $0! }.get())
+    }
+
+    static func measure(id: UInt32, config: String, n: Int, tasks: Int, state: String?) async throws -> String {
+        var logger = Logger(label: "paxos-bench.api")
+        logger.logLevel = .warning
+        let configuration = try PaxosConfiguration(contentsOf: config, stateDirectory: state, logger: logger)
+        let learner = Learner(id: id, configuration: configuration)
+        let client = Client(id: id, configuration: configuration, defaultTimeout: .seconds(600))
+        return try await withThrowingTaskGroup(of: Void.self) { roles in
+            roles.addTask { try await learner.run() }
+            roles.addTask { try await client.run() }
+            // The learner's own history first (its position when it starts), then the clock.
+            while learner.deliveredThrough == 0 && !FileManager.default.fileExists(atPath: "\(configuration.stateDirectory)/learner-\(id).status") {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            try await Task.sleep(for: .milliseconds(200))
+            let start = learner.deliveredThrough
+            let began = ContinuousClock.now
+            async let delivered: Void = {
+                var count = 0
+                for try await _ in learner.deliveries(after: start) {
+                    count += 1
+                    if count == n { return }
+                }
+            }()
+            try await withThrowingTaskGroup(of: Void.self) { submitters in
+                for t in 0..<tasks {
+                    submitters.addTask {
+                        for v in stride(from: t, to: n, by: tasks) { try await client.submit("\(v + 1)") }
+                    }
+                }
+                try await submitters.waitForAll()
+            }
+            try await delivered
+            let elapsed = ContinuousClock.now - began
+            roles.cancelAll()
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            return String(format: "api: %d values from %d tasks in %.2f s: %.0f values/s", n, tasks, seconds, Double(n) / seconds)
+        }
+    }
+}
