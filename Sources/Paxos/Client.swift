@@ -73,7 +73,10 @@ public final class Client: Service, Sendable {
     public func run() async throws {
         let startup = try configuration.startup(.client, id)
         defer { stopped() }
-        try await NodeHost.run(startup, configuration: configuration) { [self] startup, runtime, _ in
+        try await NodeHost.run(startup, configuration: configuration, stopping: { [self] in
+            // No submitter may reach the node's loop once it shuts down.
+            state.withLock { $0.phase = .stopped }
+        }) { [self] startup, runtime, _ in
             let incarnation = UInt64.random(in: .min ... .max)
             let core = PaxosCore.Paxos.Client(id: startup.id, incarnation: incarnation, settings: startup.config.settings)
             let notify = startup.notify

@@ -33,13 +33,21 @@ enum NodeHost {
             if stop { runtime.stop(.signal(SIGTERM)) }
         }
 
-        /// Stops the node as SIGTERM does; before it runs, it stops as soon as it starts.
+        /// Stops the node as SIGTERM does; before it runs, it stops as soon as it starts; once it stopped,
+        /// nothing (its loop is gone).
         func stop() {
-            let runtime = state.withLock { s in
+            state.withLock { s in
                 s.stopRequested = true
-                return s.runtime
+                s.runtime?.stop(.signal(SIGTERM))
             }
-            runtime?.stop(.signal(SIGTERM))
+        }
+
+        /// The node stopped: called on its loop, before the loop shuts down.
+        func detach() {
+            state.withLock { s in
+                s.runtime = nil
+                s.stopRequested = true
+            }
         }
 
         var runtime: NodeRuntime? { state.withLock { $0.runtime } }
@@ -48,12 +56,14 @@ enum NodeHost {
     /// Locks the role's state, assembles its node on a thread of its own and runs it there until it stops.
     /// `assemble` gets the startup, the runtime and the SQLite file's path.
     static func run(_ startup: NodeStartup, configuration: PaxosConfiguration, handle: Handle = Handle(),
+                    stopping: (@Sendable () -> Void)? = nil,
                     assemble: @escaping @Sendable (NodeStartup, NodeRuntime, String) throws -> Assembled) async throws(PaxosError) {
         let result: Result<StopReason, PaxosError> = await withGracefulShutdownHandler {
             await withTaskCancellationHandler {
                 await withCheckedContinuation { (continuation: CheckedContinuation<Result<StopReason, PaxosError>, Never>) in
                     let thread = Thread {
-                        continuation.resume(returning: runBlocking(startup, configuration: configuration, handle: handle, assemble: assemble))
+                        continuation.resume(returning: runBlocking(startup, configuration: configuration, handle: handle,
+                                                                   stopping: stopping, assemble: assemble))
                     }
                     thread.name = "paxos \(startup.role.rawValue) \(startup.id)"
                     thread.start()
@@ -69,7 +79,7 @@ enum NodeHost {
     }
 
     private static func runBlocking(_ startup: NodeStartup, configuration: PaxosConfiguration, handle: Handle,
-                                    assemble: (NodeStartup, NodeRuntime, String) throws -> Assembled) -> Result<StopReason, PaxosError> {
+                                    stopping: (@Sendable () -> Void)?, assemble: (NodeStartup, NodeRuntime, String) throws -> Assembled) -> Result<StopReason, PaxosError> {
         let lock: StateLock
         do {
             lock = try StateLock(directory: startup.stateDirectory, name: "\(startup.role.rawValue)-\(startup.id)")
@@ -87,12 +97,20 @@ enum NodeHost {
         defer { assembled.close() }
         let node = assembled.node
         if startup.logger.logLevel <= .debug { node.logger = startup.logger }
-        report(startup, configuration: configuration, runtime: runtime)
+        report(startup, configuration: configuration, runtime: runtime) { running in
+            // The runtime reports once more when it stops, on its loop, before the loop shuts down.
+            if !running {
+                handle.detach()
+                stopping?()
+            }
+        }
         handle.attach(runtime)
         let reason: StopReason
         do {
             reason = try runtime.run(node, role: startup.role)
         } catch {
+            handle.detach()
+            stopping?()
             return .failure(.startFailed("\(startup.role.rawValue) \(startup.id): cannot open multicast sockets: \(error)"))
         }
         let c = node.counters
@@ -103,11 +121,13 @@ enum NodeHost {
     }
 
     /// The node's counters through swift-metrics (the application's `MetricsSystem`), and its status file.
-    private static func report(_ startup: NodeStartup, configuration: PaxosConfiguration, runtime: NodeRuntime) {
+    private static func report(_ startup: NodeStartup, configuration: PaxosConfiguration, runtime: NodeRuntime,
+                               running: @escaping (Bool) -> Void) {
         let metrics = EmbeddedMetrics(role: startup.role, id: startup.id)
         let statusPath = configuration.writesStatusFiles ? "\(startup.stateDirectory)/\(startup.role.rawValue)-\(startup.id).status" : nil
         let role = startup.role.rawValue, id = startup.id, pid = getpid()
         runtime.onStatus = { report in
+            running(report.running)
             metrics.update(report)
             if let statusPath {
                 StatusFile.write(StatusFile.render(role: role, id: id, pid: pid, now: Date().timeIntervalSince1970, report: report),
