@@ -63,14 +63,9 @@ public struct PaxosConfiguration: Sendable {
         self.init(cluster: cluster, stateDirectory: stateDirectory ?? cluster.stateFolder(configPath: path), logger: logger)
     }
 
-    /// The largest value a client of this cluster can submit, in bytes: a value travels whole in one datagram
-    /// and is decided in one instance, so it must fit the `datagram-bytes` and `batch-bytes` settings.
-    public var maximumValueBytes: Int {
-        let budget = min(cluster.settings.maxDatagramBytes - Wire.envelopeAllowance, cluster.settings.maxBatchBytes)
-        // The submission's id and length prefix at their widest (a 5-byte length covers any value).
-        let overhead = Wire.size(of: Submission(id: SubmissionID(client: .max, incarnation: .max, sequence: .max), value: [])) + 4
-        return max(budget - overhead, 0)
-    }
+    /// The largest value a client of this cluster can submit, in bytes: the config's `max-value-bytes`
+    /// (1 MiB by default; a value longer than a datagram travels in fragments).
+    public var maximumValueBytes: Int { cluster.maxValueBytes }
 
     func startup(_ role: Role, _ id: UInt32) throws(PaxosError) -> NodeStartup {
         var logger = logger

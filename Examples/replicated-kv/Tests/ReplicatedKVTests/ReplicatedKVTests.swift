@@ -20,6 +20,7 @@ final class ThreeReplicas: @unchecked Sendable {
         cluster.settings.acceptorCount = 3
         cluster.settings.learnerCount = 3
         cluster.tickMilliseconds = 5
+        cluster.maxValueBytes = 16_000
         directory = NSTemporaryDirectory() + "replicated-kv-\(UUID().uuidString)"
         var logger = Logger(label: "replicated-kv-test")
         logger.logLevel = .warning
