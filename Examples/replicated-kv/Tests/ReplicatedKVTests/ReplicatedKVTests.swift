@@ -112,8 +112,8 @@ final class ThreeReplicas: @unchecked Sendable {
         var quiet = Logger(label: "replicated-kv-http")
         quiet.logLevel = .critical
         let app = Application(router: makeRouter(cluster.replicas[0]),
-                              configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: quiet,
-                              onServerRunning: { channel in PortBox.shared.set(channel.localAddress?.port) })
+                              configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                              onServerRunning: { channel in PortBox.shared.set(channel.localAddress?.port) }, logger: quiet)
         let server = Task { try await app.runService() }
         defer { server.cancel() }
         var port: Int?
