@@ -33,13 +33,15 @@ func expectOneOrder(_ deliveries: [Delivery], values: Set<[UInt8]>) {
 }
 
 @Suite(.serialized) struct EmbeddedClusterTests {
-    @Test func tenThousandValuesFromEightTasksInOneOrder() async throws {
+    /// 2,000 values here (the 10,000 of the issue run in Examples/replicated-kv, through the library by path,
+    /// after this suite: fewer here keeps the load off the timing-sensitive tests that run beside this one).
+    @Test func valuesFromEightTasksInOneOrder() async throws {
         let test = try TestCluster(learnerCount: 2)
         defer { test.remove() }
         let c = test.configuration
         let learners = [Learner(id: 1, configuration: c), Learner(id: 2, configuration: c)]
         let client = Client(id: 1, configuration: c, defaultTimeout: .seconds(120))
-        let perTask = 1_250, tasks = 8
+        let perTask = 250, tasks = 8
         let all = Set((0..<tasks).flatMap { t in (0..<perTask).map { Array("t\(t)-v\($0)".utf8) } })
         try await withThrowingTaskGroup(of: Void.self) { group in
             for id in 1...3 { group.addTask { try await Acceptor(id: UInt32(id), configuration: c).run() } }
