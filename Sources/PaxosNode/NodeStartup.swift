@@ -44,6 +44,11 @@ public struct NodeStartup: Sendable {
         self.logger = logger
         me = Sender(role: role, id: id, incarnation: UInt32.random(in: 1 ... .max),
                     startedAt: UInt64(max(Date().timeIntervalSince1970 * 1000, 0)))
+        // Not refused, unlike an acceptor's: the course's 2025 run.sh starts `-l 3` learners with the four-line
+        // config, and such a learner works as long as the acceptors have not trimmed what it still needs.
+        if role == .learner, config.settings.learnerCount > 0, Int(id) > config.settings.learnerCount {
+            logger.warning("learner id \(id) is beyond learner-count \(config.settings.learnerCount) in \(configPath): the acceptors do not wait for it before they forget decided instances, so once they trim it may be unable to catch up; set 'learner-count \(id)' (or more) in the config of every process")
+        }
     }
 
     /// A node that an application runs in-process (the `Paxos` library): the configuration is built in code

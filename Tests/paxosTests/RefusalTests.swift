@@ -44,6 +44,20 @@ import Testing
                           untouched: scratch.path, environment: environment)
     }
 
+    /// A learner id past learner-count starts (the course's `run.sh -l 3` uses the four-line config) but says at
+    /// once, at warning level, why it may not catch up later and which setting fixes it.
+    @Test func learnerBeyondCountIsWarnedNotRefused() throws {
+        let scratch = try Scratch()
+        let base = 20_000 + Int(getpid() % 10_000) // a group and ports no other test uses
+        let config = ["clients", "proposers", "acceptors", "learners"].enumerated()
+            .map { "\($0.element) 239.255.77.\(1 + $0.offset) \(base + $0.offset)" }.joined(separator: "\n") + "\n"
+        try scratch.write("paxos.conf", Array(config.utf8))
+        let run = try Paxos.run([Paxos.binary, "learner", "3", scratch.path + "/paxos.conf", "--log-level", "warning"], timeout: 1.5)
+        let stderr = String(decoding: run.stderr, as: UTF8.self)
+        #expect(run.timedOut, "it runs: \(stderr)")
+        #expect(stderr.contains("learner id 3 is beyond learner-count 2") && stderr.contains("'learner-count 3'"), "\(stderr)")
+    }
+
     // MARK: the config file: acceptor 1 refuses it without creating paxos-state/ beside it
 
     @Test(arguments: [
