@@ -378,22 +378,8 @@ public final class LiveCluster: @unchecked Sendable {
         for _ in 0..<50 {
             let base = Int.random(in: 20_000...59_990, using: &rng)
             let ports = Array(base..<(base + 4))
-            if ports.allSatisfy(isFree) { return (group, ports) }
+            if ports.allSatisfy(ClusterConfig.isFreeUDPPort) { return (group, ports) }
         }
         throw Failure.noFreePorts
-    }
-
-    /// Whether a UDP socket without SO_REUSEADDR can bind the port on every address (none holds it).
-    static func isFree(_ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr = in_addr(s_addr: INADDR_ANY)
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        } == 0
     }
 }
