@@ -75,6 +75,8 @@ final class HostProcess {
     var status: Int32?
     var selfExit = false
     var hardKill = false
+    /// Killed with -9 on purpose (a crash the test made): its exit is no contract's breach.
+    var crashed = false
 
     init(label: String, log: String) {
         self.label = label
@@ -101,14 +103,51 @@ final class HostProcess {
     }
 }
 
+extension HostProcess {
+    static let grace = 3 // seconds a process gets to exit after SIGTERM
+
+    /// SIGTERM to every process still running, `grace` seconds to exit, then SIGKILL; records every exit
+    /// status. Safe to call again.
+    static func stop(_ processes: [HostProcess]) {
+        var live: [HostProcess] = []
+        for proc in processes where proc.status == nil {
+            if proc.process.isRunning {
+                live.append(proc)
+                proc.signal(SIGTERM)
+            } else {
+                proc.selfExit = true
+            }
+        }
+        let deadline = nowMs() + grace * 1000
+        while nowMs() < deadline && live.contains(where: \.running) { Thread.sleep(forTimeInterval: 0.05) }
+        for proc in live where proc.running {
+            proc.hardKill = true
+            proc.signal(SIGKILL)
+        }
+        for proc in processes { proc.reap() }
+    }
+
+    /// One line per process that broke the contract: SIGTERM -> prompt exit 0; a client exits 0 by itself
+    /// once everything is decided; nothing else exits by itself. A process the test crashed on purpose is
+    /// none of these.
+    static func exitProblems(_ processes: [HostProcess]) -> [String] {
+        processes.compactMap { proc in
+            guard !proc.crashed, let status = proc.status else { return nil }
+            if proc.hardKill { return "\(proc.label) ignored SIGTERM for \(grace)s (killed)" }
+            if status != 0 && proc.selfExit { return "\(proc.label) exited by itself with status \(status)" }
+            if status != 0 { return "\(proc.label) exited with status \(status) after SIGTERM" }
+            if proc.selfExit && !proc.isClient { return "\(proc.label) exited by itself (status 0) before the end" }
+            return nil
+        }
+    }
+}
+
 /// A paxos cluster spread over the hosts of a ``BridgedHosts``, in folder `dir`: host k has host<k>/paxos.conf
 /// (the course's four lines + "interface 10.77.0.k", "ttl 1", "acceptor-count H") and its state in
 /// host<k>/state; it runs acceptor k and learner k (output learn<k>), hosts 1 and 2 also proposer and client 1
 /// and 2 (values<k>, fed through a pipe); stderr to host<k>/<role><k>.log. Every sample of the learners'
 /// counts goes to `timeline`.
 final class HostCluster {
-    static let grace = 3 // seconds a process gets to exit after SIGTERM
-
     let net: BridgedHosts
     let dir: String
     let n: Int
@@ -252,41 +291,14 @@ final class HostCluster {
         }.joined(separator: ", ")
     }
 
-    /// Ends the feeding, then SIGTERM to every process still running, `grace` seconds to exit, then SIGKILL;
-    /// records every exit status. Safe to call again.
+    /// Ends the feeding, then stops every process (``HostProcess/stop(_:)``). Safe to call again.
     func stopAll() {
         for feeder in feeders.values { feeder.stop() }
         feeders = [:]
-        var live: [HostProcess] = []
-        for proc in processes where proc.status == nil {
-            if proc.process.isRunning {
-                live.append(proc)
-                proc.signal(SIGTERM)
-            } else {
-                proc.selfExit = true
-            }
-        }
-        let deadline = nowMs() + Self.grace * 1000
-        while nowMs() < deadline && live.contains(where: \.running) { Thread.sleep(forTimeInterval: 0.1) }
-        for proc in live where proc.running {
-            proc.hardKill = true
-            proc.signal(SIGKILL)
-        }
-        for proc in processes { proc.reap() }
+        HostProcess.stop(processes)
     }
 
-    /// One line per process that broke the contract: SIGTERM -> prompt exit 0; a client exits 0 by itself
-    /// once everything is decided; nothing else exits by itself.
-    func exitProblems() -> [String] {
-        processes.compactMap { proc in
-            guard let status = proc.status else { return nil }
-            if proc.hardKill { return "\(proc.label) ignored SIGTERM for \(Self.grace)s (killed)" }
-            if status != 0 && proc.selfExit { return "\(proc.label) exited by itself with status \(status)" }
-            if status != 0 { return "\(proc.label) exited with status \(status) after SIGTERM" }
-            if proc.selfExit && !proc.isClient { return "\(proc.label) exited by itself (status 0) before the end" }
-            return nil
-        }
-    }
+    func exitProblems() -> [String] { HostProcess.exitProblems(processes) }
 
     /// The course's checks on the finished run: identical outputs, every value proposed, learned, exactly
     /// once, and each learner's database (in its own host's folder) equal to its output.

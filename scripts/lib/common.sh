@@ -25,9 +25,7 @@ is_posint() { [[ $1 =~ ^[0-9]+$ ]] && ((10#$1 > 0)); }
 is_seconds() { [[ $1 =~ ^([0-9]+(\.[0-9]*)?|\.[0-9]+)$ ]]; }
 is_probability() { [[ $1 =~ ^(0(\.[0-9]*)?|1(\.0*)?|\.[0-9]+)$ ]]; }
 is_zero() { [[ $1 =~ ^0*\.?0*$ ]]; }
-sleep_until() { local d=$(($1 - $(now_ms))); ((d <= 0)) || sleep "$((d / 1000)).$(printf %03d $((d % 1000)))"; } # epoch ms
 count_lines() { local n=0; [[ -f $1 ]] && n=$(wc -l <"$1"); echo $((n)); } # 0 if FILE is absent
-joined() { local IFS=$'\x1f' s; s="$*"; echo "${s//$'\x1f'/; }"; }         # ARGS joined by "; "
 
 # parse_opts ARGS...: the caller's OPTS maps an option to "VARIABLE [TEST MESSAGE]" (the option takes a
 # value; TEST is a command that must accept it, else "OPTION MESSAGE", with %s for the value) and FLAGS
@@ -249,19 +247,6 @@ exit_problems() {
     done
 }
 
-forget_procs() { PID_OF=(); STATUS_OF=(); SELF_EXIT=(); HARD_KILL=(); LABELS=(); }
-
-# add_only_scenarios LIST: appends the comma-separated LIST to the caller's `only`, refusing names not in
-# its ALL_SCENARIOS (the --only option).
-add_only_scenarios() {
-    local name
-    local -a names
-    IFS=, read -ra names <<<"$1"
-    for name in "${names[@]}"; do
-        [[ " ${ALL_SCENARIOS[*]} " == *" $name "* ]] || die "unknown scenario '$name' (known: ${ALL_SCENARIOS[*]})"
-        only+=("$name")
-    done
-}
 
 # --- the course timeline ----------------------------------------------------------------------------
 # The one start order every cluster script follows (the course's run.sh): acceptors; STAGE; learners;
