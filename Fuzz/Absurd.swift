@@ -32,18 +32,8 @@ struct AbsurdRun {
     static let deadline: UInt64 = 8_000
 
     static let config: Simulation.Config = {
-        var c = Simulation.Config(seed: 1)
-        c.hostile = true
-        c.settings = ProtocolSettings()
-        c.settings.acceptorCount = 3
-        c.acceptorsRunning = 3
-        c.proposers = 2
-        c.learners = 2
+        var c = Simulation.Config.asProcessesRun(seed: 1, values: values)
         c.lateLearnerStart = 400
-        c.clients = 1
-        c.valuesPerClient = values
-        c.maxDelay = 0
-        c.restartRate = 0
         return c
     }()
 

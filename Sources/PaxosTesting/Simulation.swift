@@ -57,6 +57,24 @@ public struct Simulation {
 
         public init(seed: UInt64) { self.seed = seed }
 
+        /// A new cluster as the real processes run it (their protocol settings: acceptors start fresh only
+        /// after the presence period): 3 acceptors, 2 proposers, 2 learners, one client with `values`, a
+        /// perfect network, no restarts, and datagrams from outside allowed (`hostile`).
+        public static func asProcessesRun(seed: UInt64, values: Int) -> Config {
+            var c = Config(seed: seed)
+            c.hostile = true
+            c.settings = ProtocolSettings()
+            c.settings.acceptorCount = 3
+            c.acceptorsRunning = 3
+            c.proposers = 2
+            c.learners = 2
+            c.clients = 1
+            c.valuesPerClient = values
+            c.maxDelay = 0
+            c.restartRate = 0
+            return c
+        }
+
         /// Draws a random schedule from a seed: fault rates, sizes AND protocol settings.
         public static func random(seed: UInt64) -> Config {
             var rng = SplitMix64(seed: seed)

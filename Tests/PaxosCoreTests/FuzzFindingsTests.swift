@@ -6,20 +6,9 @@ import Testing
 /// regression. (None is open: the last, a forged nack before the acceptors' first promise, was fixed by
 /// 9d1c3bd. An open one would be a `withKnownIssue` here until fixed.)
 @Suite struct FuzzFindingsTests {
-    /// A new cluster as the real processes run it (their protocol settings: acceptors start fresh only after
-    /// the presence period), one client with 30 values, a perfect network, datagrams from outside.
+    /// A new cluster as the real processes run it, one client with 30 values (``Simulation/Config/asProcessesRun(seed:values:)``).
     static func newCluster() -> Simulation {
-        var config = Simulation.Config(seed: 3)
-        config.hostile = true
-        config.settings = ProtocolSettings()
-        config.settings.acceptorCount = 3
-        config.acceptorsRunning = 3
-        config.proposers = 2
-        config.learners = 2
-        config.clients = 1
-        config.valuesPerClient = 30
-        config.maxDelay = 0
-        config.restartRate = 0
+        let config = Simulation.Config.asProcessesRun(seed: 3, values: 30)
         return Simulation(config)
     }
 
