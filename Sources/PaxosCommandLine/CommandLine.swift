@@ -257,11 +257,15 @@ public func runLearner(_ startup: NodeStartup, output: @escaping ([Delivery]) ->
         "nextInstance": "\(state.nextInstance)", "nextPosition": "\(state.nextPosition)", "state": "\(store.path)"])
     // Before anything is printed: complete this learner's own output, record a new (empty) one, or
     // stop with one line on a file it did not write (Unrecognised), leaving it as it is.
-    let outcome = try OutputRepair.repair(fd: STDOUT_FILENO, store: store, nextPosition: state.nextPosition)
-    if outcome != .untouched { startup.logger.notice("learner \(startup.id) standard output: \(outcome)") }
+    let repaired = try OutputRepair.repairing(fd: STDOUT_FILENO, store: store, nextPosition: state.nextPosition)
+    if repaired.outcome != .untouched { startup.logger.notice("learner \(startup.id) standard output: \(repaired.outcome)") }
     let runtime = startup.makeRuntime()
     let learner = Paxos.Learner(id: startup.id, settings: startup.config.settings, restoring: state)
+    // Into a regular file the learner prints a value once a quorum of acceptors holds it durably, before
+    // its own commit (the next start reads back what it printed past its database); into a pipe or a
+    // terminal, which it cannot read back, only after its commit.
     let node = LearnerNode(learner: learner, store: store, outbox: runtime.outbox, output: output,
+                           printsFirst: repaired.outcome != .untouched, printedAhead: repaired.printedAhead,
                            admission: startup.admission, notify: startup.notify)
     try startup.run(node, runtime: runtime)
 }

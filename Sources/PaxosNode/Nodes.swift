@@ -333,15 +333,46 @@ public final class LearnerNode: Node {
     private var gate: Gate
     public var logger: Logger? { get { gate.logger } set { gate.logger = newValue } }
 
-    /// `output` prints deliveries (in order); it is called only after they are durable.
+    /// Whether a burst's deliveries are printed before they are persisted (``init(learner:store:outbox:output:printsFirst:printedAhead:admission:notify:)``).
+    public let printsFirst: Bool
+    /// Values printed before a crash beyond what the database holds, for the positions from
+    /// `printedAheadFrom` on: re-learned from the cluster, persisted, checked against these, not printed again.
+    private var printedAhead: [[UInt8]]
+    private var printedAheadFrom: UInt64
+
+    /// The printed values differ from what was learned for their positions: the output is not this
+    /// learner's (or its order broke); it stops rather than persist either.
+    struct PrintedAheadMismatch: Error, CustomStringConvertible {
+        var position: UInt64
+        var printed: [UInt8]
+        var learned: [UInt8]
+        var description: String {
+            "the learner's output holds '\(String(decoding: printed.prefix(80), as: UTF8.self))' at position \(position), "
+                + "but the value learned there is '\(String(decoding: learned.prefix(80), as: UTF8.self))'"
+        }
+    }
+
+    /// `output` prints deliveries (in order). By default it is called only after they are durable. With
+    /// `printsFirst` a burst's deliveries are printed as soon as they are decided (a quorum of acceptors
+    /// holds them durably), then persisted, then the burst's messages are sent — so a progress report
+    /// still names only what is durable here. A crash between printing and persisting leaves the output
+    /// ahead of the database: the next start passes those values as `printedAhead` (positions
+    /// `learner.nextPosition` on), and they are persisted when learned again, without printing.
     public init(learner: Paxos.Learner, store: LearnerPersistence, outbox: Outbox, output: @escaping ([Delivery]) -> Void,
+                printsFirst: Bool = false, printedAhead: [[UInt8]] = [],
                 admission: Paxos.Admission = .unattributed, notify: @escaping (NodeNotice) -> Void = { _ in }) {
         self.learner = learner
         self.store = store
         self.outbox = outbox
         self.output = output
+        self.printsFirst = printsFirst
+        self.printedAhead = printedAhead
+        self.printedAheadFrom = learner.nextPosition
         self.gate = Gate(admission: admission, notify: notify)
     }
+
+    /// How many values printed before the last crash are still to be learned again (0 once done).
+    public var printedAheadRemaining: Int { printedAhead.count }
 
     public func receive(_ datagram: [UInt8]) {
         guard let message = gate.open(datagram, counters: &counters) else { return }
@@ -364,14 +395,34 @@ public final class LearnerNode: Node {
     public func endOfBurst() throws {
         try gate.check()
         if !delivered.isEmpty {
+            let deliveries = try unprinted(delivered.flatMap(\.deliveries))
+            if printsFirst && !deliveries.isEmpty { output(deliveries) }
             try store.write(delivered)
             counters.commits += 1
-            let deliveries = delivered.flatMap(\.deliveries)
             delivered = []
-            if !deliveries.isEmpty { output(deliveries) }
+            if !printsFirst && !deliveries.isEmpty { output(deliveries) }
         }
         gate.flush(&sends, outbox: outbox, counters: &counters)
         if let why = cannotCatchUp { throw CannotCatchUp(description: why) }
+    }
+
+    /// The deliveries not printed yet: those whose position an earlier run printed before it crashed
+    /// are checked against what it printed and left out.
+    private func unprinted(_ deliveries: [Delivery]) throws -> [Delivery] {
+        guard !printedAhead.isEmpty else { return deliveries }
+        var rest = deliveries[...]
+        while let d = rest.first, d.position < printedAheadFrom + UInt64(printedAhead.count) {
+            rest = rest.dropFirst()
+            guard d.position >= printedAheadFrom else { continue }
+            let printed = printedAhead[Int(d.position - printedAheadFrom)]
+            guard printed == d.submission.value else {
+                throw PrintedAheadMismatch(position: d.position, printed: printed, learned: d.submission.value)
+            }
+        }
+        if let last = deliveries.last, last.position + 1 >= printedAheadFrom + UInt64(printedAhead.count) {
+            printedAhead = []
+        }
+        return Array(rest)
     }
 }
 

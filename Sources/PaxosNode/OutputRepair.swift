@@ -5,8 +5,10 @@ import PaxosStore
 
 /// A learner writes its output only where it knows what is there.
 ///
-/// A learner commits values before it prints them, so kill -9 between the two leaves values in the
-/// database that never reached the output, and a kill in the middle of a write can leave half a line.
+/// A learner printing into a pipe commits values before it prints them, so kill -9 between the two
+/// leaves values in the database that never reached the output; one printing into a regular file prints
+/// them first (``LearnerNode/printsFirst``), so kill -9 between the two leaves values in the output that
+/// are not in the database yet; and a kill in the middle of a write can leave half a line.
 /// The learner records in its database which regular file it prints into (device and inode) and the
 /// position of that file's first line (`LearnerOutput`), before it prints anything there. At start:
 ///
@@ -17,8 +19,14 @@ import PaxosStore
 /// - a non-empty file that is the recorded one and holds, line by line, the delivered values from its
 ///   first position on (perhaps ending in part of the next one): a half-written last line is cut and
 ///   exactly the missing values are appended;
-/// - any other non-empty file (another file, no record, lines this learner did not print, more lines
-///   than it delivered): refused with `Unrecognised`, untouched. Never history appended, never a gap.
+/// - the recorded file holding the delivered values and then more complete lines (and perhaps part of
+///   one more, cut): those lines were printed and the learner was killed before persisting them. They
+///   are kept and returned (`printedAhead`): the learner learns those positions again from the cluster
+///   (acceptors trim only what every learner reported durably delivered, so they still have them),
+///   checks them against these lines, persists them and prints nothing for them;
+/// - any other non-empty file (another file, no record, lines this learner did not print, more than
+///   ``maximumAheadBytes`` past its database): refused with `Unrecognised`, untouched. Never history
+///   appended, never a gap, never a value printed twice.
 public enum OutputRepair {
     public enum Outcome: Equatable, Sendable, CustomStringConvertible {
         /// Not a regular file: nothing read, written or recorded.
@@ -28,6 +36,10 @@ public enum OutputRepair {
         /// The learner's own output, beginning at position `first`: `appended` values were written after
         /// `kept` complete lines (a partial line was cut first if `cut`).
         case completed(first: UInt64, kept: UInt64, appended: UInt64, cut: Bool)
+        /// The learner's own output, beginning at position `first`, holding `ahead` values past its
+        /// database's `kept` (printed, then killed before persisting them; a partial line after them was
+        /// cut if `cut`): ``Repaired/printedAhead`` are those values, to be learned again, not printed.
+        case ahead(first: UInt64, kept: UInt64, ahead: UInt64, cut: Bool)
 
         public var description: String {
             switch self {
@@ -36,6 +48,9 @@ public enum OutputRepair {
             case let .completed(first, kept, appended, cut):
                 "its output file from position \(first): \(kept) lines kept\(cut ? ", a half-written line cut" : ""), "
                     + "\(appended) values appended"
+            case let .ahead(first, kept, ahead, cut):
+                "its output file from position \(first): \(kept) lines kept, \(ahead) printed before the last stop but not "
+                    + "yet persisted (learned again, not printed again)\(cut ? ", a half-written line cut" : "")"
             }
         }
     }
@@ -65,8 +80,25 @@ public enum OutputRepair {
     ///   - nextPosition: the learner's next position (one past the last delivered value).
     /// - Throws: `Unrecognised` for a non-empty file it does not know, or a store or I/O error.
     public static func repair(fd: Int32, store: LearnerStore, nextPosition: UInt64) throws -> Outcome {
+        try repairing(fd: fd, store: store, nextPosition: nextPosition).outcome
+    }
+
+    /// What ``repairing(fd:store:nextPosition:)`` found and did.
+    public struct Repaired: Sendable {
+        public var outcome: Outcome
+        /// Complete lines past the database's delivered prefix (positions `nextPosition` on): printed by a
+        /// learner that prints before it persists, killed before it persisted them.
+        public var printedAhead: [[UInt8]] = []
+    }
+
+    /// At most this many bytes of printed-ahead lines are believed (a learner prints one burst ahead of
+    /// its database at most); more is a file this learner did not write.
+    public static let maximumAheadBytes = 256 << 20
+
+    /// ``repair(fd:store:nextPosition:)``, also returning the lines printed ahead of the database.
+    public static func repairing(fd: Int32, store: LearnerStore, nextPosition: UInt64) throws -> Repaired {
         var info = stat()
-        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return .untouched }
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return Repaired(outcome: .untouched) }
         let recorded = try store.output()
         let mine = recorded.flatMap { $0.device == UInt64(info.st_dev) && $0.inode == UInt64(info.st_ino) ? $0 : nil }
         let delivered = nextPosition - 1
@@ -76,11 +108,11 @@ public enum OutputRepair {
                 // Recorded while empty and untouched since: the learner died before printing into it.
                 lseek(fd, 0, SEEK_END)
                 let appended = try append(fd: fd, store: store, from: mine.firstPosition, through: delivered)
-                return .completed(first: mine.firstPosition, kept: 0, appended: appended, cut: false)
+                return Repaired(outcome: .completed(first: mine.firstPosition, kept: 0, appended: appended, cut: false))
             }
             try store.recordOutput(LearnerOutput(device: UInt64(info.st_dev), inode: UInt64(info.st_ino),
                                                  firstPosition: nextPosition, modified: modified(info)))
-            return .started(first: nextPosition)
+            return Repaired(outcome: .started(first: nextPosition))
         }
 
         // Read the file through a separate descriptor: fd may be write-only (an `>>` redirection).
@@ -96,8 +128,13 @@ public enum OutputRepair {
             guard ftruncate(fd, off_t(scan.completeEnd)) == 0 else { throw Failed(what: "cut a half-written line of", errno: errno) }
         }
         lseek(fd, 0, SEEK_END)  // a descriptor without O_APPEND would otherwise write over the start
+        if !scan.ahead.isEmpty {
+            let kept = scan.lines - UInt64(scan.ahead.count)
+            return Repaired(outcome: .ahead(first: mine.firstPosition, kept: kept, ahead: UInt64(scan.ahead.count), cut: scan.partial),
+                            printedAhead: scan.ahead)
+        }
         let appended = try append(fd: fd, store: store, from: mine.firstPosition + scan.lines, through: delivered)
-        return .completed(first: mine.firstPosition, kept: scan.lines, appended: appended, cut: scan.partial)
+        return Repaired(outcome: .completed(first: mine.firstPosition, kept: scan.lines, appended: appended, cut: scan.partial))
     }
 
     /// The file's modification time in nanoseconds since the epoch.
@@ -164,8 +201,12 @@ public enum OutputRepair {
 
     /// One pass over the file: its complete lines, whether a partial line ends it, and whether every line
     /// is the expected value (a partial one a prefix of it). Without expected values nothing matches.
+    /// Complete lines past the expected values are `ahead` (up to ``maximumAheadBytes``); a partial line
+    /// after the expected values can be anything (it was never printed whole: it is cut).
     struct Scan {
         var lines: UInt64 = 0
+        var ahead: [[UInt8]] = []
+        var aheadBytes = 0
         var completeEnd: Int64 = 0
         var partial = false
         var matches: Bool
@@ -184,7 +225,13 @@ public enum OutputRepair {
                 for k in 0..<n where buffer[k] == 0x0A {
                     if matches {
                         line.append(contentsOf: buffer[start..<k])
-                        matches = try expected!.pop() == line
+                        if try expected!.peek() == nil {
+                            ahead.append(line)
+                            aheadBytes += line.count + 1
+                            matches = aheadBytes <= maximumAheadBytes
+                        } else {
+                            matches = try expected!.pop() == line
+                        }
                         line.removeAll(keepingCapacity: true)
                     }
                     lines += 1
@@ -194,14 +241,15 @@ public enum OutputRepair {
                 if matches && start < n {
                     line.append(contentsOf: buffer[start..<n])
                     // A line longer than the value it should be can stop being collected at once.
-                    if line.count > (try expected!.peek()?.count ?? -1) { matches = false }
+                    if line.count > (try expected!.peek()?.count ?? (maximumAheadBytes - aheadBytes)) { matches = false }
                 }
                 offset += Int64(n)
             }
             partial = offset > completeEnd
             if matches && partial {
                 // Killed mid-write: the start of the next value (perhaps all of it, without its newline).
-                guard let next = try expected!.peek() else { matches = false; return }
+                // Past the expected values: part of a value printed ahead of the database, cut.
+                guard let next = try expected!.peek() else { return }
                 matches = line.count <= next.count && next.starts(with: line)
             }
         }

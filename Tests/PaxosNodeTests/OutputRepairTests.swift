@@ -8,7 +8,8 @@ import PaxosStore
 import Testing
 
 /// A restarted learner completes its own output file from its database (kill -9 between commit and
-/// print), starts a new output in an empty file, and refuses any other file, leaving it as it is.
+/// print), hands back what it printed past its database (kill -9 between print and commit), starts a
+/// new output in an empty file, and refuses any other file, leaving it as it is.
 /// Files are opened as a shell would for `>` (O_TRUNC) and `>>` (O_APPEND).
 @Suite struct OutputRepairTests {
     /// A temporary folder with a learner database and an output file path.
@@ -229,8 +230,34 @@ import Testing
         #expect(try s.store.output() == recorded)
     }
 
-    /// Its own file (same inode) holding lines it did not print, or more lines than it delivered, or a
-    /// last line that is not the start of the next value: refused, unchanged.
+    /// Printed into a regular file before its commit, killed in between: the output holds complete
+    /// lines past the database (and perhaps part of one more). They are kept and handed back to be learned
+    /// again without printing; the partial line is cut (it was never printed whole: it will be).
+    @Test func killedBetweenPrintAndCommitKeepsThePrintedLinesAhead() throws {
+        let s = try Scene()
+        var fd = s.open(">")
+        #expect(try s.repair(fd) == .started(first: 1))
+        try s.print(fd, try s.deliver(Self.lines(1...3)))
+        try s.print(fd, Self.lines(4...5))  // printed, then kill -9 before the commit
+        try OutputRepair.writeAll(fd: fd, bytes: Array("v".utf8))  // and half of the next line
+        close(fd)
+        fd = s.open(">>")
+        defer { close(fd) }
+        let repaired = try OutputRepair.repairing(fd: fd, store: s.store, nextPosition: try s.next)
+        #expect(repaired.outcome == .ahead(first: 1, kept: 3, ahead: 2, cut: true))
+        #expect(repaired.printedAhead == [Array("v4".utf8), Array("v5".utf8)])
+        #expect(s.text == Self.text(1...5))
+        #expect(try s.next == 4)  // the database is not touched: those positions are learned again
+
+        // Only part of a line past the database: cut, nothing ahead.
+        try s.overwrite(Self.text(1...3) + "v4")
+        let partial = try OutputRepair.repairing(fd: fd, store: s.store, nextPosition: try s.next)
+        #expect(partial.outcome == .completed(first: 1, kept: 3, appended: 0, cut: true) && partial.printedAhead.isEmpty)
+        #expect(s.text == Self.text(1...3))
+    }
+
+    /// Its own file (same inode) holding lines it did not print, or a last line that is not the start of
+    /// the next value: refused, unchanged.
     @Test func ownFileWithLinesItDidNotWriteIsRefused() throws {
         let s = try Scene()
         var fd = s.open(">")
@@ -238,8 +265,8 @@ import Testing
         try s.print(fd, try s.deliver(Self.lines(1...3)))
         try s.deliver(Self.lines(4...5))
         close(fd)
-        for (contents, lines) in [("other\n", 1), ("v1\nv2\nvX\n", 3), (Self.text(1...6), 6), ("v1\nv2\nv3\nw", 4),
-                                  ("v1\nv2\nv3\nv4\nv5\nv", 6), ("\0\0\0\0v4\n", 1)] {
+        for (contents, lines) in [("other\n", 1), ("v1\nv2\nvX\n", 3), ("v1\nv2\nv3\nw", 4), ("v1\nv2\nv3\nv4\nw5\n", 5),
+                                  ("\0\0\0\0v4\n", 1)] {
             try s.overwrite(contents)
             fd = s.open(">>")
             let error = #expect(throws: OutputRepair.Unrecognised.self) { try s.repair(fd) }

@@ -3,7 +3,8 @@ import PaxosNode
 import Testing
 
 /// The shells' contract: within a burst, the write is durable before any message leaves or any value is
-/// printed; a failed write sends and prints nothing.
+/// printed (a learner printing into a regular file prints a burst's decided values first, then persists,
+/// then sends); a failed write sends nothing, and prints nothing unless the learner prints first.
 final class Journal {
     enum Event: Equatable {
         case persisted(String)
@@ -128,6 +129,85 @@ func datagram(_ m: Message) -> [UInt8] { Wire.encode(m) }
         node.receive(datagram(.accepted(acceptor: 1, ballot: ballot, proposals: [p])))
         node.receive(datagram(.accepted(acceptor: 3, ballot: ballot, proposals: [p])))
         #expect(throws: Journal.DiskFull.self) { try node.endOfBurst() }
+        #expect(journal.events.isEmpty)
+    }
+
+    /// `paxos learner > file`: a decided value is printed at once (a quorum of acceptors holds it
+    /// durably), then persisted, then the burst's messages leave — the progress reports that let
+    /// acceptors trim name only what is durable here.
+    @Test func learnerThatPrintsFirstPrintsThenPersistsThenSends() throws {
+        let journal = Journal()
+        var settings = ProtocolSettings()
+        settings.acceptorCount = 3
+        let node = LearnerNode(learner: Paxos.Learner(id: 1, settings: settings), store: journal, outbox: journal.outbox,
+                               output: { deliveries in journal.events.append(.printed(deliveries.map(\.position))) },
+                               printsFirst: true)
+        let p = InstanceProposal(instance: 1, proposal: .batch([submission(1, "5"), submission(2, "5")]))
+        node.receive(datagram(.accepted(acceptor: 1, ballot: ballot, proposals: [p])))
+        try node.endOfBurst()
+        #expect(journal.events.isEmpty)
+        node.receive(datagram(.accepted(acceptor: 2, ballot: ballot, proposals: [p])))
+        node.tick(now: 1)  // a progress report: delivered through instance 1
+        try node.endOfBurst()
+        #expect(journal.events.prefix(2) == [.printed([1, 2]), .persisted("learner [1]")])
+        #expect(journal.events.last == .flushed && journal.events.dropFirst(2).dropLast().allSatisfy {
+            if case .sent = $0 { true } else { false }
+        })
+    }
+
+    /// Printed, then the write fails (disk full; kill -9 is the same with no error): no message leaves,
+    /// so no one hears that it delivered what it did not persist.
+    @Test func learnerThatPrintsFirstWhoseWriteFailsSendsNothing() throws {
+        let journal = Journal()
+        journal.failWrites = true
+        let node = LearnerNode(learner: Paxos.Learner(id: 1, settings: ProtocolSettings()), store: journal,
+                               outbox: journal.outbox,
+                               output: { deliveries in journal.events.append(.printed(deliveries.map(\.position))) },
+                               printsFirst: true)
+        let p = InstanceProposal(instance: 1, proposal: .batch([submission(1, "5")]))
+        node.receive(datagram(.accepted(acceptor: 1, ballot: ballot, proposals: [p])))
+        node.receive(datagram(.accepted(acceptor: 3, ballot: ballot, proposals: [p])))
+        node.tick(now: 1)
+        #expect(throws: Journal.DiskFull.self) { try node.endOfBurst() }
+        #expect(journal.events == [.printed([1])])
+    }
+
+    /// Restarted with values it printed before it was killed (positions 1 and 2, not in its database):
+    /// they are learned again and persisted, not printed again; the next value is.
+    @Test func learnerPersistsWhatItPrintedAheadWithoutPrintingIt() throws {
+        let journal = Journal()
+        let node = LearnerNode(learner: Paxos.Learner(id: 1, settings: ProtocolSettings()), store: journal,
+                               outbox: journal.outbox,
+                               output: { deliveries in journal.events.append(.printed(deliveries.map(\.position))) },
+                               printsFirst: true, printedAhead: [Array("a".utf8), Array("b".utf8)])
+        #expect(node.printedAheadRemaining == 2)
+        let first = InstanceProposal(instance: 1, proposal: .batch([submission(1, "a")]))
+        node.receive(datagram(.accepted(acceptor: 1, ballot: ballot, proposals: [first])))
+        node.receive(datagram(.accepted(acceptor: 2, ballot: ballot, proposals: [first])))
+        try node.endOfBurst()
+        #expect(journal.events == [.persisted("learner [1]")])
+        #expect(node.printedAheadRemaining == 2)
+        let second = InstanceProposal(instance: 2, proposal: .batch([submission(2, "b"), submission(3, "c")]))
+        node.receive(datagram(.accepted(acceptor: 1, ballot: ballot, proposals: [second])))
+        node.receive(datagram(.accepted(acceptor: 2, ballot: ballot, proposals: [second])))
+        try node.endOfBurst()
+        #expect(journal.events == [.persisted("learner [1]"), .printed([3]), .persisted("learner [2]")])
+        #expect(node.printedAheadRemaining == 0)
+    }
+
+    /// What the output holds past the database is not what is learned there: not this learner's lines
+    /// (or its order broke). It stops; nothing is printed or persisted.
+    @Test func learnerWhosePrintedAheadDiffersStops() throws {
+        let journal = Journal()
+        let node = LearnerNode(learner: Paxos.Learner(id: 1, settings: ProtocolSettings()), store: journal,
+                               outbox: journal.outbox,
+                               output: { deliveries in journal.events.append(.printed(deliveries.map(\.position))) },
+                               printsFirst: true, printedAhead: [Array("a".utf8)])
+        let p = InstanceProposal(instance: 1, proposal: .batch([submission(1, "x"), submission(2, "y")]))
+        node.receive(datagram(.accepted(acceptor: 1, ballot: ballot, proposals: [p])))
+        node.receive(datagram(.accepted(acceptor: 2, ballot: ballot, proposals: [p])))
+        let error = #expect(throws: (any Error).self) { try node.endOfBurst() }
+        #expect("\(error!)" == "the learner's output holds 'a' at position 1, but the value learned there is 'x'")
         #expect(journal.events.isEmpty)
     }
 
