@@ -54,6 +54,12 @@ public struct Simulation {
         /// Values are up to this long (0: one digit each). Longer than a datagram, they travel in fragments
         /// that the network loses, duplicates, delays and reorders one by one.
         public var valueBytes = 0
+        /// Learners print a burst's values before persisting them (`paxos learner > file`), not after (a
+        /// pipe, the library). Their output is durable once printed, as a file's is.
+        public var learnersPrintFirst = false
+        /// Per learner burst in the faulty phase, the chance that the learner is killed between printing
+        /// and persisting, after a random part of what it printed reached its output.
+        public var printCrashRate = 0.0
 
         public init(seed: UInt64) { self.seed = seed }
 
@@ -72,6 +78,7 @@ public struct Simulation {
             c.valuesPerClient = values
             c.maxDelay = 0
             c.restartRate = 0
+            c.learnersPrintFirst = true  // `paxos learner > file`
             return c
         }
 
@@ -127,6 +134,9 @@ public struct Simulation {
             c.settings.flowStaleTicks = pick([3, 10, 40])
             // Fast retransmission of overtaken 2As and submissions: off, eager, or patient.
             c.settings.fastRetryTicks = pick([0, 1, 2, 5])
+            // Learners printing before persisting (drawn last, like every new setting), killed between the two.
+            c.learnersPrintFirst = pick([true, true, true, false])
+            c.printCrashRate = c.learnersPrintFirst ? pick([0, 0.02, 0.1, 0.3]) : 0
             return c
         }
 
@@ -141,6 +151,7 @@ public struct Simulation {
                 + "serveCache=\(s.learnerServeCache) clientWindow=\(s.clientWindow) prepareAttempts=\(s.prepareAttempts) "
                 + "flowLead=\(s.flowLead) flowStale=\(s.flowStaleTicks) fastRetry=\(s.fastRetryTicks)"
                 + (valueBytes > 0 ? " valueBytes≤\(valueBytes)" : "")
+                + (learnersPrintFirst ? " printFirst printCrash=\(printCrashRate)" : "")
                 + (lateLearnerStart.map { " lateLearner@\($0)" } ?? "")
         }
     }
@@ -228,10 +239,14 @@ public struct Simulation {
     /// prints in the order they happened — so the simulation can check that writes came first.
     final class Disk: AcceptorPersistence, ProposerPersistence, LearnerPersistence {
         enum Write { case acceptor(AcceptorWrite), proposer(UInt64), learner([DeliveredInstance]) }
-        enum Event { case write(Write), send(Outgoing), print([Delivery]) }
+        /// `crashed`: a learner write the process was killed in the middle of (nothing of it durable).
+        enum Event { case write(Write), send(Outgoing), print([Delivery]), crashed(Write) }
+        struct Killed: Error {}
 
         var state = DiskState()
         var journal: [Event] = []
+        /// The next learner write kills the process instead (``Config/printCrashRate``).
+        var killAtLearnerWrite = false
 
         func record(_ w: Write) {
             journal.append(.write(w))
@@ -240,7 +255,13 @@ public struct Simulation {
 
         func write(_ w: AcceptorWrite) throws { record(.acceptor(w)) }
         func write(highestRound: UInt64) throws { record(.proposer(highestRound)) }
-        func write(_ instances: [DeliveredInstance]) throws { record(.learner(instances)) }
+        func write(_ instances: [DeliveredInstance]) throws {
+            if killAtLearnerWrite {
+                journal.append(.crashed(.learner(instances)))
+                throw Killed()
+            }
+            record(.learner(instances))
+        }
     }
 
     /// One process: a role with an id, its identity on the wire, its disk, and its node while it runs.
@@ -394,8 +415,12 @@ public struct Simulation {
         } else if let proposer {
             p.node = ProposerNode(proposer: proposer, store: disk, outbox: outbox, admission: admission)
         } else if let learner {
+            // As `paxos learner` reads back its output file: what it printed past its database.
+            let durable = Int(learner.nextPosition - 1)
+            let ahead = p.output.count > durable ? p.output[durable...].map(\.value) : []
             p.node = LearnerNode(learner: learner, store: disk, outbox: outbox,
-                                 output: { [disk] deliveries in disk.journal.append(.print(deliveries)) }, admission: admission)
+                                 output: { [disk] deliveries in disk.journal.append(.print(deliveries)) },
+                                 printsFirst: config.learnersPrintFirst, printedAhead: ahead, admission: admission)
         }
     }
 
@@ -433,7 +458,8 @@ public struct Simulation {
 
     public var everythingDelivered: Bool {
         clients.values.allSatisfy(\.isDone)
-            && activeLearners.allSatisfy { $0.isAlive && $0.output.count == totalSubmissions }
+            && activeLearners.allSatisfy { $0.isAlive && $0.output.count == totalSubmissions
+                && Int($0.disk.state.learner.nextPosition - 1) == totalSubmissions }
     }
 
     /// Runs the faulty phase, then heals and runs until everything is delivered. Throws the first
@@ -553,28 +579,52 @@ public struct Simulation {
     mutating func runBurst(_ p: Process, faulty: Bool, _ feed: (any Node) -> Void) throws(Violation) {
         guard let node = p.node else { return }
         var durable = p.disk.state
+        let printsFirst = (node as? LearnerNode)?.printsFirst ?? false
+        if printsFirst && faulty && config.printCrashRate > 0 && chance(config.printCrashRate) {
+            p.disk.killAtLearnerWrite = true
+        }
         feed(node)
         var stoppedWith: String?
+        var killed = false
         do {
             try node.endOfBurst()
+        } catch is Disk.Killed {
+            killed = true
         } catch {
             stoppedWith = "\(error)"
         }
+        p.disk.killAtLearnerWrite = false
         let journal = p.disk.journal
         p.disk.journal = []
         var sends: [Outgoing] = []
+        var printed = false
         for event in journal {
             switch event {
             case .write(let w):
                 try checkWrite(p, durable: durable, w)
                 durable.apply(w)
+            case .crashed(let w):
+                try checkWrite(p, durable: durable, w)  // what it was persisting: decided, in order
             case .send(let out):
                 try checkSend(p, durable: durable, out)
                 sends.append(out)
-            case .print(let deliveries):
+            case .print(var deliveries):
+                // Killed before persisting: its output got a random part of the write (the rest, a
+                // partial line at most, is cut when it restarts).
+                if killed { deliveries = Array(deliveries.prefix(Int(rng.next() % UInt64(deliveries.count + 1)))) }
                 p.output.append(contentsOf: deliveries.map(\.submission))
-                try checkOutput(p, durable: durable)
+                try checkOutput(p, durable: durable, printsFirst: printsFirst)
+                printed = true
             }
+        }
+        if killed {
+            record("t\(now) KILL \(p.name) between printing and persisting (output \(p.output.count), database \(p.disk.state.learner.nextPosition - 1))")
+            crash(p)
+            return
+        }
+        // Printed first, persisted in the same burst: nothing printed stays undurable past the burst.
+        if printed && printsFirst && Int(durable.learner.nextPosition - 1) < p.output.count {
+            throw Violation(tick: now, what: "\(p.name) printed \(p.output.count) values but persisted only \(durable.learner.nextPosition - 1) by the end of the burst")
         }
         let header = Wire.Header(fingerprint: config.settings.fingerprint, sender: p.sender)
         if config.hostile { try checkWire(sends, from: p, header: header) }
@@ -688,8 +738,10 @@ public struct Simulation {
 
     /// What a learner printed since the last check: a prefix of the one sequence, each submission once,
     /// each one submitted by a client with that value.
-    mutating func checkOutput(_ p: Process, durable: DiskState) throws(Violation) {
-        guard Int(durable.learner.nextPosition - 1) >= p.output.count else {
+    /// A learner that prints first may print what it has not persisted yet (decided values only: its
+    /// write of them is checked against the omniscient view, even when it is killed during it).
+    mutating func checkOutput(_ p: Process, durable: DiskState, printsFirst: Bool) throws(Violation) {
+        guard printsFirst || Int(durable.learner.nextPosition - 1) >= p.output.count else {
             throw Violation(tick: now, what: "\(p.name) printed values it had not persisted")
         }
         var k = p.delivered.seen.count
@@ -880,6 +932,10 @@ public struct Simulation {
         for l in activeLearners where !Checkers.undelivered(all, delivered: l.delivered.seen).isEmpty
             || !Checkers.unsubmitted(l.delivered.seen, submitted: all).isEmpty {
             throw Violation(tick: now, what: "\(l.name) delivered \(l.delivered.seen.count) distinct submissions, \(all.count) were submitted")
+        }
+        // Learn database = output: what a learner printed before it was killed got persisted since.
+        for l in activeLearners where Int(l.disk.state.learner.nextPosition - 1) != l.output.count {
+            throw Violation(tick: now, what: "\(l.name)'s database holds \(l.disk.state.learner.nextPosition - 1) values, its output \(l.output.count)")
         }
     }
 
