@@ -37,6 +37,11 @@ for arg in "$@"; do
         *) args+=("$arg") ;;
     esac
 done
+if ((help)) && [[ -z ${PAXOS_BIN:-} && ! -x $REPO_ROOT/.build/release/paxos-bench ]]; then # help never builds
+    sed -n '/^# Usage:/,/^# and every process/s/^# \{0,1\}//p' "$0"
+    echo "(paxos-bench $command's own options: build it first, swift build -c release --product paxos-bench, then --help again)"
+    exit 0
+fi
 if [[ -z ${PAXOS_BIN:-} && ( ! -x $REPO_ROOT/.build/release/paxos-bench || ${FORCE_BUILD:-0} == 1 ) ]]; then
     note "building the release binaries (swift build -c release --product paxos-bench, then paxos)"
     (cd "$REPO_ROOT" && swift build -c release --product paxos-bench && swift build -c release --product paxos) >&2 ||
