@@ -76,18 +76,12 @@ public final class Client: Service, Sendable {
         try await NodeHost.run(startup, configuration: configuration, stopping: { [self] in
             // No submitter may reach the node's loop once it shuts down.
             state.withLock { $0.phase = .stopped }
-        }) { [self] startup, runtime, _ in
-            let incarnation = UInt64.random(in: .min ... .max)
-            let core = PaxosCore.Paxos.Client(id: startup.id, incarnation: incarnation, settings: startup.config.settings)
-            let notify = startup.notify
-            let inner = ClientNode(client: core, outbox: runtime.outbox, admission: startup.admission, notify: { [self] notice in
-                notify(notice)
-                noticed(notice)
-            })
+        }) { [self] runtime, _ in
+            let inner = startup.clientNode(runtime: runtime, notified: { [self] in noticed($0) })
             inner.onDecided = { [self] ids in decided(ids) }
             let node = EmbeddedClientNode(inner: inner, owner: self, eventLoop: runtime.eventLoop)
-            started(runtime, incarnation: incarnation)
-            return .init(node: node, close: {})
+            started(runtime, incarnation: inner.client.incarnation)
+            return AssembledNode(node: node)
         }
     }
 

@@ -58,21 +58,10 @@ public final class Learner: Service, Sendable {
     public func run() async throws {
         let startup = try configuration.startup(.learner, id)
         let feed = feed
-        try await NodeHost.run(startup, configuration: configuration) { startup, runtime, path in
-            let store = try LearnerStore(path: path, synchronous: startup.config.synchronous)
-            do {
-                let state = try store.load()
-                startup.logger.info("learner \(startup.id) starts", metadata: [
-                    "nextInstance": "\(state.nextInstance)", "nextPosition": "\(state.nextPosition)", "state": "\(store.path)"])
+        try await NodeHost.run(startup, configuration: configuration) { runtime, path in
+            try startup.learnerNode(runtime: runtime, path: path, loaded: { _, state in
                 feed.started(path: path, durableThrough: state.nextPosition - 1)
-                let learner = PaxosCore.Paxos.Learner(id: startup.id, settings: startup.config.settings, restoring: state)
-                let node = LearnerNode(learner: learner, store: store, outbox: runtime.outbox, output: { feed.deliver($0) },
-                                       admission: startup.admission, notify: startup.notify)
-                return .init(node: node, close: store.close)
-            } catch {
-                store.close()
-                throw error
-            }
+            }, output: { feed.deliver($0) })
         }
     }
 

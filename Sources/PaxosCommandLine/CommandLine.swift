@@ -250,35 +250,33 @@ public func readLines(fromDescriptor fd: Int32, maxLineBytes: Int, _ each: ([[UI
 /// Runs a learner until it stops, printing through `output`: `paxos learner` and `paxos-bench learner`
 /// (which also times each print) differ only there.
 public func runLearner(_ startup: NodeStartup, output: @escaping ([Delivery]) -> Void) throws {
-    let store = try LearnerStore(path: try startup.lockState(), synchronous: startup.config.synchronous)
-    defer { store.close() }
-    let state = try store.load()
-    startup.logger.info("learner \(startup.id) starts", metadata: [
-        "nextInstance": "\(state.nextInstance)", "nextPosition": "\(state.nextPosition)", "state": "\(store.path)"])
-    // Before anything is printed: complete this learner's own output, record a new (empty) one, or
-    // stop with one line on a file it did not write (Unrecognised), leaving it as it is.
-    let repaired = try OutputRepair.repairing(fd: STDOUT_FILENO, store: store, nextPosition: state.nextPosition)
-    if repaired.outcome != .untouched { startup.logger.notice("learner \(startup.id) standard output: \(repaired.outcome)") }
-    let runtime = startup.makeRuntime()
-    let learner = Paxos.Learner(id: startup.id, settings: startup.config.settings, restoring: state)
-    // Into a regular file the learner prints a value once a quorum of acceptors holds it durably, before
-    // its own commit (the next start reads back what it printed past its database); into a pipe or a
-    // terminal, which it cannot read back, only after its commit.
-    let node = LearnerNode(learner: learner, store: store, outbox: runtime.outbox, output: output,
-                           printsFirst: repaired.outcome != .untouched, printedAhead: repaired.printedAhead,
-                           admission: startup.admission, notify: startup.notify)
-    try startup.run(node, runtime: runtime)
+    try startup.runProcess { runtime, path in
+        try startup.learnerNode(runtime: runtime, path: path, loaded: { store, state in
+            // Before anything is printed: complete this learner's own output, record a new (empty) one, or
+            // stop with one line on a file it did not write (Unrecognised), leaving it as it is.
+            let repaired = try OutputRepair.repairing(fd: STDOUT_FILENO, store: store, nextPosition: state.nextPosition)
+            if repaired.outcome != .untouched { startup.logger.notice("learner \(startup.id) standard output: \(repaired.outcome)") }
+            // Into a regular file the learner prints a value once a quorum of acceptors holds it durably, before
+            // its own commit (the next start reads back what it printed past its database); into a pipe or a
+            // terminal, which it cannot read back, only after its commit.
+            return LearnerPrinting(printsFirst: repaired.outcome != .untouched, printedAhead: repaired.printedAhead)
+        }, output: output)
+    }
 }
 
-/// A client's start, shared by `paxos client` and `paxos-bench client` (which feeds it at a pace): its
-/// lock and status file, its runtime, and the node, stopped with `.timedOut` once `timeout` seconds pass
-/// (0: never).
-public func startClient(_ startup: NodeStartup, timeout: Double) throws -> (runtime: NodeRuntime, node: ClientNode) {
-    _ = try startup.lockState()
-    let runtime = startup.makeRuntime()
-    let client = Paxos.Client(id: startup.id, incarnation: UInt64.random(in: .min ... .max), settings: startup.config.settings)
-    let node = ClientNode(client: client, outbox: runtime.outbox, admission: startup.admission, notify: startup.notify)
-    let ticksAllowed = timeout > 0 ? UInt64(timeout * 1000 / Double(startup.config.tickMilliseconds)) : .max
-    runtime.onTick = { tick in if tick >= ticksAllowed { runtime.stop(.timedOut) } }
-    return (runtime, node)
+/// Runs a client until it stops, shared by `paxos client` and `paxos-bench client` (which feeds it at a
+/// pace): `feed` gets the client's node and runtime before it runs, starts feeding it and returns the node to
+/// run (the client's, or one wrapping it). The client stops with `.timedOut` once `timeout` seconds pass (0:
+/// never). Returns the client's node once it finished.
+public func runClient(_ startup: NodeStartup, timeout: Double,
+                      feed: (ClientNode, NodeRuntime) throws -> any Node) throws -> ClientNode {
+    var client: ClientNode?
+    try startup.runProcess { runtime, _ in
+        let node = startup.clientNode(runtime: runtime)
+        let ticksAllowed = timeout > 0 ? UInt64(timeout * 1000 / Double(startup.config.tickMilliseconds)) : .max
+        runtime.onTick = { tick in if tick >= ticksAllowed { runtime.stop(.timedOut) } }
+        client = node
+        return AssembledNode(node: try feed(node, runtime))
+    }
+    return client!
 }

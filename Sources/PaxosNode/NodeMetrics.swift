@@ -5,15 +5,16 @@ import Prometheus
 /// Exports a node's counters through swift-metrics, in Prometheus' text format, to
 /// `<state>/<role>-<id>.prom` (the format node_exporter's textfile collector reads).
 /// Each node has its own registry (never the process-wide `MetricsSystem`), so several nodes can run in
-/// one process: tests, and applications that embed them.
+/// one process: tests, and applications that embed them. An application that wants them in its own
+/// `MetricsSystem` passes its factory instead (then ``exposition`` holds nothing).
 public final class NodeMetrics {
     private let registry = PrometheusCollectorRegistry()
     private let received, dropped, rejected, foreign, sent, commits, sendErrors: Metrics.Counter
     private let instance, values: Metrics.Gauge
     private var last: StatusReport?
 
-    public init(role: Role, id: UInt32) {
-        let factory = PrometheusMetricsFactory(registry: registry)
+    public init(role: Role, id: UInt32, factory: (any MetricsFactory)? = nil) {
+        let factory = factory ?? PrometheusMetricsFactory(registry: registry)
         let labels = [("role", role.rawValue), ("id", "\(id)")]
         received = Metrics.Counter(label: "paxos_datagrams_received_total", dimensions: labels, factory: factory)
         dropped = Metrics.Counter(label: "paxos_datagrams_dropped_total", dimensions: labels, factory: factory)

@@ -114,23 +114,7 @@ public struct NodeStartup: Sendable {
     /// Creates the state folder if needed, and takes an exclusive lock so two processes never share one
     /// role's state (the lock dies with the process, kill -9 included). Returns the SQLite file's path.
     public func lockState() throws -> String {
-        do {
-            try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
-        } catch {
-            throw StartupError("cannot create state folder '\(stateDirectory)': \(error.localizedDescription)")
-        }
-        guard access(stateDirectory, W_OK) == 0 else {
-            throw StartupError("state folder '\(stateDirectory)' is not writable")
-        }
-        let name = "\(role.rawValue)-\(id)"
-        let lockPath = "\(stateDirectory)/\(name).lock"
-        let fd = open(lockPath, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw StartupError("cannot open lock file '\(lockPath)': \(String(cString: strerror(errno)))") }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            close(fd)
-            throw StartupError("\(role.rawValue) \(id) is already running with state in '\(stateDirectory)'")
-        }
-        return "\(stateDirectory)/\(name).sqlite"
+        try StateLock(directory: stateDirectory, role: role, id: id).databasePath
     }
 
     /// The shared key: PAXOS_KEY from the environment, else the config's `key` line, else none.
@@ -140,48 +124,6 @@ public struct NodeStartup: Sendable {
 
     public func makeRuntime() -> NodeRuntime {
         NodeRuntime(config: config, logger: logger, header: header, authenticator: authenticator)
-    }
-
-    /// Runs `node` until it stops, with signals routed to it and its status file kept current. A stop
-    /// other than a signal or a finished client throws ``NodeStopped``, which carries its exit code.
-    public func run(_ node: any Node, runtime: NodeRuntime) throws {
-        if logger.logLevel <= .debug { node.logger = logger }
-        StopSignals.shared.register(runtime)
-        reportStatus(of: runtime)
-        let reason: StopReason
-        do {
-            reason = try runtime.run(node, role: role)
-        } catch {
-            throw StartupError("cannot open multicast sockets: \(error)")
-        }
-        let c = node.counters
-        logger.info("stopping", metadata: ["reason": "\(reason)", "received": "\(c.received)", "dropped": "\(c.dropped)",
-                                           "foreign": "\(c.foreign)", "twin": "\(c.twin)",
-                                           "rejected": "\(runtime.rejected)", "sendErrors": "\(runtime.sendErrors)",
-                                           "sent": "\(c.sent)", "commits": "\(c.commits)"])
-        if reason.exitCode != 0 { throw NodeStopped(role: role, id: id, reason: reason) }
-    }
-
-    /// Keeps `<state>/<role>-<id>.status` and `.prom` current while the node runs.
-    func reportStatus(of runtime: NodeRuntime) {
-        let base = "\(stateDirectory)/\(role.rawValue)-\(id)"
-        let metrics = NodeMetrics(role: role, id: id)
-        let role = role.rawValue
-        let id = id
-        let pid = getpid()
-        var watch = self.role == .client ? ClientWatch(id: id) : nil
-        let logger = logger
-        runtime.onStatus = { report in
-            let now = Date().timeIntervalSince1970
-            StatusFile.write(StatusFile.render(role: role, id: id, pid: pid, now: now, report: report), to: base + ".status")
-            metrics.update(report)
-            StatusFile.write(metrics.exposition, to: base + ".prom")
-            switch report.running ? watch?.observe(report, at: now) : nil {
-            case .stalled(let line): logger.warning("\(line)")
-            case .progress(let line): logger.info("\(line)")
-            case nil: break
-            }
-        }
     }
 
     /// Logs what a node reports: mismatched clusters and twins at warning level, recovery at notice.

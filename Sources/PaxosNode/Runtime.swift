@@ -163,6 +163,11 @@ public final class NodeRuntime: @unchecked Sendable {
         }
     }
 
+    /// Ends a runtime that never ran (its node could not be assembled): its loop's thread stops.
+    public func discard() {
+        try? group.syncShutdownGracefully()
+    }
+
     /// Stops the node (callable from any thread).
     public func stop(_ reason: StopReason) {
         eventLoop.execute { [unowned self] in self.finish(reason) }

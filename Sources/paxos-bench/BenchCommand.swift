@@ -54,14 +54,17 @@ struct BenchClientCommand: ParsableCommand {
         try guarded(tool: tool) {
             if let rate, !(rate > 0 && rate.isFinite) { throw StartupError("--rate needs a positive number of values per second") }
             let startup = try options.startup(.client)
-            let (runtime, node) = try startClient(startup, timeout: timeout)
-            let log = try latencyLog.map {
-                try ClientLatencyLog(path: $0, client: options.id, incarnation: node.client.incarnation, rate: rate)
+            var paced: PacedClientNode?
+            defer { paced?.stop() }
+            let node = try runClient(startup, timeout: timeout) { node, runtime in
+                let log = try latencyLog.map {
+                    try ClientLatencyLog(path: $0, client: options.id, incarnation: node.client.incarnation, rate: rate)
+                }
+                let pacer = PacedClientNode(inner: node, log: log, rate: rate, window: startup.config.settings.clientWindow)
+                pacer.start(runtime: runtime)
+                paced = pacer
+                return pacer
             }
-            let paced = PacedClientNode(inner: node, log: log, rate: rate, window: startup.config.settings.clientWindow)
-            defer { paced.stop() }
-            paced.start(runtime: runtime)
-            try startup.run(paced, runtime: runtime)
             startup.logger.info("client \(options.id): \(node.client.decidedCount) values decided")
         }
     }

@@ -55,22 +55,7 @@ struct AcceptorCommand: ParsableCommand {
     func run() throws {
         try guarded {
             let startup = try options.startup(.acceptor)
-            let loading = ContinuousClock.now
-            let store = try AcceptorStore(path: try startup.lockState(), synchronous: startup.config.synchronous)
-            defer { store.close() }
-            let state = try store.load()
-            let acceptor = Paxos.Acceptor(id: options.id, settings: startup.config.settings, restoring: state,
-                                          seed: UInt64.random(in: .min ... .max))
-            startup.logger.info("acceptor \(options.id) starts", metadata: [
-                "promised": "\(state.promised)", "accepted": "\(state.accepted.count)",
-                "trimmedThrough": "\(state.trimmedThrough)", "state": "\(store.path)",
-                "loadedIn": "\(ContinuousClock.now - loading)"])
-            if acceptor.isRecovering {
-                startup.logger.notice("acceptor \(options.id) starts without state: it takes no part until it knows from the other acceptors whether the cluster has history (and if so, has recovered it)")
-            }
-            let runtime = startup.makeRuntime()
-            try startup.run(AcceptorNode(acceptor: acceptor, store: store, outbox: runtime.outbox,
-                                         admission: startup.admission, notify: startup.notify), runtime: runtime)
+            try startup.runProcess(assemble: startup.acceptorNode)
         }
     }
 }
@@ -82,24 +67,7 @@ struct ProposerCommand: ParsableCommand {
     func run() throws {
         try guarded {
             let startup = try options.startup(.proposer)
-            let store = try ProposerStore(path: try startup.lockState(), synchronous: .full)
-            defer { store.close() }
-            let state = try store.load()
-            startup.logger.info("proposer \(options.id) starts", metadata: ["highestRound": "\(state.highestRound)"])
-            let runtime = startup.makeRuntime()
-            let proposer = Paxos.Proposer(id: options.id, settings: startup.config.settings, restoring: state,
-                                          seed: UInt64.random(in: .min ... .max), incarnation: startup.me.incarnation)
-            let node = ProposerNode(proposer: proposer, store: store, outbox: runtime.outbox,
-                                    admission: startup.admission, notify: startup.notify)
-            let logger = startup.logger
-            node.onModeChange = { mode, ballot in
-                switch mode {
-                case .candidate: logger.notice("proposer \(options.id) starts an election with ballot \(ballot)")
-                case .leader: logger.notice("proposer \(options.id) leads with ballot \(ballot)")
-                case .follower: logger.notice("proposer \(options.id) stands by: it heard a higher ballot than its own \(ballot)")
-                }
-            }
-            try startup.run(node, runtime: runtime)
+            try startup.runProcess(assemble: startup.proposerNode)
         }
     }
 }
@@ -128,13 +96,16 @@ struct ClientCommand: ParsableCommand {
     func run() throws {
         try guarded {
             let startup = try options.startup(.client)
-            let (runtime, node) = try startClient(startup, timeout: timeout)
-            let feeder = StandardInputFeeder(node: node, runtime: runtime, maxValueBytes: startup.config.maxValueBytes)
-            Thread.detachNewThread { feeder.run() }
-            try startup.run(node, runtime: runtime)
+            var feeder: StandardInputFeeder?
+            let node = try runClient(startup, timeout: timeout) { node, runtime in
+                let reader = StandardInputFeeder(node: node, runtime: runtime, maxValueBytes: startup.config.maxValueBytes)
+                Thread.detachNewThread { reader.run() }
+                feeder = reader
+                return node
+            }
             startup.logger.info("client \(options.id): \(node.client.decidedCount) values decided")
             // The lines before it were submitted and are decided; it and what follows were not sent.
-            if let refused = feeder.refused { throw ValueTooLong(line: refused) }
+            if let refused = feeder?.refused { throw ValueTooLong(line: refused) }
         }
     }
 }
