@@ -74,11 +74,9 @@ public final class LiveCluster: @unchecked Sendable {
 
     public enum Failure: Error, CustomStringConvertible {
         case alreadyRunning(NodeID)
-        case noFreePorts
         public var description: String {
             switch self {
             case .alreadyRunning(let n): "\(n) is already running"
-            case .noFreePorts: "no four free UDP ports found"
             }
         }
     }
@@ -125,8 +123,9 @@ public final class LiveCluster: @unchecked Sendable {
         directory = String(cString: made)
         configPath = directory + "/paxos.conf"
         do {
-            let (group, ports) = try Self.pickEndpoints()
-            var lines = zip(Group.allCases, ports).map { "\($0) \(group) \($1)" }
+            // A random group and four free ports, written out as the course's lines.
+            let loopback = try ClusterConfig.privateLoopback()
+            var lines = Group.allCases.map { "\($0) \(loopback.endpoint($0).address) \(loopback.endpoint($0).port)" }
             lines.append("acceptor-count \(options.acceptors)")
             lines.append("learner-count \(options.learners)")
             if let key = options.key { lines.append("key \(key)") }
@@ -365,21 +364,5 @@ public final class LiveCluster: @unchecked Sendable {
         if have != nextPosition - 1 {
             harnessProblems.append("learner \(id) restarts at position \(nextPosition) but had delivered \(have) values")
         }
-    }
-
-    // MARK: endpoints
-
-    /// A random group in 239.0.0.0/8 (administratively scoped) and four consecutive ports that no socket
-    /// holds now: another cluster picking the same ports would still be on another group (receiving sockets
-    /// are bound to their group and hear only the groups they joined).
-    static func pickEndpoints() throws -> (String, [Int]) {
-        var rng = SystemRandomNumberGenerator()
-        let group = "239.\(Int.random(in: 1...254, using: &rng)).\(Int.random(in: 0...255, using: &rng)).\(Int.random(in: 1...254, using: &rng))"
-        for _ in 0..<50 {
-            let base = Int.random(in: 20_000...59_990, using: &rng)
-            let ports = Array(base..<(base + 4))
-            if ports.allSatisfy(ClusterConfig.isFreeUDPPort) { return (group, ports) }
-        }
-        throw Failure.noFreePorts
     }
 }
