@@ -1,3 +1,4 @@
+import DequeModule
 import Logging
 import NIOCore
 import PaxosCore
@@ -28,11 +29,14 @@ public final class Client: Service, Sendable {
     /// How long ``submit(_:timeout:)`` waits for a decision unless told otherwise.
     public let defaultTimeout: Duration
 
+    /// One submission: a value, or a batch of them, waited for together.
     struct Waiter {
-        var continuation: CheckedContinuation<SubmissionID, any Error>
+        var continuation: CheckedContinuation<[SubmissionID], any Error>
         var timeout: Duration
-        /// Its value's sequence number once handed to the node.
-        var sequence: UInt64?
+        /// Its values' ids, once handed to the node (in order: consecutive sequence numbers).
+        var ids: [SubmissionID] = []
+        /// Of those, how many the leader has not yet reported decided.
+        var undecided = 0
     }
 
     enum Phase {
@@ -45,18 +49,23 @@ public final class Client: Service, Sendable {
         var phase = Phase.idle
         var incarnation: UInt64 = 0
         var nextSequence: UInt64 = 1
-        var nextToken: UInt64 = 0
         var waiters: [UInt64: Waiter] = [:]
-        /// Sequence number to the waiter's token.
+        /// Sequence number to the token of its submission.
         var tokens: [UInt64: UInt64] = [:]
-        /// Values submitted and not yet handed to the node, with their waiters' tokens.
-        var queue: [(token: UInt64, value: [UInt8])] = []
+        /// Submissions not yet handed to the node, in the order they came.
+        var queue: [(token: UInt64, values: [[UInt8]])] = []
         var drainScheduled = false
+        /// The deadlines of the submissions handed to the node, one queue per timeout: in each, deadlines come
+        /// in the order they were sent, so one look at its front per tick finds every one past its timeout
+        /// (replacing a NIO timer per submission).
+        var deadlines: [Duration: Deque<(at: NIODeadline, token: UInt64)>] = [:]
         /// What the node heard from a process with other cluster settings, if anything.
         var mismatch: String?
     }
 
     private let state = Mutex(State())
+    /// The last submission's token.
+    private let tokens = Atomic<UInt64>(0)
 
     public init(id: UInt32, configuration: PaxosConfiguration, defaultTimeout: Duration = .seconds(30)) {
         self.id = id
@@ -100,23 +109,46 @@ public final class Client: Service, Sendable {
     ///   A value whose wait ended with an id may still be decided later: the client keeps it until then.
     @discardableResult
     public func submit(_ value: [UInt8], timeout: Duration? = nil) async throws(PaxosError) -> SubmissionID {
+        try await submit(contentsOf: [value], timeout: timeout)[0]
+    }
+
+    /// Submits the UTF-8 bytes of `value` (see ``submit(_:timeout:)``).
+    @discardableResult
+    public func submit(_ value: String, timeout: Duration? = nil) async throws(PaxosError) -> SubmissionID {
+        try await submit(Array(value.utf8), timeout: timeout)
+    }
+
+    /// Submits `values` together, in this order, and returns once the cluster decided every one of them, with
+    /// their ids in the same order.
+    ///
+    /// One wait for the lot: an application with many values at hand (a log shipper, a bulk import) pays for
+    /// one suspension, one lock and one deadline per call instead of per value, as the `paxos client`
+    /// process does for the lines of one read. Learners deliver them in the order given, though values from
+    /// other submissions may come between them. The window (`client-window`) applies per value: a batch larger
+    /// than it is sent a window at a time.
+    ///
+    /// - Throws: as ``submit(_:timeout:)``; ``PaxosError/valueTooLarge(size:limit:)`` for the first value
+    ///   over the limit (then nothing is sent). An error after the values were sent names the first one
+    ///   not yet reported decided; those before it are decided, it and those after it may still be.
+    @discardableResult
+    public func submit(contentsOf values: [[UInt8]], timeout: Duration? = nil) async throws(PaxosError) -> [SubmissionID] {
         let limit = maximumValueBytes
-        guard value.count <= limit else { throw .valueTooLarge(size: value.count, limit: limit) }
-        let timeout = timeout ?? defaultTimeout
-        let token = state.withLock { s in
-            s.nextToken += 1
-            return s.nextToken
+        if let tooLarge = values.first(where: { $0.count > limit }) {
+            throw .valueTooLarge(size: tooLarge.count, limit: limit)
         }
+        guard !values.isEmpty else { return [] }
+        let timeout = timeout ?? defaultTimeout
+        let token = tokens.wrappingAdd(1, ordering: .relaxed).newValue
         do {
             return try await withTaskCancellationHandler {
-                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<SubmissionID, any Error>) in
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[SubmissionID], any Error>) in
                     let (runtime, refusal) = state.withLock { s -> (NodeRuntime?, PaxosError?) in
                         // Checked under the lock the cancellation handler takes: cancelled either before (seen
                         // here) or after the waiter is registered (then the handler finds it).
                         if Task.isCancelled { return (nil, .cancelled(nil)) }
                         if case .stopped = s.phase { return (nil, .clientNotRunning) }
                         s.waiters[token] = Waiter(continuation: continuation, timeout: timeout)
-                        s.queue.append((token, value))
+                        s.queue.append((token, values))
                         guard case .running(let runtime) = s.phase, !s.drainScheduled else { return (nil, nil) }
                         s.drainScheduled = true
                         return (runtime, nil)
@@ -134,12 +166,6 @@ public final class Client: Service, Sendable {
         }
     }
 
-    /// Submits the UTF-8 bytes of `value` (see ``submit(_:timeout:)``).
-    @discardableResult
-    public func submit(_ value: String, timeout: Duration? = nil) async throws(PaxosError) -> SubmissionID {
-        try await submit(Array(value.utf8), timeout: timeout)
-    }
-
     // MARK: on the node's loop
 
     private func started(_ runtime: NodeRuntime, incarnation: UInt64) {
@@ -148,6 +174,7 @@ public final class Client: Service, Sendable {
             s.incarnation = incarnation
             s.nextSequence = 1
             s.tokens = [:]
+            s.deadlines = [:]
             s.mismatch = nil
             // What waits is handed over on the node's first tick.
             s.drainScheduled = false
@@ -159,6 +186,7 @@ public final class Client: Service, Sendable {
             s.phase = .stopped
             s.queue = []
             s.tokens = [:]
+            s.deadlines = [:]
             s.drainScheduled = false
             defer { s.waiters = [:] }
             return Array(s.waiters.values)
@@ -166,41 +194,68 @@ public final class Client: Service, Sendable {
         for w in waiters { w.continuation.resume(throwing: PaxosError.clientNotRunning) }
     }
 
-    /// The values waiting to be sent, numbered as the node will number them, with their timeouts.
-    fileprivate func takeQueue() -> (values: [[UInt8]], timers: [(token: UInt64, timeout: Duration)]) {
+    /// The values waiting to be sent, numbered as the node will number them; their deadlines start now.
+    fileprivate func takeQueue() -> [[UInt8]] {
         state.withLock { s in
             s.drainScheduled = false
-            guard !s.queue.isEmpty else { return ([], []) }
+            guard !s.queue.isEmpty else { return [] }
+            let now = NIODeadline.now()
             var values: [[UInt8]] = []
-            var timers: [(UInt64, Duration)] = []
-            values.reserveCapacity(s.queue.count)
-            for (token, value) in s.queue {
+            for (token, batch) in s.queue {
                 // Cancelled before it was sent: never sent.
-                guard var waiter = s.waiters[token] else { continue }
-                let sequence = s.nextSequence
-                s.nextSequence += 1
-                waiter.sequence = sequence
+                guard var waiter = s.waiters.removeValue(forKey: token) else { continue }
+                waiter.ids.reserveCapacity(batch.count)
+                for _ in batch {
+                    let sequence = s.nextSequence
+                    s.nextSequence += 1
+                    waiter.ids.append(SubmissionID(client: id, incarnation: s.incarnation, sequence: sequence))
+                    s.tokens[sequence] = token
+                }
+                waiter.undecided = batch.count
+                s.deadlines[waiter.timeout, default: []].append((now + TimeAmount(waiter.timeout), token))
                 s.waiters[token] = waiter
-                s.tokens[sequence] = token
-                values.append(value)
-                timers.append((token, waiter.timeout))
+                values.append(contentsOf: batch)
             }
             s.queue.removeAll(keepingCapacity: true)
-            return (values, timers)
+            return values
         }
     }
 
+    /// Fails the values whose timeout passed (on the node's loop, every tick).
+    fileprivate func expire(now: NIODeadline) {
+        let expired = state.withLock { s -> [UInt64] in
+            var expired: [UInt64] = []
+            for timeout in Array(s.deadlines.keys) {
+                var queue = s.deadlines.removeValue(forKey: timeout)!
+                while let first = queue.first, s.waiters[first.token] == nil || first.at <= now {
+                    queue.removeFirst()
+                    if s.waiters[first.token] != nil { expired.append(first.token) }
+                }
+                if !queue.isEmpty { s.deadlines[timeout] = queue }
+            }
+            return expired
+        }
+        for token in expired { timedOut(token) }
+    }
+
     private func decided(_ ids: [SubmissionID]) {
-        let done = state.withLock { s -> [(Waiter, SubmissionID)] in
-            var done: [(Waiter, SubmissionID)] = []
+        let done = state.withLock { s -> [Waiter] in
+            var done: [Waiter] = []
             for id in ids {
-                guard let token = s.tokens.removeValue(forKey: id.sequence),
-                      let waiter = s.waiters.removeValue(forKey: token) else { continue }
-                done.append((waiter, id))
+                guard let token = s.tokens.removeValue(forKey: id.sequence) else { continue }
+                let finished = s.waiters[token].map { w in
+                    // Counted once: the token map entry is gone now.
+                    w.undecided == 1
+                } ?? false
+                if finished {
+                    done.append(s.waiters.removeValue(forKey: token)!)
+                } else {
+                    s.waiters[token]?.undecided -= 1
+                }
             }
             return done
         }
-        for (waiter, id) in done { waiter.continuation.resume(returning: id) }
+        for waiter in done { waiter.continuation.resume(returning: waiter.ids) }
     }
 
     fileprivate func timedOut(_ token: UInt64) {
@@ -213,8 +268,13 @@ public final class Client: Service, Sendable {
     private func fail(_ token: UInt64, _ error: (SubmissionID?) -> PaxosError) {
         let found = state.withLock { s -> (Waiter, SubmissionID?)? in
             guard let waiter = s.waiters.removeValue(forKey: token) else { return nil }
-            let id = waiter.sequence.map { SubmissionID(client: self.id, incarnation: s.incarnation, sequence: $0) }
-            return (waiter, id)
+            // The first of its values not yet reported decided (their token entries are still there); the
+            // entries go, so a later report of them finds no waiter.
+            var first: SubmissionID?
+            for id in waiter.ids where s.tokens.removeValue(forKey: id.sequence) != nil {
+                if first == nil { first = id }
+            }
+            return (waiter, first)
         }
         guard let (waiter, id) = found else { return }
         waiter.continuation.resume(throwing: error(id))
@@ -242,21 +302,16 @@ final class EmbeddedClientNode: Node {
     }
 
     func drain() {
-        let (values, timers) = owner.takeQueue()
+        let values = owner.takeQueue()
         guard !values.isEmpty else { return }
         inner.submit(values)
-        let now = NIODeadline.now()
-        for (token, timeout) in timers {
-            let (seconds, attoseconds) = timeout.components
-            let nanoseconds = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-            eventLoop.scheduleTask(deadline: now + .nanoseconds(nanoseconds)) { [owner] in owner.timedOut(token) }
-        }
     }
 
     var counters: NodeCounters { inner.counters }
     func receive(_ datagram: [UInt8]) { inner.receive(datagram) }
     func tick(now: UInt64) {
         drain()
+        owner.expire(now: .now())
         inner.tick(now: now)
     }
     func endOfBurst() throws { try inner.endOfBurst() }

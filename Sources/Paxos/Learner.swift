@@ -35,8 +35,9 @@ public struct Delivery: Sendable, Hashable {
 ///
 /// The learner's database is the backlog, so a slow consumer never slows the cluster nor makes this process
 /// hold more than a bounded number of values: each ``Deliveries`` iterator buffers at most ``bufferCapacity``
-/// deliveries in memory; past that, what the learner delivers meanwhile is only in its database, and the
-/// iterator reads it from there (``bufferCapacity`` values per read) when its consumer gets to it.
+/// deliveries in memory besides the batch it is handing out; past that, what the learner delivers meanwhile is
+/// only in its database, and the iterator reads it from there (``bufferCapacity`` values per read) when its
+/// consumer gets to it.
 public final class Learner: Service, Sendable {
     /// Its id, from 1; two learners of a cluster never share one.
     public let id: UInt32
@@ -104,8 +105,8 @@ public struct Deliveries: AsyncSequence, Sendable {
                 if let d = page.popFirst() { return d }
                 try Task.checkCancellation()
                 switch subscription.step() {
-                case .item(let d):
-                    return d
+                case .items(let run):
+                    page = run
                 case .read(let path, let from, let count):
                     if reader == nil { reader = try LearnerStore(path: path) }
                     let values = try reader!.values(fromPosition: from, limit: count)
@@ -142,7 +143,8 @@ final class Feed: Sendable {
     }
 
     enum Step {
-        case item(Delivery)
+        /// Deliveries from the position wanted on, in order.
+        case items(Deque<Delivery>)
         case read(path: String, from: UInt64, count: Int)
         case wait
     }
@@ -217,10 +219,12 @@ final class Feed: Sendable {
                 guard var sub = s.subs[key] else { return .wait }
                 defer { s.subs[key] = sub }
                 while let first = sub.buffer.first, first.position < sub.want { sub.buffer.removeFirst() }
+                // The buffer holds consecutive positions: all of it at once, one lock for the lot.
                 if let first = sub.buffer.first, first.position == sub.want {
-                    sub.buffer.removeFirst()
-                    sub.want += 1
-                    return .item(first)
+                    let run = sub.buffer
+                    sub.buffer = []
+                    sub.want = run.last!.position + 1
+                    return .items(run)
                 }
                 if let path = s.path, sub.want <= s.durableThrough {
                     return .read(path: path, from: sub.want, count: Int(min(UInt64(feed.capacity), s.durableThrough - sub.want + 1)))

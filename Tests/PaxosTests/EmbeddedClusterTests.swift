@@ -147,6 +147,81 @@ func expectOneOrder(_ deliveries: [Delivery], values: Set<[UInt8]>) {
         }
     }
 
+    /// `submit(contentsOf:)`: batches from concurrent tasks come back with consecutive ids in their order, and
+    /// the learner delivers every value once, in one order, each batch's values in the order given.
+    @Test func batchesFromConcurrentTasksInOneOrder() async throws {
+        let test = try TestCluster()
+        defer { test.remove() }
+        let c = test.configuration
+        let learner = Learner(id: 1, configuration: c)
+        let client = Client(id: 1, configuration: c, defaultTimeout: .seconds(120))
+        let batches = (0..<4).map { t in (0..<3).map { b in (0..<100).map { Array("t\(t)-b\(b)-v\($0)".utf8) } } }
+        let all = batches.flatMap { $0.flatMap { $0 } }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for id in 1...3 { group.addTask { try await Acceptor(id: UInt32(id), configuration: c).run() } }
+            group.addTask { try await Proposer(id: 1, configuration: c).run() }
+            group.addTask { try await learner.run() }
+            group.addTask { try await client.run() }
+            try await withThrowingTaskGroup(of: Void.self) { submitters in
+                for mine in batches {
+                    submitters.addTask {
+                        for batch in mine {
+                            let ids = try await client.submit(contentsOf: batch)
+                            #expect(ids.count == batch.count)
+                            #expect(ids.map(\.sequence) == Array(ids[0].sequence ..< ids[0].sequence + UInt64(batch.count)))
+                        }
+                    }
+                }
+                try await submitters.waitForAll()
+            }
+            var delivered: [Delivery] = []
+            for try await d in learner.deliveries(after: 0) {
+                delivered.append(d)
+                if delivered.count == all.count { break }
+            }
+            expectOneOrder(delivered, values: Set(all))
+            let order = Dictionary(uniqueKeysWithValues: delivered.map { ($0.value, $0.position) })
+            for batch in batches.flatMap({ $0 }) {
+                let positions = batch.map { order[$0]! }
+                #expect(positions == positions.sorted())
+            }
+            // One value over the limit: nothing of its batch is sent.
+            let tooLarge = [UInt8](repeating: 1, count: client.maximumValueBytes + 1)
+            await #expect(throws: PaxosError.valueTooLarge(size: tooLarge.count, limit: client.maximumValueBytes)) {
+                try await client.submit(contentsOf: [Array("fits".utf8), tooLarge])
+            }
+            #expect(try await client.submit(contentsOf: []).isEmpty)
+            try await client.submit("after")
+            var iterator = learner.deliveries(after: UInt64(all.count)).makeAsyncIterator()
+            #expect(try await iterator.next()?.value == Array("after".utf8))
+            group.cancelAll()
+        }
+    }
+
+    /// Deadlines are kept in one queue per timeout: a short one sent after a long one still expires first.
+    @Test(.timeLimit(.minutes(1))) func aShortTimeoutBehindALongOneExpires() async throws {
+        let test = try TestCluster()
+        defer { test.remove() }
+        let c = test.configuration
+        let client = Client(id: 1, configuration: c)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            // Nothing but the client runs: nothing is ever decided.
+            group.addTask { try await client.run() }
+            let long = Task { try await client.submit("long", timeout: .seconds(600)) }
+            try await Task.sleep(for: .milliseconds(100))
+            do {
+                try await client.submit(contentsOf: [Array("short".utf8), Array("batch".utf8)], timeout: .milliseconds(200))
+                Issue.record("decided with no cluster")
+            } catch {
+                guard case .noQuorumReachable(let id) = error else { throw error }
+                #expect(id.sequence == 2)
+            }
+            long.cancel()
+            _ = await long.result
+            group.cancelAll()
+        }
+    }
+
     @Test func valueTooLargeIsRefusedAndTheLargestFits() async throws {
         let test = try TestCluster()
         defer { test.remove() }
