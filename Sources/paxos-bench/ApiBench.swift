@@ -4,10 +4,11 @@ import Logging
 import Paxos
 import Synchronization
 
-/// `paxos-bench api <id> <config> -n N --tasks T`: the same work as a `paxos client` fed N lines and a
-/// `paxos learner` printing them, through the library in this one process: a `Learner` and a `Client`, N
-/// values submitted from T concurrent tasks; prints the time from the first submission until the learner
-/// delivered the N-th value (scripts/bench-api.sh compares it with the process path).
+/// `paxos-bench api <id> <config> -n N --tasks T [--batch B]`: the same work as a `paxos client` fed N lines
+/// and a `paxos learner` printing them, through the library in this one process: a `Learner` and a `Client`,
+/// N values submitted from T concurrent tasks, each waiting for B values at a time (`submit(contentsOf:)`;
+/// `submit(_:)` when B is 1); prints the time from the first submission until the learner delivered the N-th
+/// value (scripts/bench-api.sh compares it with the process path).
 struct ApiBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "api", abstract: "Throughput through the Paxos library: an in-process learner and client.")
@@ -15,16 +16,18 @@ struct ApiBenchCommand: ParsableCommand {
     @Argument(help: "The cluster configuration file.") var config: String
     @Option(name: .short, help: "Values to submit.") var n = 100_000
     @Option(help: "Concurrent submitting tasks.") var tasks = 8
+    @Option(help: "Values per submission: each task waits for this many at a time (1: submit(_:) per value).")
+    var batch = 1
     @Option(help: "Folder of the learner's state (default: the config's).") var state: String?
 
     func run() throws {
         let outcome = Mutex<Result<String, any Error>?>(nil)
         let done = DispatchSemaphore(value: 0)
-        let (id, config, n, tasks, state) = (id, config, n, tasks, state)
+        let (id, config, n, tasks, batch, state) = (id, config, n, tasks, max(batch, 1), state)
         Task.detached {
             let result: Result<String, any Error>
             do {
-                result = .success(try await Self.measure(id: id, config: config, n: n, tasks: tasks, state: state))
+                result = .success(try await Self.measure(id: id, config: config, n: n, tasks: tasks, batch: batch, state: state))
             } catch {
                 result = .failure(error)
             }
@@ -35,7 +38,7 @@ struct ApiBenchCommand: ParsableCommand {
         print(try outcome.withLock { $0! }.get())
     }
 
-    static func measure(id: UInt32, config: String, n: Int, tasks: Int, state: String?) async throws -> String {
+    static func measure(id: UInt32, config: String, n: Int, tasks: Int, batch: Int, state: String?) async throws -> String {
         var logger = Logger(label: "paxos-bench.api")
         logger.logLevel = .warning
         let configuration = try PaxosConfiguration(contentsOf: config, stateDirectory: state, logger: logger)
@@ -61,7 +64,14 @@ struct ApiBenchCommand: ParsableCommand {
             try await withThrowingTaskGroup(of: Void.self) { submitters in
                 for t in 0..<tasks {
                     submitters.addTask {
-                        for v in stride(from: t, to: n, by: tasks) { try await client.submit("\(v + 1)") }
+                        let mine = stride(from: t, to: n, by: tasks).map { Array("\($0 + 1)".utf8) }
+                        if batch == 1 {
+                            for value in mine { try await client.submit(value) }
+                        } else {
+                            for start in stride(from: 0, to: mine.count, by: batch) {
+                                try await client.submit(contentsOf: Array(mine[start..<min(start + batch, mine.count)]))
+                            }
+                        }
                     }
                 }
                 try await submitters.waitForAll()
@@ -70,7 +80,8 @@ struct ApiBenchCommand: ParsableCommand {
             let elapsed = ContinuousClock.now - began
             roles.cancelAll()
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            return String(format: "api: %d values from %d tasks in %.2f s: %.0f values/s", n, tasks, seconds, Double(n) / seconds)
+            return String(format: "api: %d values from %d tasks, %d per submission, in %.2f s: %.0f values/s",
+                          n, tasks, batch, seconds, Double(n) / seconds)
         }
     }
 }
