@@ -88,7 +88,7 @@ public final class Client: Service, Sendable {
         }) { [self] runtime, _ in
             let inner = startup.clientNode(runtime: runtime, notified: { [self] in noticed($0) })
             inner.onDecided = { [self] ids in decided(ids) }
-            let node = EmbeddedClientNode(inner: inner, owner: self, eventLoop: runtime.eventLoop)
+            let node = EmbeddedClientNode(inner: inner, owner: self)
             started(runtime, incarnation: inner.client.incarnation)
             return AssembledNode(node: node)
         }
@@ -293,12 +293,10 @@ public final class Client: Service, Sendable {
 final class EmbeddedClientNode: Node {
     let inner: ClientNode
     let owner: Client
-    let eventLoop: any EventLoop
 
-    init(inner: ClientNode, owner: Client, eventLoop: any EventLoop) {
+    init(inner: ClientNode, owner: Client) {
         self.inner = inner
         self.owner = owner
-        self.eventLoop = eventLoop
     }
 
     func drain() {

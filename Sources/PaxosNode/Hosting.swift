@@ -9,7 +9,9 @@ import PaxosStore
 
 /// A role's node, assembled on its locked state, and how to close its store once the node stopped.
 public struct AssembledNode {
+    /// The node the runtime runs.
     public var node: any Node
+    /// Closes its store (called once the node stopped; nothing for a client).
     public var close: () -> Void
 
     public init(node: any Node, close: @escaping () -> Void = {}) {
@@ -61,6 +63,7 @@ public final class StateLock {
         databasePath = "\(directory)/\(name).sqlite"
     }
 
+    /// Releases the lock (once; later calls do nothing).
     public func release() {
         guard fd >= 0 else { return }
         close(fd)

@@ -200,13 +200,7 @@ func expectOneOrder(_ deliveries: [Delivery], values: Set<[UInt8]>) {
 
     /// Deadlines are kept in one queue per timeout: a short one sent after a long one still expires first.
     @Test(.timeLimit(.minutes(1))) func aShortTimeoutBehindALongOneExpires() async throws {
-        let test = try TestCluster()
-        defer { test.remove() }
-        let c = test.configuration
-        let client = Client(id: 1, configuration: c)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            // Nothing but the client runs: nothing is ever decided.
-            group.addTask { try await client.run() }
+        try await withClientAlone { client in
             let long = Task { try await client.submit("long", timeout: .seconds(600)) }
             try await Task.sleep(for: .milliseconds(100))
             do {
@@ -218,7 +212,6 @@ func expectOneOrder(_ deliveries: [Delivery], values: Set<[UInt8]>) {
             }
             long.cancel()
             _ = await long.result
-            group.cancelAll()
         }
     }
 
@@ -299,27 +292,35 @@ func expectOneOrder(_ deliveries: [Delivery], values: Set<[UInt8]>) {
     }
 
     @Test func cancellingASubmissionEndsItsWait() async throws {
-        let test = try TestCluster()
-        defer { test.remove() }
-        let c = test.configuration
-        let client = Client(id: 1, configuration: c)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await client.run() }
-            // Nothing but the client runs: the value is sent and waits until its task is cancelled.
+        let client = try await withClientAlone { client in
+            // The value is sent and waits until its task is cancelled.
             let waiting = Task { try await client.submit("stuck", timeout: .seconds(600)) }
             try await Task.sleep(for: .milliseconds(200))
             waiting.cancel()
             let result = await waiting.result
             guard case .failure(let error) = result, case .cancelled(let id)? = error as? PaxosError else {
                 Issue.record("expected a cancellation, got \(result)")
-                group.cancelAll()
                 return
             }
             #expect(id?.sequence == 1)
-            group.cancelAll()
         }
         // A stopped client refuses at once.
         await #expect(throws: PaxosError.clientNotRunning) { try await client.submit("late") }
+    }
+
+    /// Runs `body` with a client and nothing else of a cluster (nothing is ever decided); returns the client,
+    /// stopped.
+    @discardableResult
+    private func withClientAlone(_ body: @escaping @Sendable (Client) async throws -> Void) async throws -> Client {
+        let test = try TestCluster()
+        defer { test.remove() }
+        let client = Client(id: 1, configuration: test.configuration)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await client.run() }
+            try await body(client)
+            group.cancelAll()
+        }
+        return client
     }
 
     @Test func runsInAServiceGroupAndStopsWithIt() async throws {
