@@ -163,10 +163,14 @@ public final class NodeRuntime: @unchecked Sendable {
         }
     }
 
-    /// Ends a runtime that never ran (its node could not be assembled): its loop's thread stops.
+    /// Ends a runtime that never ran (its node could not be assembled): its loop's thread stops. Its stop
+    /// promise is completed first (NIO traps on a promise that goes away uncompleted).
     public func discard() {
+        stopped.fail(NotRun())
         try? group.syncShutdownGracefully()
     }
+
+    private struct NotRun: Error {}
 
     /// Stops the node (callable from any thread).
     public func stop(_ reason: StopReason) {
