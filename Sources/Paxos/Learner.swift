@@ -60,8 +60,10 @@ public final class Learner: Service, Sendable {
         let startup = try configuration.startup(.learner, id)
         let feed = feed
         try await NodeHost.run(startup, configuration: configuration) { runtime, path in
+            // Deliveries are handed over after the learner's commit only (the default LearnerPrinting).
             try startup.learnerNode(runtime: runtime, path: path, loaded: { _, state in
                 feed.started(path: path, durableThrough: state.nextPosition - 1)
+                return LearnerPrinting()
             }, output: { feed.deliver($0) })
         }
     }
