@@ -7,7 +7,7 @@ public enum PaxosVersion {
     /// Raised with every change users can see; the formats below have their own numbers.
     public static let release = "0.9.0"
 
-    /// e.g. "0.9.0 (wire format 2; database schema versions: acceptor 3, learner 2, proposer 1)".
+    /// e.g. "0.9.0 (wire format 3; database schema versions: acceptor 3, learner 2, proposer 1)".
     public static var description: String {
         let schemas = StoreKind.allCases.map { "\($0.rawValue) \($0.migrations.count)" }.joined(separator: ", ")
         return "\(release) (wire format \(Wire.version); database schema versions: \(schemas))"

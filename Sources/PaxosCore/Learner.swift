@@ -35,6 +35,11 @@ extension Paxos {
         var incarnation: UInt64
     }
 
+    struct HeldValue: Hashable, Sendable {
+        var digest: UInt64
+        var proposal: Proposal
+    }
+
     /// A learner: counts 2B votes, delivers decided instances in instance order, each submission exactly
     /// once, and catches up on instances it missed by asking acceptors and the other learners.
     public struct Learner: Hashable, Sendable {
@@ -49,6 +54,10 @@ extension Paxos {
 
         private var tally: VoteTally
         private var decidedAhead: [Instance: Proposal] = [:]
+        /// Values heard for undecided instances (from 2As and catch-up answers), each with its digest.
+        private var held: [Instance: [HeldValue]] = [:]
+        /// Instances a quorum decided whose value (by digest) this learner does not hold yet.
+        private var decidedDigest: [Instance: UInt64] = [:]
         private var delivered: [ClientRun: DeliveredSequences] = [:]
         /// Recently delivered instances, kept to answer other learners' catch-up requests.
         private var served: [Instance: Proposal] = [:]
@@ -98,11 +107,14 @@ extension Paxos {
         public mutating func on(_ message: Message) -> LearnerEffects {
             var effects = LearnerEffects()
             switch message {
-            case .accepted(let acceptor, let ballot, let proposals):
+            case .accept(_, let proposals, _):
+                // The leader's 2A, heard on the acceptors' group: the values the 2Bs name by digest.
+                for p in proposals { hold(p.instance, p.proposal, digest: Wire.digest(of: p.proposal)) }
+            case .accepted(let acceptor, let ballot, let votes):
                 guard settings.isAcceptor(acceptor) else { break }
                 lastHeard = now
-                for p in proposals {
-                    vote(acceptor: acceptor, ballot: ballot, instance: p.instance, proposal: p.proposal)
+                for v in votes {
+                    vote(acceptor: acceptor, ballot: ballot, instance: v.instance, digest: v.digest)
                 }
             case .replay(let acceptor, let entries):
                 guard settings.isAcceptor(acceptor) else { break }
@@ -110,7 +122,10 @@ extension Paxos {
                     answeredThrough = max(answeredThrough, last.instance)
                 }
                 for e in entries {
-                    vote(acceptor: acceptor, ballot: e.ballot, instance: e.instance, proposal: e.proposal)
+                    // A catch-up answer carries the value: hold it, then count the vote for its digest.
+                    let digest = Wire.digest(of: e.proposal)
+                    hold(e.instance, e.proposal, digest: digest)
+                    vote(acceptor: acceptor, ballot: e.ballot, instance: e.instance, digest: digest)
                 }
             case .decided(let proposals):
                 if let last = proposals.last, last.instance >= nextInstance, last.instance <= nextInstance &+ maxInstanceLead {
@@ -120,6 +135,8 @@ extension Paxos {
                     highestSeen = max(highestSeen, p.instance)
                     decidedAhead[p.instance] = p.proposal
                     tally.forget(p.instance)
+                    held[p.instance] = nil
+                    decidedDigest[p.instance] = nil
                 }
             case .catchUp(let learner, let from, let to) where learner != id:
                 serve(from: from, to: to, into: &effects)
@@ -189,13 +206,40 @@ extension Paxos {
             return effects
         }
 
-        private mutating func vote(acceptor: UInt32, ballot: Ballot, instance: Instance, proposal: Proposal) {
-            guard instance >= nextInstance, instance <= nextInstance &+ maxInstanceLead, decidedAhead[instance] == nil else { return }
+        private mutating func vote(acceptor: UInt32, ballot: Ballot, instance: Instance, digest: UInt64) {
+            guard instance >= nextInstance, instance <= nextInstance &+ maxInstanceLead, decidedAhead[instance] == nil,
+                  decidedDigest[instance] == nil else { return }
             highestSeen = max(highestSeen, instance)
-            if case .decided(let p) = tally.record(acceptor: acceptor, ballot: ballot, instance: instance,
-                                                   proposal: proposal) {
-                decidedAhead[instance] = p
+            if case .decided(let d) = tally.record(acceptor: acceptor, ballot: ballot, instance: instance, digest: digest) {
+                // A quorum chose the value with digest `d`: deliverable once this learner holds a value
+                // whose digest (computed here, from the value's bytes) is `d` — from the 2A, or from a
+                // catch-up answer if the 2A was lost.
+                if let value = held[instance]?.first(where: { $0.digest == d }) {
+                    decidedAhead[instance] = value.proposal
+                    held[instance] = nil
+                } else {
+                    decidedDigest[instance] = d
+                }
             }
+        }
+
+        /// Keeps a value heard for an undecided instance, or delivers it if a quorum already chose its digest.
+        private mutating func hold(_ instance: Instance, _ proposal: Proposal, digest: UInt64) {
+            guard instance >= nextInstance, instance <= nextInstance &+ maxInstanceLead, decidedAhead[instance] == nil else { return }
+            if let d = decidedDigest[instance] {
+                guard d == digest else { return }
+                decidedDigest[instance] = nil
+                decidedAhead[instance] = proposal
+                return
+            }
+            var list = held.removeValue(forKey: instance) ?? []
+            if !list.contains(where: { $0.digest == digest }) {
+                // Different values for one instance come only from different ballots (a leader change);
+                // a few are kept, the oldest dropped (it can still come back in a catch-up answer).
+                if list.count >= 4 { list.removeFirst() }
+                list.append(HeldValue(digest: digest, proposal: proposal))
+            }
+            held[instance] = list
         }
 
         private mutating func deliverReady(into effects: inout LearnerEffects) {
@@ -224,12 +268,24 @@ extension Paxos {
             gapSince = nil
             lastRecover = nil
             tally.forget(below: nextInstance)
+            forgetHeld(below: nextInstance, from: before)
             // Catching up: once the previous answer is used up, ask for the next chunk at once instead of
             // waiting for a tick — when more is known to exist, or when the answer filled the whole chunk
             // (a learner that starts late, in a quiet cluster, hears of nothing beyond it).
             if lastRequest != nil && nextInstance >= lastRequestEnd
                 && (highestSeen >= nextInstance || answeredThrough + 1 >= lastRequestEnd) {
                 requestCatchUp(into: &effects)
+            }
+        }
+
+        /// Drops the values and awaited digests of delivered instances (`from ..< below`; the rest of
+        /// `held` is below `from` only after a catch-up jumped, so a full sweep then).
+        private mutating func forgetHeld(below: Instance, from: Instance) {
+            if below - from <= 4_096 {
+                for i in from..<below { held[i] = nil; decidedDigest[i] = nil }
+            } else {
+                held = held.filter { $0.key >= below }
+                decidedDigest = decidedDigest.filter { $0.key >= below }
             }
         }
 
@@ -255,10 +311,32 @@ extension Paxos {
             let end = nextInstance + UInt64(settings.catchUpChunk)
             lastRequest = now
             lastRequestEnd = end
-            let request = Message.catchUp(learner: id, from: nextInstance, to: end)
-            effects.send.append(Outgoing(request, to: .acceptors))
-            effects.send.append(Outgoing(request, to: .learners))
+            var ranges: [Range<Instance>] = []
+            if highestSeen >= nextInstance {
+                // Instances beyond are known: ask only for those not decided here (a lost 2A leaves a
+                // hole of one instance among delivered ones; asking for the whole chunk would bring back
+                // every value of the window from every acceptor). A learner that hears of nothing ahead
+                // (it started late in a quiet cluster) asks for a whole chunk, below.
+                let limit = min(end, highestSeen + 1)
+                var i = nextInstance
+                while i < limit && ranges.count < Self.maxCatchUpRanges {
+                    guard decidedAhead[i] == nil else { i += 1; continue }
+                    var j = i + 1
+                    while j < limit && decidedAhead[j] == nil { j += 1 }
+                    ranges.append(i..<j)
+                    i = j
+                }
+            }
+            if ranges.isEmpty { ranges = [nextInstance..<end] }
+            for r in ranges {
+                let request = Message.catchUp(learner: id, from: r.lowerBound, to: r.upperBound)
+                effects.send.append(Outgoing(request, to: .acceptors))
+                effects.send.append(Outgoing(request, to: .learners))
+            }
         }
+
+        /// Separate holes asked for at once; the rest wait for the next request.
+        static let maxCatchUpRanges = 8
 
         private func serve(from: Instance, to: Instance, into effects: inout LearnerEffects) {
             guard from > 0, to > from, from < nextInstance else { return }

@@ -26,11 +26,14 @@ extension Paxos {
             var sentAt: UInt64
             /// The proposal's encoded size, counted in `Leader.inFlightBytes`.
             var bytes: Int
+            /// What acceptors' 2Bs name it by (``Wire/digest(of:)``).
+            var digest: UInt64
 
             init(proposal: Proposal, sentAt: UInt64) {
                 self.proposal = proposal
                 self.sentAt = sentAt
                 self.bytes = Wire.size(of: proposal)
+                self.digest = Wire.digest(of: proposal)
             }
         }
 
@@ -214,17 +217,18 @@ extension Paxos {
                 guard promised.isWellFormed else { break }
                 hear(promised)
                 if mode != .follower && promised > ballot { stepDown() }
-            case .accepted(let acceptor, let b, let proposals):
+            case .accepted(let acceptor, let b, let votes):
                 guard settings.isAcceptor(acceptor) else { break }
                 hear(b)
                 if b == knownBallot && !isMine(b) { postponeElection() }
-                for p in proposals {
-                    vote(acceptor: acceptor, ballot: b, instance: p.instance, proposal: p.proposal, into: &effects)
+                for v in votes {
+                    vote(acceptor: acceptor, ballot: b, instance: v.instance, digest: v.digest, into: &effects)
                 }
             case .replay(let acceptor, let entries):
                 guard settings.isAcceptor(acceptor) else { break }
                 for e in entries {
-                    vote(acceptor: acceptor, ballot: e.ballot, instance: e.instance, proposal: e.proposal, into: &effects)
+                    vote(acceptor: acceptor, ballot: e.ballot, instance: e.instance, digest: Wire.digest(of: e.proposal),
+                         value: e.proposal, into: &effects)
                 }
             case .decided(let proposals):
                 for p in proposals where p.instance <= max(decided.firstUndecided, nextInstance) &+ maxInstanceLead {
@@ -527,12 +531,23 @@ extension Paxos {
             }
         }
 
-        private mutating func vote(acceptor: UInt32, ballot b: Ballot, instance: Instance, proposal: Proposal,
-                                   into effects: inout ProposerEffects) {
+        /// Counts a 2B vote (`value`: the proposal, when the vote came with it, as in a catch-up answer).
+        private mutating func vote(acceptor: UInt32, ballot b: Ballot, instance: Instance, digest: UInt64,
+                                   value: Proposal? = nil, into effects: inout ProposerEffects) {
             guard instance > 0, !decided.contains(instance) || isInFlight(instance),
                   instance <= max(decided.firstUndecided, nextInstance) &+ maxInstanceLead else { return }
-            if case .decided(let p) = tally.record(acceptor: acceptor, ballot: b, instance: instance, proposal: proposal) {
-                onDecided(instance, p, into: &effects)
+            if case .decided(let d) = tally.record(acceptor: acceptor, ballot: b, instance: instance, digest: digest) {
+                // 2Bs name values by digest: the value is known when it came with the vote, or when it is
+                // this leader's own proposal there (same digest). Otherwise only the instance is known
+                // decided: a standby needs no more, and a leader puts its own submissions back in the
+                // queue (learners deliver each submission once) and tells clients nothing.
+                if value != nil {
+                    onDecided(instance, value, into: &effects)
+                } else if case .leader(let leader) = state, let mine = leader.inFlight[instance], mine.digest == d {
+                    onDecided(instance, mine.proposal, into: &effects)
+                } else {
+                    onDecided(instance, nil, into: &effects)
+                }
             }
         }
 
@@ -563,7 +578,8 @@ extension Paxos {
             leader.recovering = leader.recovering.filter { $0.key > through }
         }
 
-        private mutating func onDecided(_ instance: Instance, _ proposal: Proposal, into effects: inout ProposerEffects) {
+        /// `instance` is decided, with `proposal` (nil: decided, but with a value this proposer does not hold).
+        private mutating func onDecided(_ instance: Instance, _ proposal: Proposal?, into effects: inout ProposerEffects) {
             guard instance > 0 else { return }
             let isNew = decided.insert(instance)
             tally.forget(instance)
@@ -574,12 +590,13 @@ extension Paxos {
             if mine != nil { leader.overtakenBelow = max(leader.overtakenBelow, instance) }
             guard isNew || mine != nil else { return }
             if let mine {
-                let chosenIDs = Set(proposal.submissions.map(\.id))
+                let chosenIDs = Set(proposal?.submissions.map(\.id) ?? [])
                 // Another ballot decided something else here: our submissions still need an instance.
                 for s in mine.proposal.submissions where !chosenIDs.contains(s.id) {
                     leader.submissions.waiting.append(s)
                 }
             }
+            guard let proposal else { return }
             let ids = proposal.submissions.map(\.id)
             for id in ids { leader.submissions.queued.remove(id) }
             for chunk in chunked(ids, budget: settings.datagramPayloadBudget, size: { _ in 24 }) {

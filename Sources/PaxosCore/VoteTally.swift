@@ -1,13 +1,15 @@
 /// Counts 2B votes per instance and reports an instance decided once a quorum of DISTINCT acceptors
 /// accepted the same ballot in it. A repeated or duplicated vote never counts twice.
 ///
-/// A ballot carries exactly one value per instance (proposers never reuse a ballot), so the value is
-/// taken from the first vote of a ballot; a vote that disagrees with it is refused and reported.
+/// Votes name the value by its digest (``Wire/digest(of:)``): a ballot carries exactly one value per
+/// instance (proposers never reuse a ballot), so the digest is taken from the first vote of a ballot; a
+/// vote that disagrees with it is refused and reported. The tally says which digest was chosen; the
+/// caller pairs it with a value whose digest it computed itself.
 struct VoteTally: Hashable, Sendable {
     struct BallotVotes: Hashable, Sendable {
         var ballot: Ballot
         var voters: UInt64  // bit (id - 1) per acceptor; acceptor ids are bounded by acceptorCount ≤ 64
-        var proposal: Proposal
+        var digest: UInt64
     }
 
     let quorum: Int
@@ -17,30 +19,30 @@ struct VoteTally: Hashable, Sendable {
 
     enum Outcome: Equatable {
         case pending
-        case decided(Proposal)
+        /// A quorum accepted the value with this digest.
+        case decided(digest: UInt64)
         /// The same ballot came with two different values: some process is not following the protocol.
         case conflicting
     }
 
-    /// Records that `acceptor` accepted `proposal` in `ballot` for `instance`.
-    mutating func record(acceptor: UInt32, ballot: Ballot, instance: Instance, proposal: Proposal) -> Outcome {
+    /// Records that `acceptor` accepted the value with `digest` in `ballot` for `instance`.
+    mutating func record(acceptor: UInt32, ballot: Ballot, instance: Instance, digest: UInt64) -> Outcome {
         guard acceptor >= 1 && acceptor <= 64 else { return .pending }
         let bit = UInt64(1) << UInt64(acceptor - 1)
-        var list = votes[instance, default: []]
+        var list = votes.removeValue(forKey: instance) ?? []
         let outcome: Outcome
         if let k = list.firstIndex(where: { $0.ballot == ballot }) {
-            guard list[k].proposal == proposal else { return .conflicting }
+            guard list[k].digest == digest else {
+                votes[instance] = list
+                return .conflicting
+            }
             list[k].voters |= bit
-            outcome = list[k].voters.nonzeroBitCount >= quorum ? .decided(proposal) : .pending
+            outcome = list[k].voters.nonzeroBitCount >= quorum ? .decided(digest: digest) : .pending
         } else {
-            list.append(BallotVotes(ballot: ballot, voters: bit, proposal: proposal))
-            outcome = 1 >= quorum ? .decided(proposal) : .pending
+            list.append(BallotVotes(ballot: ballot, voters: bit, digest: digest))
+            outcome = 1 >= quorum ? .decided(digest: digest) : .pending
         }
-        if case .decided = outcome {
-            votes[instance] = nil
-        } else {
-            votes[instance] = list
-        }
+        if case .pending = outcome { votes[instance] = list }
         return outcome
     }
 

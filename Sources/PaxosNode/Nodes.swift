@@ -43,6 +43,9 @@ public protocol Node: AnyObject {
     var counters: NodeCounters { get }
     /// Decodes and handles one datagram; a datagram that does not decode is dropped and counted.
     func receive(_ datagram: [UInt8])
+    /// The same, for a datagram that came on `group`'s socket (a role listening to several groups takes
+    /// only some messages from some of them: see ``Role/takes(_:from:)``).
+    func receive(_ datagram: [UInt8], from group: Group)
     func tick(now: UInt64)
     /// Persists what the burst produced, then sends (and, for learners, prints) it.
     func endOfBurst() throws
@@ -81,6 +84,7 @@ public struct NodeProgress: Sendable, Equatable {
 
 extension Node {
     public var isFinished: Bool { false }
+    public func receive(_ datagram: [UInt8], from group: Group) { receive(datagram) }
     /// A node that logs nothing of its own (a wrapper around another node, say).
     public var logger: Logger? {
         get { nil }
@@ -374,8 +378,15 @@ public final class LearnerNode: Node {
     /// How many values printed before the last crash are still to be learned again (0 once done).
     public var printedAheadRemaining: Int { printedAhead.count }
 
-    public func receive(_ datagram: [UInt8]) {
+    public func receive(_ datagram: [UInt8]) { receive(datagram, from: .learners) }
+
+    /// From the acceptors' group a learner takes only the leader's 2As; the rest there (another learner's
+    /// catch-up request, which also comes on the learners' group, promises asked for, presence) is not
+    /// for it, and is dropped by its type byte before it is decoded.
+    public func receive(_ datagram: [UInt8], from group: Group) {
+        if group == .acceptors && !Wire.isFragment(datagram) && !Wire.isAccept(datagram) { return }
         guard let message = gate.open(datagram, counters: &counters) else { return }
+        guard Role.learner.takes(message, from: group) else { return }
         absorb(learner.on(message))
     }
 

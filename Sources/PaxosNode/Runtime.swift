@@ -112,6 +112,15 @@ public final class NodeRuntime: @unchecked Sendable {
         self.node = node
         let settings = TransportSettings(interface: config.interface, ttl: config.ttl,
                                          maxDatagramBytes: 65_507)
+        var groupOf: [MulticastEndpoint: Group] = [:]
+        for group in role.listensTo {
+            let e = config.endpoint(group)
+            // Two groups configured on one address and port share a socket: it counts as the first
+            // group listed (a role's own), whose messages are all its own.
+            if groupOf[MulticastEndpoint(group: e.address, port: e.port)] == nil {
+                groupOf[MulticastEndpoint(group: e.address, port: e.port)] = group
+            }
+        }
         let endpoints = role.listensTo.map { group -> MulticastEndpoint in
             let e = config.endpoint(group)
             return MulticastEndpoint(group: e.address, port: e.port)
@@ -119,8 +128,8 @@ public final class NodeRuntime: @unchecked Sendable {
         do {
             transport = try MulticastTransport.start(
                 on: eventLoop, listen: endpoints, settings: settings,
-                onDatagram: { [unowned self] _, buffer in
-                    self.received(Array(buffer.readableBytesView))
+                onDatagram: { [unowned self] endpoint, buffer in
+                    self.received(Array(buffer.readableBytesView), from: groupOf[endpoint] ?? role.listensTo[0])
                 },
                 onBurstEnd: { [unowned self] in self.endOfBurst() }
             ).wait()
@@ -186,16 +195,16 @@ public final class NodeRuntime: @unchecked Sendable {
                               sendErrors: transport?.sendErrors ?? 0, progress: node.progress))
     }
 
-    private func received(_ datagram: [UInt8]) {
+    private func received(_ datagram: [UInt8], from group: Group) {
         guard let authenticator else {
-            node?.receive(datagram)
+            node?.receive(datagram, from: group)
             return
         }
         guard let message = authenticator.open(datagram) else {
             rejected += 1
             return
         }
-        node?.receive(message)
+        node?.receive(message, from: group)
     }
 
     private func endOfBurst() {

@@ -224,8 +224,10 @@ public enum HostileMessages {
         for lo in stride(from: UInt64(1), through: 225, by: 32) {
             let ips = (lo..<(lo + 32)).map { ip($0, forged) }
             for (b, name) in [(ballot(1, 1), "1.1"), (ballot(2, 1), "2.1"), (ballot(1, 2), "1.2"), (hb, "2^62.999")] {
+                // 2Bs name values by digest: the forged 2A (which learners hear too) carries the value, the
+                // quorum of 2Bs its digest — together what a learner would need to be fooled.
                 add(.forged, "accepted-quorum-ballot-\(name)-instances-\(lo)-\(lo + 31)",
-                    trio.map { .accepted(acceptor: $0, ballot: b, proposals: ips) })
+                    [.accept(ballot: b, proposals: ips)] + trio.map { .accepted(acceptor: $0, ballot: b, proposals: ips) })
             }
             add(.forged, "decided-instances-\(lo)-\(lo + 31)", [.decided(ips)])
         }
@@ -272,7 +274,7 @@ public enum HostileMessages {
         rawEntry(.absurd, "fragments-overflowing-total", [fragment(0, of: 3, total: 200), fragment(1, of: 3, total: 200),
                                                          fragment(2, of: 3, total: 200)])
         rawEntry(.absurd, "fragments-resized-duplicate", [fragment(0, of: 2, total: 200), fragment(0, of: 2, total: 200, piece: 99)])
-        rawEntry(.absurd, "fragments-whole-failing-its-digest", inFragments(.accepted(acceptor: 2, ballot: real, proposals: [ip(1, .batch([longForged]))])).map {
+        rawEntry(.absurd, "fragments-whole-failing-its-digest", inFragments(.accept(ballot: real, proposals: [ip(1, .batch([longForged]))])).map {
             var d = $0
             d[d.count - 1] ^= 0xFF  // the last byte of every piece altered: the digest no longer matches
             return d
@@ -280,14 +282,16 @@ public enum HostileMessages {
         rawEntry(.absurd, "fragments-1100-incomplete-messages-of-16-MiB", (0..<1_100).map {
             fragment(digest: UInt64($0), 0, of: 16_000, total: 16 << 20, piece: 1_000)
         })
-        rawEntry(.absurd, "fragments-accepted-acceptor-999-long-value", inFragments(.accepted(acceptor: 999, ballot: real,
-                                                                                                proposals: [ip(1, longAbsurd)])))
+        rawEntry(.absurd, "fragments-replay-acceptor-999-long-value", inFragments(.replay(acceptor: 999,
+                                                                                           entries: [entry(1, real, longAbsurd)])))
         rawEntry(.absurd, "fragments-of-a-fragment", 
             Wire.datagrams(for: fragment(0, of: 2, total: 2_000, piece: 1_000), header: header, datagramBytes: 300))
-        rawEntry(.forged, "fragments-accepted-quorum-long-forged-value-instances-1-4", trio.flatMap { a in
-            inFragments(.accepted(acceptor: a, ballot: ballot(1, 1), proposals: (UInt64(1)...4).map { ip($0, .batch([longForged])) }),
-                        piece: 1_000)
-        })
+        // A 2A with a long forged value in fragments, sent three times (three proposers' worth), and a
+        // quorum of 2Bs naming it by digest.
+        let longIPs = (UInt64(1)...4).map { ip($0, .batch([longForged])) }
+        rawEntry(.forged, "fragments-accepted-quorum-long-forged-value-instances-1-4", trio.flatMap { _ in
+            inFragments(.accept(ballot: ballot(1, 1), proposals: longIPs), piece: 1_000)
+        } + trio.map { Wire.encode(.accepted(acceptor: $0, ballot: ballot(1, 1), proposals: longIPs), header: header) })
         return c
     }
 
@@ -413,8 +417,8 @@ public enum HostileMessages {
             let k = below(9)
             switch k {
             case 0:
-                // another version (1: the old format) before random bytes or a valid version-2 body
-                let v = pick([0, 1, 3, 0x7F, 0xFF] as [UInt8])
+                // another version (1 and 2: older formats; 4: a newer one) before random bytes or a valid body
+                let v = pick([0, 1, 2, 4, 0x7F, 0xFF] as [UInt8])
                 if below(2) == 1 {
                     return [Wire.magic.0, Wire.magic.1, v, UInt8(1 + below(Int(Self.maxType)))] + bytes(below(40))
                 }

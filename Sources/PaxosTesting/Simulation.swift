@@ -60,6 +60,10 @@ public struct Simulation {
         /// Per learner burst in the faulty phase, the chance that the learner is killed between printing
         /// and persisting, after a random part of what it printed reached its output.
         public var printCrashRate = 0.0
+        /// In the faulty phase, the chance that a 2A datagram is lost on its way to a learner (on top of
+        /// `loss`): 2Bs carry digests, so a learner then has a decision without its value and takes the
+        /// value from a catch-up answer.
+        public var learnerAcceptLoss = 0.0
 
         public init(seed: UInt64) { self.seed = seed }
 
@@ -137,6 +141,8 @@ public struct Simulation {
             // Learners printing before persisting (drawn last, like every new setting), killed between the two.
             c.learnersPrintFirst = pick([true, true, true, false])
             c.printCrashRate = c.learnersPrintFirst ? pick([0, 0.02, 0.1, 0.3]) : 0
+            // Learners missing the leader's 2As: never beyond `loss`, or most of them (catch-up supplies the values).
+            c.learnerAcceptLoss = pick([0, 0, 0.3, 0.8])
             return c
         }
 
@@ -150,6 +156,7 @@ public struct Simulation {
                 + "batch=\(s.maxBatchBytes) trimBatch=\(s.trimBatch) catchUpChunk=\(s.catchUpChunk) "
                 + "serveCache=\(s.learnerServeCache) clientWindow=\(s.clientWindow) prepareAttempts=\(s.prepareAttempts) "
                 + "flowLead=\(s.flowLead) flowStale=\(s.flowStaleTicks) fastRetry=\(s.fastRetryTicks)"
+                + (learnerAcceptLoss > 0 ? " learner2ALoss=\(learnerAcceptLoss)" : "")
                 + (valueBytes > 0 ? " valueBytes≤\(valueBytes)" : "")
                 + (learnersPrintFirst ? " printFirst printCrash=\(printCrashRate)" : "")
                 + (lateLearnerStart.map { " lateLearner@\($0)" } ?? "")
@@ -312,6 +319,8 @@ public struct Simulation {
 
     struct Envelope {
         var to: Endpoint
+        /// The group it was sent to (a learner takes only 2As from the acceptors' group).
+        var group: Group
         var bytes: [UInt8]
         var deliverAt: UInt64
         var from: String
@@ -322,6 +331,9 @@ public struct Simulation {
 
     // The omniscient view: every 2B ever sent, and what a quorum accepted.
     var votes: [Instance: [Ballot: (acceptors: Set<UInt32>, proposal: Proposal)]] = [:]
+    /// Every 2A ever sent: the one value of each (instance, ballot). 2Bs name it by digest.
+    var proposed: [InstanceBallot: Proposal] = [:]
+    struct InstanceBallot: Hashable { var instance: Instance; var ballot: Ballot }
     var chosen: [Instance: Proposal] = [:]
     /// The one sequence every learner's output must be a prefix of.
     var reference = OneSequence<SubmissionID>()
@@ -552,7 +564,7 @@ public struct Simulation {
                     for e in burst { record("t\(now) \(e.from)→\(processes[k].name) \(describe(e.bytes))") }
                 }
                 try runBurst(processes[k], faulty: faulty) { node in
-                    for e in burst { node.receive(e.bytes) }
+                    for e in burst { node.receive(e.bytes, from: e.group) }
                 }
             }
         }
@@ -700,11 +712,20 @@ public struct Simulation {
         guard p.role == .acceptor || p.role == .proposer else { return }
         do {
             switch out.message {
-            case .accepted(let acceptor, let ballot, let proposals):
+            case .accept(let ballot, let proposals, _) where p.role == .proposer && !config.hostile:
+                // A ballot carries one value per instance: a proposer never proposes two in one (instance, ballot).
+                for ip in proposals {
+                    let key = InstanceBallot(instance: ip.instance, ballot: ballot)
+                    if let earlier = proposed[key], earlier != ip.proposal {
+                        throw Violation(tick: now, what: "\(p.name) proposed two values in instance \(ip.instance), ballot \(ballot)")
+                    }
+                    proposed[key] = ip.proposal
+                }
+            case .accepted(let acceptor, let ballot, let votes):
                 guard ballot <= disk.acceptor.promised || disk.acceptor.promised == ballot else {
                     throw Violation(tick: now, what: "\(p.name) accepted \(ballot) above its durable promise \(disk.acceptor.promised)")
                 }
-                for ip in proposals {
+                for ip in votes {
                     // A 2B must only announce what is on disk — or what a later vote of the same burst
                     // replaced, or a trim of the same burst forgot: the state a one-message-at-a-time
                     // acceptor would be in after the same inputs.
@@ -712,7 +733,15 @@ public struct Simulation {
                         || disk.acceptor.accepted.contains(where: { $0.instance == ip.instance && $0.ballot >= ballot }) else {
                         throw Violation(tick: now, what: "\(p.name) sent a 2B for instance \(ip.instance) it has not persisted")
                     }
-                    try observeVote(acceptor: acceptor, ballot: ballot, instance: ip.instance, proposal: ip.proposal)
+                    guard !config.hostile else { continue }  // forged 2As may make acceptors vote anything
+                    // The vote names, by digest, the value the leader proposed in that instance and ballot.
+                    guard let proposal = proposed[InstanceBallot(instance: ip.instance, ballot: ballot)] else {
+                        throw Violation(tick: now, what: "\(p.name) voted in instance \(ip.instance), ballot \(ballot), which no proposer proposed")
+                    }
+                    guard Wire.digest(of: proposal) == ip.digest else {
+                        throw Violation(tick: now, what: "\(p.name) voted in instance \(ip.instance), ballot \(ballot) for a digest not of the value proposed")
+                    }
+                    try observeVote(acceptor: acceptor, ballot: ballot, instance: ip.instance, proposal: proposal)
                 }
             case .promise(let promise):
                 if promise.ballot > disk.acceptor.promised {
@@ -836,13 +865,15 @@ public struct Simulation {
             for to in receivers(of: out.group) {
                 if faulty && chance(config.loss) { continue }
                 if faulty && chunked && config.chunkLoss > 0 && chance(config.chunkLoss) { continue }
-                let e = Envelope(to: to, bytes: bytes, deliverAt: now + 1 + rng.next() % (config.maxDelay + 1), from: from)
+                if faulty && config.learnerAcceptLoss > 0 && out.group == .acceptors, case .process(let k) = to,
+                   processes[k].role == .learner, chance(config.learnerAcceptLoss) { continue }
+                let e = Envelope(to: to, group: out.group, bytes: bytes, deliverAt: now + 1 + rng.next() % (config.maxDelay + 1), from: from)
                 network.append(e)
                 if faulty && config.replayRate > 0 {
                     if sentLog.count < 2_000 { sentLog.append(e) } else { sentLog[Int(rng.next() % 2_000)] = e }
                 }
                 if faulty && chance(config.duplicate) {
-                    network.append(Envelope(to: to, bytes: bytes, deliverAt: now + 1 + rng.next() % (config.maxDelay + 3), from: from))
+                    network.append(Envelope(to: to, group: out.group, bytes: bytes, deliverAt: now + 1 + rng.next() % (config.maxDelay + 3), from: from))
                 }
             }
             }
@@ -971,7 +1002,7 @@ public struct Simulation {
         case .promise(let p): "promise A\(p.acceptor) \(p.ballot) from \(p.from) answer \(p.answer % 1000) chunk \(p.chunk)/\(p.chunkCount) trimmed \(p.trimmedThrough) \(p.accepted.map { "\($0.instance)@\($0.ballot)=\(short($0.proposal))" })"
         case .nack(let a, let b): "nack A\(a) promised \(b)"
         case .accept(let b, let ps, let d): "2A \(b) decided≤\(d) \(ps.map { "\($0.instance)=\(short($0.proposal))" })"
-        case .accepted(let a, let b, let ps): "2B A\(a) \(b) \(ps.map { "\($0.instance)=\(short($0.proposal))" })"
+        case .accepted(let a, let b, let vs): "2B A\(a) \(b) \(vs.map { "\($0.instance)=#\(String($0.digest % 0x10000, radix: 16))" })"
         case .replay(let a, let es): "replay A\(a) \(es.map { "\($0.instance)@\($0.ballot)" })"
         case .heartbeat(let b, let f): "heartbeat \(b) first \(f)"
         case .catchUp(let l, let f, let t): "catchUp L\(l) \(f)..<\(t)"

@@ -15,8 +15,12 @@ public enum Message: Hashable, Sendable {
     /// decided prefix: acceptors trim no further than a leader said was decided, so forged learner
     /// progress alone cannot make them forget an undecided instance.
     case accept(ballot: Ballot, proposals: [InstanceProposal], decidedThrough: Instance = 0)
-    /// 2B, acceptor → learners (and proposers, who listen there): accepted in `ballot`.
-    case accepted(acceptor: UInt32, ballot: Ballot, proposals: [InstanceProposal])
+    /// 2B, acceptor → learners (and proposers, who listen there): accepted in `ballot`, each instance
+    /// named with the ``Wire/digest(of:)`` of its proposal instead of the proposal itself. Learners take
+    /// the values from the leader's 2A (they listen to the acceptors' group for it) or, if they missed
+    /// it, from a catch-up answer; a learner delivers a value only once a quorum voted for (instance,
+    /// ballot, digest) and the value it holds has that digest.
+    case accepted(acceptor: UInt32, ballot: Ballot, votes: [Vote])
     /// Acceptor → learners, answering a catch-up request: what it accepted, each with its own ballot.
     /// Learners count these as 2B votes.
     case replay(acceptor: UInt32, entries: [AcceptedEntry])
@@ -82,6 +86,11 @@ public struct Promise: Hashable, Sendable {
 }
 
 extension Message {
+    /// The 2B of `acceptor` for `proposals` in `ballot`: each instance with its proposal's digest.
+    public static func accepted(acceptor: UInt32, ballot: Ballot, proposals: [InstanceProposal]) -> Message {
+        .accepted(acceptor: acceptor, ballot: ballot, votes: proposals.map { Vote(instance: $0.instance, digest: Wire.digest(of: $0.proposal)) })
+    }
+
     /// Whether a healthy cluster sends this kind all the time (values, votes, heartbeats): logs show those
     /// only at trace level, the rarer kinds (elections, catch-up, recovery, trims) at debug.
     public var isRoutine: Bool {
@@ -106,7 +115,7 @@ extension Message {
                 + "\(p.accepted.count) accepted, trimmed through \(p.trimmedThrough)"
         case .nack(let a, let b): return "nack of acceptor \(a): it promised \(b)"
         case .accept(let b, let ps, let d): return "accept \(b) \(span(ps.map(\.instance))), decided through \(d)"
-        case .accepted(let a, let b, let ps): return "accepted by acceptor \(a) in \(b): \(span(ps.map(\.instance)))"
+        case .accepted(let a, let b, let vs): return "accepted by acceptor \(a) in \(b): \(span(vs.map(\.instance)))"
         case .replay(let a, let es): return "replay of acceptor \(a): \(span(es.map(\.instance)))"
         case .heartbeat(let b, let f): return "heartbeat of \(b), first undecided \(f)"
         case .catchUp(let l, let f, let t): return "catch-up request of learner \(l) for instances \(f)..<\(t)"

@@ -173,6 +173,18 @@ public struct AcceptedEntry: Hashable, Sendable {
     }
 }
 
+/// One acceptor's vote in a 2B: it accepted, in the message's ballot, the proposal of `instance` whose
+/// ``Wire/digest(of:)`` is `digest`.
+public struct Vote: Hashable, Sendable {
+    public var instance: Instance
+    public var digest: UInt64
+
+    public init(instance: Instance, digest: UInt64) {
+        self.instance = instance
+        self.digest = digest
+    }
+}
+
 /// An instance paired with its proposal (a 2A/2B payload, or a decided instance during catch-up).
 public struct InstanceProposal: Hashable, Sendable {
     public var instance: Instance
@@ -216,13 +228,23 @@ public enum Role: String, CaseIterable, Sendable {
 
     /// Groups whose datagrams this role consumes. Acceptors' 2B messages go to the learners' group
     /// once; proposers listen there too, to learn which instances are decided, instead of acceptors
-    /// sending every 2B twice.
+    /// sending every 2B twice. 2Bs carry digests, not values: learners also listen to the acceptors'
+    /// group, for the leader's 2As (and only those: see ``takes(_:from:)``).
     public var listensTo: [Group] {
         switch self {
         case .acceptor: [.acceptors]
         case .proposer: [.proposers, .learners]
-        case .learner: [.learners]
+        case .learner: [.learners, .acceptors]
         case .client: [.clients]
         }
+    }
+
+    /// Whether this role handles `message` when it came on `group`: a learner takes only 2As from the
+    /// acceptors' group (a catch-up request of another learner goes to both groups, and must be served
+    /// once). Everything else a role hears is its own.
+    public func takes(_ message: Message, from group: Group) -> Bool {
+        guard self == .learner, group == .acceptors else { return true }
+        if case .accept = message { return true }
+        return false
     }
 }

@@ -1,4 +1,4 @@
-/// The binary wire format, version 2.
+/// The binary wire format, version 3 (2Bs carry digests instead of values).
 ///
 /// A datagram is `"PX"`, a version byte, a message-type byte, the header — the sender's cluster
 /// fingerprint (acceptor-count, learner-count) and identity (role, id, incarnation, start time) — then
@@ -8,7 +8,7 @@
 /// is allocated, so a hostile count cannot make a decoder allocate more than the datagram's size.
 public enum Wire {
     public static let magic: (UInt8, UInt8) = (0x50, 0x58)  // "PX"
-    public static let version: UInt8 = 2
+    public static let version: UInt8 = 3
     /// The fixed bytes: magic, version and message type, before the variable-length header.
     public static let headerSize = 4
     /// The highest instance number a datagram may carry. Beyond it numbers are absurd (a log that long
@@ -104,6 +104,9 @@ public enum Wire {
         varintSize(e.instance) + size(of: e.ballot) + size(of: e.proposal)
     }
 
+    /// Encoded size of a vote inside a 2B: the instance and eight bytes of digest.
+    public static func size(of v: Vote) -> Int { varintSize(v.instance) + 8 }
+
     /// Encoded size of an instance proposal inside an accept, accepted or decided message.
     public static func size(of p: InstanceProposal) -> Int { varintSize(p.instance) + size(of: p.proposal) }
 
@@ -148,10 +151,10 @@ public enum Wire {
             type(.accept)
             w.ballot(ballot); w.varint(decidedThrough)
             w.list(proposals) { $0.instanceProposal($1) }
-        case .accepted(let acceptor, let ballot, let proposals):
+        case .accepted(let acceptor, let ballot, let votes):
             type(.accepted)
             w.varint(UInt64(acceptor)); w.ballot(ballot)
-            w.list(proposals) { $0.instanceProposal($1) }
+            w.list(votes) { w, v in w.varint(v.instance); w.u64(v.digest) }
         case .replay(let acceptor, let entries):
             type(.replay)
             w.varint(UInt64(acceptor))
@@ -204,6 +207,59 @@ public enum Wire {
         return w.bytes
     }
 
+    /// The digest a 2B names a proposal by: 64 bits over its canonical encoding's fields (kind, count,
+    /// each submission's id, length and bytes), computed without encoding it. The same function in every
+    /// role, independent of the process (unlike Swift's `Hasher`). Not cryptographic: it guards against a
+    /// learner pairing a vote with another value than the one voted for (a proposer restarted without
+    /// its database, a bug); forged datagrams are the shared key's business.
+    public static func digest(of proposal: Proposal) -> UInt64 {
+        var h = ProposalHasher()
+        switch proposal {
+        case .noop:
+            h.word(0)
+        case .batch(let subs):
+            h.word(1); h.word(UInt64(subs.count))
+            for s in subs {
+                h.word(UInt64(s.id.client)); h.word(s.id.incarnation); h.word(s.id.sequence)
+                h.bytes(s.value)
+            }
+        }
+        return h.finish()
+    }
+
+    struct ProposalHasher {
+        private var h: UInt64 = 0x243F_6A88_85A3_08D3
+        private var n: UInt64 = 0
+
+        /// wyhash's mix: the 128-bit product folded to 64 bits.
+        @inline(__always) private static func mum(_ a: UInt64, _ b: UInt64) -> UInt64 {
+            let p = a.multipliedFullWidth(by: b)
+            return p.high ^ p.low
+        }
+
+        @inline(__always) mutating func word(_ w: UInt64) {
+            n &+= 1
+            h = Self.mum(h ^ w ^ 0xA076_1D64_78BD_642F, 0xE703_7ED1_A0B4_28DB ^ n)
+        }
+
+        mutating func bytes(_ b: [UInt8]) {
+            word(UInt64(b.count))
+            b.withUnsafeBytes { raw in
+                let words = raw.count / 8
+                var i = 0
+                while i < words {
+                    word(UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)))
+                    i += 1
+                }
+                var tail: UInt64 = 0
+                for k in (words * 8)..<raw.count { tail = tail << 8 | UInt64(raw[k]) }
+                word(tail)
+            }
+        }
+
+        func finish() -> UInt64 { Self.mum(h ^ n, 0x8EBC_6AF0_9C88_C6E3) ^ h }
+    }
+
     /// Decodes exactly one proposal, as ``encode(_:)-proposal`` wrote it; never traps.
     public static func decodeProposal(_ buffer: UnsafeRawBufferPointer) throws(DecodeError) -> Proposal {
         var r = Reader(buffer: buffer, offset: 0)
@@ -230,6 +286,11 @@ public enum Wire {
                 v >>= 7
             }
             bytes.append(UInt8(v))
+        }
+
+        /// Eight bytes, little-endian (digests: a varint would take ten).
+        mutating func u64(_ value: UInt64) {
+            withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
         }
 
         mutating func ballot(_ b: Ballot) { varint(b.round); varint(UInt64(b.proposer)); varint(UInt64(b.incarnation)) }
@@ -263,6 +324,12 @@ public enum Wire {
     }
 
     // MARK: decoding
+
+    /// Whether a datagram says it is a 2A (`accept`), by its fixed bytes alone (its fields may still be bad).
+    public static func isAccept(_ datagram: [UInt8]) -> Bool {
+        datagram.count >= headerSize && datagram[0] == magic.0 && datagram[1] == magic.1
+            && datagram[2] == version && datagram[3] == TypeCode.accept.rawValue
+    }
 
     /// Decodes one datagram. Never traps; anything that is not exactly one well-formed message of this
     /// wire version is an error.
@@ -313,6 +380,12 @@ public enum Wire {
                 if b & 0x80 == 0 { return result }
                 shift += 7
             }
+        }
+
+        mutating func u64() throws(DecodeError) -> UInt64 {
+            guard remaining >= 8 else { throw .truncated }
+            defer { offset += 8 }
+            return UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
         }
 
         mutating func instance() throws(DecodeError) -> Instance {
@@ -420,7 +493,9 @@ public enum Wire {
                 let acceptor = try u32()
                 let ballot = try ballot()
                 return .accepted(acceptor: acceptor, ballot: ballot,
-                                 proposals: try list(minimumItemSize: 2) { r throws(DecodeError) in try r.instanceProposal() })
+                                 votes: try list(minimumItemSize: 9) { r throws(DecodeError) in
+                                     Vote(instance: try r.instance(), digest: try r.u64())
+                                 })
             case .replay:
                 let acceptor = try u32()
                 return .replay(acceptor: acceptor,

@@ -96,8 +96,8 @@ import Testing
         let two = l.on(.decided([InstanceProposal(instance: 9, proposal: .noop)]))
         #expect(two.send.contains(Outgoing(.progress(learner: 2, delivered: 9), to: .proposers)))
         // The rest on its next tick.
-        _ = l.on(.accepted(acceptor: 1, ballot: b, proposals: [InstanceProposal(instance: 10, proposal: .noop)]))
-        _ = l.on(.accepted(acceptor: 2, ballot: b, proposals: [InstanceProposal(instance: 10, proposal: .noop)]))
+        _ = l.onVote(acceptor: 1, ballot: b, proposals: [InstanceProposal(instance: 10, proposal: .noop)])
+        _ = l.onVote(acceptor: 2, ballot: b, proposals: [InstanceProposal(instance: 10, proposal: .noop)])
         #expect(l.tick(now: 3).send.contains(Outgoing(.progress(learner: 2, delivered: 10), to: .proposers)))
         // Off without flow control.
         s.flowLead = 0

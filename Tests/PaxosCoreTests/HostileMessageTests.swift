@@ -76,7 +76,7 @@ import Testing
         for k in 0..<100 {
             let ips = (0..<1_000).map { InstanceProposal(instance: (1 << 40) + UInt64(k * 1_000 + $0), proposal: .noop) }
             _ = l.on(.decided(ips))
-            _ = l.on(.accepted(acceptor: 1, ballot: Ballot(round: .max, proposer: 999), proposals: ips))
+            _ = l.onVote(acceptor: 1, ballot: Ballot(round: .max, proposer: 999), proposals: ips)
         }
         // 100,000 absurd instances later the learner still works, and it should not hold all of them.
         #expect(l.highestSeen < 1 << 40, "highestSeen \(l.highestSeen): the learner now believes it is behind forever")

@@ -34,9 +34,9 @@ import Testing
 
     /// 2B votes from acceptors 1 and 2 (a quorum of three) for one instance; the effects of both votes.
     static func decide(_ l: inout Learner, _ instance: Instance, _ p: Proposal, ballot: Ballot = b) -> Paxos.LearnerEffects {
-        var first = l.on(.accepted(acceptor: 1, ballot: ballot, proposals: [ip(instance, p)]))
+        var first = l.onVote(acceptor: 1, ballot: ballot, proposals: [ip(instance, p)])
         #expect(first.persist.isEmpty, "one vote decided instance \(instance)")
-        let second = l.on(.accepted(acceptor: 2, ballot: ballot, proposals: [ip(instance, p)]))
+        let second = l.onVote(acceptor: 2, ballot: ballot, proposals: [ip(instance, p)])
         first.persist += second.persist
         first.send += second.send
         return first
@@ -99,15 +99,15 @@ import Testing
         var l = Learner(id: 1, settings: Self.settings)
         let p = Proposal.batch([Self.sub(1)])
         // The same acceptor twice, strangers, and a second vote in another ballot.
-        #expect(l.on(.accepted(acceptor: 1, ballot: Self.b, proposals: [Self.ip(1, p)])).persist.isEmpty)
-        #expect(l.on(.accepted(acceptor: 1, ballot: Self.b, proposals: [Self.ip(1, p)])).persist.isEmpty)
+        #expect(l.onVote(acceptor: 1, ballot: Self.b, proposals: [Self.ip(1, p)]).persist.isEmpty)
+        #expect(l.onVote(acceptor: 1, ballot: Self.b, proposals: [Self.ip(1, p)]).persist.isEmpty)
         for stranger: UInt32 in [0, 4, 99] {
-            #expect(l.on(.accepted(acceptor: stranger, ballot: Self.b, proposals: [Self.ip(1, p)])).persist.isEmpty)
+            #expect(l.onVote(acceptor: stranger, ballot: Self.b, proposals: [Self.ip(1, p)]).persist.isEmpty)
             #expect(l.on(.replay(acceptor: stranger, entries: [AcceptedEntry(instance: 1, ballot: Self.b, proposal: p)])).persist.isEmpty)
         }
-        #expect(l.on(.accepted(acceptor: 2, ballot: Ballot(round: 2, proposer: 2), proposals: [Self.ip(1, p)])).persist.isEmpty)
+        #expect(l.onVote(acceptor: 2, ballot: Ballot(round: 2, proposer: 2), proposals: [Self.ip(1, p)]).persist.isEmpty)
         #expect(l.nextInstance == 1)
-        #expect(l.on(.accepted(acceptor: 3, ballot: Self.b, proposals: [Self.ip(1, p)])).persist.count == 1)
+        #expect(l.onVote(acceptor: 3, ballot: Self.b, proposals: [Self.ip(1, p)]).persist.count == 1)
     }
 
     @Test func replayedVotesFromAQuorumDecide() {
@@ -120,7 +120,7 @@ import Testing
                               DeliveredInstance(instance: 2, deliveries: [])])
         // A replay mixing with a live 2B of the same ballot counts too.
         _ = l.on(.replay(acceptor: 2, entries: [AcceptedEntry(instance: 3, ballot: Self.b, proposal: .noop)]))
-        #expect(l.on(.accepted(acceptor: 3, ballot: Self.b, proposals: [Self.ip(3, .noop)])).persist.count == 1)
+        #expect(l.onVote(acceptor: 3, ballot: Self.b, proposals: [Self.ip(3, .noop)]).persist.count == 1)
     }
 
     @Test func decidedInstancesFromAnotherLearnerAreDeliveredDirectly() {
@@ -140,12 +140,42 @@ import Testing
         // Instances before the restored one are done with: their votes change nothing at all.
         let before = l
         #expect(Self.decide(&l, 2, .batch([b])).persist.isEmpty)
-        _ = l.on(.accepted(acceptor: 3, ballot: Self.b, proposals: [Self.ip(2, .batch([b]))]))
+        _ = l.onVote(acceptor: 3, ballot: Self.b, proposals: [Self.ip(2, .batch([b]))])
         _ = l.on(.replay(acceptor: 3, entries: [AcceptedEntry(instance: 1, ballot: Self.b, proposal: .noop)]))
         #expect(l == before)
         #expect(Self.decide(&l, 3, .batch([a, b, c, d])).persist
                     == [DeliveredInstance(instance: 3, deliveries: [Delivery(position: 5, submission: b),
                                                                      Delivery(position: 6, submission: d)])])
+    }
+
+    // MARK: digests in 2Bs
+
+    /// A quorum of 2Bs without the 2A: the learner knows the instance is decided but not with what, asks
+    /// for that instance alone, and delivers the value a catch-up answer brings (its digest matches).
+    @Test func aDecisionWithoutItsValueIsFilledByACatchUpAnswer() {
+        var l = Learner(id: 4, settings: Self.settings)
+        let v = Proposal.batch([Self.sub(1, "x")])
+        _ = Self.decide(&l, 2, .noop)  // instance 2 with its 2A
+        for a: UInt32 in 1...2 { #expect(l.on(.accepted(acceptor: a, ballot: Self.b, proposals: [Self.ip(1, v)])).persist.isEmpty) }
+        for t: UInt64 in 1...5 { _ = l.tick(now: t) }
+        #expect(l.tick(now: 6).send == Self.catchUp(4, 1, 2))
+        let e = l.on(.replay(acceptor: 3, entries: [AcceptedEntry(instance: 1, ballot: Self.b, proposal: v)]))
+        #expect(e.persist.map(\.instance) == [1, 2])
+        #expect(e.deliveries.map(\.submission) == [Self.sub(1, "x")])
+    }
+
+    /// A value is delivered only if its own digest is the one a quorum voted for: a 2A with another value
+    /// under the same instance and ballot (a forged or buggy proposer) is never paired with the votes.
+    @Test func aValueWhoseDigestIsNotTheVotedOneIsNeverDelivered() {
+        var l = Learner(id: 1, settings: Self.settings)
+        let voted = Proposal.batch([Self.sub(1, "voted")])
+        let other = Proposal.batch([Self.sub(1, "other")])
+        #expect(l.on(.accept(ballot: Self.b, proposals: [Self.ip(1, other)])).persist.isEmpty)
+        for a: UInt32 in 1...3 { #expect(l.on(.accepted(acceptor: a, ballot: Self.b, proposals: [Self.ip(1, voted)])).persist.isEmpty) }
+        #expect(l.on(.accept(ballot: Self.b, proposals: [Self.ip(1, other)])).persist.isEmpty)
+        #expect(l.nextInstance == 1)
+        // The voted value, from any source, completes it.
+        #expect(l.on(.accept(ballot: Self.b, proposals: [Self.ip(1, voted)])).deliveries.map(\.submission) == [Self.sub(1, "voted")])
     }
 
     // MARK: timers
@@ -154,9 +184,10 @@ import Testing
         var l = Learner(id: 4, settings: Self.settings)
         _ = Self.decide(&l, 3, .noop)
         for t: UInt64 in 1...5 { #expect(l.tick(now: t) == Paxos.LearnerEffects(), "tick \(t)") }  // the gap is noticed at 1
-        #expect(l.tick(now: 6).send == Self.catchUp(4, 1, 513))
+        // Instance 3 is decided here: only the hole before it is asked for.
+        #expect(l.tick(now: 6).send == Self.catchUp(4, 1, 3))
         for t: UInt64 in 7...15 { #expect(l.tick(now: t).send.isEmpty, "tick \(t)") }
-        #expect(l.tick(now: 16).send == Self.catchUp(4, 1, 513))
+        #expect(l.tick(now: 16).send == Self.catchUp(4, 1, 3))
     }
 
     @Test func usingUpACatchUpAnswerAsksForTheNextChunkAtOnce() {
@@ -228,11 +259,11 @@ import Testing
         for t: UInt64 in 11...500 { #expect(Self.recovers(l.tick(now: t)).isEmpty) }
         // Traffic resumes: the first 2B of instance 6 arrives; the second is a moment behind.
         let p = Proposal.batch([Self.sub(1)])
-        _ = l.on(.accepted(acceptor: 1, ballot: Self.b, proposals: [Self.ip(6, p)]))
+        _ = l.onVote(acceptor: 1, ballot: Self.b, proposals: [Self.ip(6, p)])
         let e = l.tick(now: 501)
         #expect(Self.recovers(e).isEmpty)
         // The instance was never in trouble: the next vote decides it.
-        #expect(l.on(.accepted(acceptor: 2, ballot: Self.b, proposals: [Self.ip(6, p)])).persist.count == 1)
+        #expect(l.onVote(acceptor: 2, ballot: Self.b, proposals: [Self.ip(6, p)]).persist.count == 1)
     }
 
     // MARK: serving other learners

@@ -283,7 +283,7 @@ enum Audit {
         for t: UInt64 in 1...200 {
             // An instance decided every tick (forged notices must not stop a busy learner).
             for a: UInt32 in 1...2 {
-                _ = l.on(.accepted(acceptor: a, ballot: b, proposals: [InstanceProposal(instance: t, proposal: .noop)]))
+                _ = l.onVote(acceptor: a, ballot: b, proposals: [InstanceProposal(instance: t, proposal: .noop)])
             }
             #expect(l.tick(now: t).cannotCatchUp == nil, "tick \(t)")
         }

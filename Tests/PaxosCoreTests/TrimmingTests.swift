@@ -120,7 +120,7 @@ import Testing
 
     @Test func aLearnerBehindTheTrimPointIsToldToStartFromANewerPoint() {
         var l = Paxos.Learner(id: 3, settings: Self.settings)
-        _ = l.on(.accepted(acceptor: 1, ballot: Self.b, proposals: [InstanceProposal(instance: 60, proposal: .noop)]))
+        _ = l.onVote(acceptor: 1, ballot: Self.b, proposals: [InstanceProposal(instance: 60, proposal: .noop)])
         _ = l.on(.trimmed(acceptor: 1, through: 50))
         #expect(l.tick(now: 1).cannotCatchUp == nil)
         // One acceptor's word is not enough, nor a notice far beyond anything voted on.

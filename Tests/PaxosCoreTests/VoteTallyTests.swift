@@ -102,3 +102,27 @@ import Testing
         #expect(restored.firstUndecided == 1 && restored.highest == 0)
     }
 }
+
+/// The tally counts digests; these tests speak of the values the digests are of.
+extension VoteTally {
+    mutating func record(acceptor: UInt32, ballot: Ballot, instance: Instance, proposal: Proposal) -> Outcome {
+        record(acceptor: acceptor, ballot: ballot, instance: instance, digest: Wire.digest(of: proposal))
+    }
+}
+
+extension VoteTally.Outcome {
+    static func decided(_ p: Proposal) -> Self { .decided(digest: Wire.digest(of: p)) }
+}
+
+extension Paxos.Learner {
+    /// An acceptor's 2B as a learner hears it in a cluster: the leader's 2A with the values first (on the
+    /// acceptors' group), then the 2B naming them by digest. The effects of both, in that order.
+    mutating func onVote(acceptor: UInt32, ballot: Ballot, proposals: [InstanceProposal]) -> Paxos.LearnerEffects {
+        var effects = on(.accept(ballot: ballot, proposals: proposals))
+        let vote = on(.accepted(acceptor: acceptor, ballot: ballot, proposals: proposals))
+        effects.persist += vote.persist
+        effects.send += vote.send
+        effects.cannotCatchUp = vote.cannotCatchUp ?? effects.cannotCatchUp
+        return effects
+    }
+}

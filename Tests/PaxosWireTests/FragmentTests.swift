@@ -9,8 +9,8 @@ import Testing
     func bigMessage(_ valueBytes: Int, seed: UInt8 = 1) -> [UInt8] {
         let value = (0..<valueBytes).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(seed)) }
         let sub = Submission(id: SubmissionID(client: 1, incarnation: 9, sequence: 3), value: value)
-        return Wire.encode(.accepted(acceptor: 2, ballot: Ballot(round: 1, proposer: 1, incarnation: 5),
-                                     proposals: [InstanceProposal(instance: 7, proposal: .batch([sub]))]), header: header)
+        return Wire.encode(.accept(ballot: Ballot(round: 1, proposer: 1, incarnation: 5),
+                                   proposals: [InstanceProposal(instance: 7, proposal: .batch([sub]))]), header: header)
     }
 
     func fragments(_ message: [UInt8], datagramBytes: Int = 1_000) -> [Wire.Fragment] {

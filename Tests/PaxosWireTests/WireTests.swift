@@ -100,8 +100,8 @@ import Testing
         }
     }
 
-    /// `"PX"`, the wire version (2), then the message type: the fixed `Wire.headerSize` bytes.
-    static func prefix(_ type: UInt8) -> [UInt8] { [0x50, 0x58, 2, type] }
+    /// `"PX"`, the wire version (3), then the message type: the fixed `Wire.headerSize` bytes.
+    static func prefix(_ type: UInt8) -> [UInt8] { [0x50, 0x58, 3, type] }
 
     /// `Wire.Header.unattributed` on the wire: acceptor-count 3, learner-count 2 (the default settings),
     /// role 4 (client), id 0, incarnation 0, started at 0.
@@ -187,9 +187,9 @@ import Testing
         (.accept(ballot: Ballot(round: 4, proposer: 1, incarnation: 6),
                  proposals: [InstanceProposal(instance: 10, proposal: .batch([submission(1, 2, 3, [0x41])]))], decidedThrough: 9),
          [4, 1, 6, 9, 1, 10, 1, 1, 1, 2, 3, 1, 0x41]),
-        // acceptor 2, ballot 4.1 incarnation 6, count 1; instance 10, noop
+        // acceptor 2, ballot 4.1 incarnation 6, count 1; instance 10, the digest of a noop in 8 bytes, little-endian
         (.accepted(acceptor: 2, ballot: Ballot(round: 4, proposer: 1, incarnation: 6), proposals: [InstanceProposal(instance: 10, proposal: .noop)]),
-         [2, 4, 1, 6, 1, 10, 0]),
+         [2, 4, 1, 6, 1, 10] + withUnsafeBytes(of: Wire.digest(of: .noop).littleEndian) { Array($0) }),
         // acceptor 2, count 1; instance 10, ballot 4.1 incarnation 6, empty batch
         (.replay(acceptor: 2, entries: [AcceptedEntry(instance: 10, ballot: Ballot(round: 4, proposer: 1, incarnation: 6), proposal: .batch([]))]),
          [2, 1, 10, 4, 1, 6, 1, 0]),
@@ -289,13 +289,15 @@ import Testing
 
     @Test func headerErrors() {
         #expect(Wire.decode([]) == .failure(.tooShort))
-        #expect(Wire.decode([0x50, 0x58, 2]) == .failure(.tooShort))
-        #expect(Wire.decode([0x51, 0x58, 2, 1] + Self.unattributedHeader + [0]) == .failure(.badMagic))
-        #expect(Wire.decode([0x50, 0x59, 2, 1] + Self.unattributedHeader + [0]) == .failure(.badMagic))
+        #expect(Wire.decode([0x50, 0x58, 3]) == .failure(.tooShort))
+        #expect(Wire.decode([0x51, 0x58, 3, 1] + Self.unattributedHeader + [0]) == .failure(.badMagic))
+        #expect(Wire.decode([0x50, 0x59, 3, 1] + Self.unattributedHeader + [0]) == .failure(.badMagic))
         // Version 1 datagrams (no header) are refused, whole or not.
         #expect(Wire.decode([0x50, 0x58, 1, 1, 0]) == .failure(.unsupportedVersion(1)))
         #expect(Wire.decode([0x50, 0x58, 1, 1] + Self.unattributedHeader + [0]) == .failure(.unsupportedVersion(1)))
-        #expect(Wire.decode([0x50, 0x58, 3, 1] + Self.unattributedHeader + [0]) == .failure(.unsupportedVersion(3)))
+        // Version 2 (2Bs with values): an older binary's datagrams are refused by their version, not misread.
+        #expect(Wire.decode([0x50, 0x58, 2, 7] + Self.unattributedHeader + [2, 4, 1, 6, 1, 10, 0]) == .failure(.unsupportedVersion(2)))
+        #expect(Wire.decode([0x50, 0x58, 4, 1] + Self.unattributedHeader + [0]) == .failure(.unsupportedVersion(4)))
         #expect(Wire.decode([0x50, 0x58, 0, 1, 0]) == .failure(.unsupportedVersion(0)))
         #expect(Wire.decode(Self.header(0) + [0]) == .failure(.unknownType(0)))
         #expect(Wire.decode(Self.header(18) + [0]) == .failure(.unknownType(18)))
@@ -414,7 +416,7 @@ import Testing
             // Most get a valid prefix (some with a random header, most with a plausible one), so the
             // header's and the fields' decoding is what is exercised.
             if k % 4 != 0 && length >= 4 {
-                bytes[0] = 0x50; bytes[1] = 0x58; bytes[2] = 2
+                bytes[0] = 0x50; bytes[1] = 0x58; bytes[2] = Wire.version
                 bytes[3] = UInt8(rng.next() % 18)
             }
             if k % 4 >= 2 && length >= Self.envelope {
@@ -497,7 +499,8 @@ import Testing
         case .submit(let s): items = s.reduce(0) { $0 + Wire.size(of: $1) }
         case .promise(let p), .acceptorState(let p, _, _): items = p.accepted.reduce(0) { $0 + Wire.size(of: $1) }
         case .replay(_, let e): items = e.reduce(0) { $0 + Wire.size(of: $1) }
-        case .accept(_, let p, _), .accepted(_, _, let p), .decided(let p): items = p.reduce(0) { $0 + Wire.size(of: $1) }
+        case .accept(_, let p, _), .decided(let p): items = p.reduce(0) { $0 + Wire.size(of: $1) }
+        case .accepted(_, _, let v): items = v.reduce(0) { $0 + Wire.size(of: $1) }
         case .chosen(let ids): items = ids.count * 24  // the bound the leader packs `.chosen` with
         default: items = 0
         }
