@@ -109,12 +109,18 @@ func datagram(_ m: Message) -> [UInt8] { Wire.encode(m) }
         let node = LearnerNode(learner: Paxos.Learner(id: 1, settings: settings), store: journal, outbox: journal.outbox,
                                output: { deliveries in journal.events.append(.printed(deliveries.map(\.position))) })
         let p = InstanceProposal(instance: 1, proposal: .batch([submission(1, "5"), submission(2, "5")]))
+        node.receive(datagram(.accept(ballot: ballot, proposals: [p])), from: .acceptors)  // the leader's 2A: the values the 2Bs name by digest
         node.receive(datagram(.accepted(acceptor: 1, ballot: ballot, proposals: [p])))
         node.receive(datagram(.accepted(acceptor: 1, ballot: ballot, proposals: [p])))  // a duplicate never counts twice
         try node.endOfBurst()
         #expect(journal.events.isEmpty)
         node.receive(datagram(.accepted(acceptor: 2, ballot: ballot, proposals: [p])))
         node.receive(datagram(.catchUp(learner: 2, from: 1, to: 2)))  // answered from what was delivered
+        try node.endOfBurst()
+        #expect(journal.events == [.persisted("learner [1]"), .printed([1, 2]), .sent(.learners, "decided"), .flushed])
+        // The same request heard on the acceptors' group (requests go to both) is not answered again: a
+        // learner takes only 2As there.
+        node.receive(datagram(.catchUp(learner: 2, from: 1, to: 2)), from: .acceptors)
         try node.endOfBurst()
         #expect(journal.events == [.persisted("learner [1]"), .printed([1, 2]), .sent(.learners, "decided"), .flushed])
     }
@@ -126,6 +132,7 @@ func datagram(_ m: Message) -> [UInt8] { Wire.encode(m) }
                                outbox: journal.outbox,
                                output: { deliveries in journal.events.append(.printed(deliveries.map(\.position))) })
         let p = InstanceProposal(instance: 1, proposal: .batch([submission(1, "5")]))
+        node.receive(datagram(.accept(ballot: ballot, proposals: [p])), from: .acceptors)  // the leader's 2A: the values the 2Bs name by digest
         node.receive(datagram(.accepted(acceptor: 1, ballot: ballot, proposals: [p])))
         node.receive(datagram(.accepted(acceptor: 3, ballot: ballot, proposals: [p])))
         #expect(throws: Journal.DiskFull.self) { try node.endOfBurst() }
@@ -143,6 +150,7 @@ func datagram(_ m: Message) -> [UInt8] { Wire.encode(m) }
                                output: { deliveries in journal.events.append(.printed(deliveries.map(\.position))) },
                                printsFirst: true)
         let p = InstanceProposal(instance: 1, proposal: .batch([submission(1, "5"), submission(2, "5")]))
+        node.receive(datagram(.accept(ballot: ballot, proposals: [p])), from: .acceptors)  // the leader's 2A: the values the 2Bs name by digest
         node.receive(datagram(.accepted(acceptor: 1, ballot: ballot, proposals: [p])))
         try node.endOfBurst()
         #expect(journal.events.isEmpty)
@@ -165,6 +173,7 @@ func datagram(_ m: Message) -> [UInt8] { Wire.encode(m) }
                                output: { deliveries in journal.events.append(.printed(deliveries.map(\.position))) },
                                printsFirst: true)
         let p = InstanceProposal(instance: 1, proposal: .batch([submission(1, "5")]))
+        node.receive(datagram(.accept(ballot: ballot, proposals: [p])), from: .acceptors)  // the leader's 2A: the values the 2Bs name by digest
         node.receive(datagram(.accepted(acceptor: 1, ballot: ballot, proposals: [p])))
         node.receive(datagram(.accepted(acceptor: 3, ballot: ballot, proposals: [p])))
         node.tick(now: 1)
@@ -182,12 +191,14 @@ func datagram(_ m: Message) -> [UInt8] { Wire.encode(m) }
                                printsFirst: true, printedAhead: [Array("a".utf8), Array("b".utf8)])
         #expect(node.printedAheadRemaining == 2)
         let first = InstanceProposal(instance: 1, proposal: .batch([submission(1, "a")]))
+        node.receive(datagram(.accept(ballot: ballot, proposals: [first])), from: .acceptors)  // the leader's 2A: the values the 2Bs name by digest
         node.receive(datagram(.accepted(acceptor: 1, ballot: ballot, proposals: [first])))
         node.receive(datagram(.accepted(acceptor: 2, ballot: ballot, proposals: [first])))
         try node.endOfBurst()
         #expect(journal.events == [.persisted("learner [1]")])
         #expect(node.printedAheadRemaining == 2)
         let second = InstanceProposal(instance: 2, proposal: .batch([submission(2, "b"), submission(3, "c")]))
+        node.receive(datagram(.accept(ballot: ballot, proposals: [second])), from: .acceptors)  // the leader's 2A: the values the 2Bs name by digest
         node.receive(datagram(.accepted(acceptor: 1, ballot: ballot, proposals: [second])))
         node.receive(datagram(.accepted(acceptor: 2, ballot: ballot, proposals: [second])))
         try node.endOfBurst()
@@ -204,6 +215,7 @@ func datagram(_ m: Message) -> [UInt8] { Wire.encode(m) }
                                output: { deliveries in journal.events.append(.printed(deliveries.map(\.position))) },
                                printsFirst: true, printedAhead: [Array("a".utf8)])
         let p = InstanceProposal(instance: 1, proposal: .batch([submission(1, "x"), submission(2, "y")]))
+        node.receive(datagram(.accept(ballot: ballot, proposals: [p])), from: .acceptors)  // the leader's 2A: the values the 2Bs name by digest
         node.receive(datagram(.accepted(acceptor: 1, ballot: ballot, proposals: [p])))
         node.receive(datagram(.accepted(acceptor: 2, ballot: ballot, proposals: [p])))
         let error = #expect(throws: (any Error).self) { try node.endOfBurst() }
