@@ -101,17 +101,26 @@ extension ParsableCommand {
 }
 
 /// Learned values go to standard output, a line each, written out after every burst of deliveries.
+public struct OutputFailed: Error, CustomStringConvertible {
+    public var description: String
+}
+
 public enum StandardOutput {
-    public static func print(_ deliveries: [Delivery]) {
+    /// Throws when the bytes could not all be written (a full disk, a reader that went away); the learner
+    /// stops on it when it prints before its commit and goes on when the values are committed already.
+    public static func print(_ deliveries: [Delivery]) throws {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(deliveries.count * 8)
         for d in deliveries {
             bytes.append(contentsOf: d.submission.value)
             bytes.append(0x0A)
         }
-        // Straight to the file descriptor: nothing sits in a buffer when the learner is killed. If standard
-        // output is closed the values are in the learn database all the same.
-        try? OutputRepair.writeAll(fd: STDOUT_FILENO, bytes: bytes)
+        // Straight to the file descriptor: nothing sits in a buffer when the learner is killed.
+        do {
+            try OutputRepair.writeAll(fd: STDOUT_FILENO, bytes: bytes)
+        } catch {
+            throw OutputFailed(description: "cannot write the learned values to standard output: \(error)")
+        }
     }
 }
 
@@ -249,7 +258,7 @@ public func readLines(fromDescriptor fd: Int32, maxLineBytes: Int, _ each: ([[UI
 
 /// Runs a learner until it stops, printing through `output`: `paxos learner` and `paxos-bench learner`
 /// (which also times each print) differ only there.
-public func runLearner(_ startup: NodeStartup, output: @escaping ([Delivery]) -> Void) throws {
+public func runLearner(_ startup: NodeStartup, output: @escaping ([Delivery]) throws -> Void) throws {
     try startup.runProcess { runtime, path in
         try startup.learnerNode(runtime: runtime, path: path, loaded: { store, state in
             // Before anything is printed: complete this learner's own output, record a new (empty) one, or

@@ -102,7 +102,7 @@ extension NodeStartup {
         logger.info("stopping", metadata: ["reason": "\(reason)", "received": "\(c.received)", "dropped": "\(c.dropped)",
                                            "foreign": "\(c.foreign)", "twin": "\(c.twin)",
                                            "rejected": "\(runtime.rejected)", "sendErrors": "\(runtime.sendErrors)",
-                                           "sent": "\(c.sent)", "commits": "\(c.commits)"])
+                                           "sent": "\(c.sent)", "commits": "\(c.commits)", "fragments": "\(c.fragments)"])
         return reason
     }
 
@@ -201,7 +201,7 @@ extension NodeStartup {
     /// `output` gets its deliveries.
     public func learnerNode(runtime: NodeRuntime, path: String,
                             loaded: (LearnerStore, LearnerDurableState) throws -> LearnerPrinting = { _, _ in LearnerPrinting() },
-                            output: @escaping ([Delivery]) -> Void) throws -> AssembledNode {
+                            output: @escaping ([Delivery]) throws -> Void) throws -> AssembledNode {
         let store = try LearnerStore(path: path, synchronous: config.synchronous)
         do {
             let state = try store.load()

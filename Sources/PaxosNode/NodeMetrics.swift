@@ -9,7 +9,7 @@ import Prometheus
 /// `MetricsSystem` passes its factory instead (then ``exposition`` holds nothing).
 public final class NodeMetrics {
     private let registry = PrometheusCollectorRegistry()
-    private let received, dropped, rejected, foreign, sent, commits, sendErrors: Metrics.Counter
+    private let received, dropped, rejected, foreign, sent, commits, sendErrors, fragments: Metrics.Counter
     private let instance, values: Metrics.Gauge
     private var last: StatusReport?
 
@@ -23,6 +23,7 @@ public final class NodeMetrics {
         sent = Metrics.Counter(label: "paxos_messages_sent_total", dimensions: labels, factory: factory)
         commits = Metrics.Counter(label: "paxos_commits_total", dimensions: labels, factory: factory)
         sendErrors = Metrics.Counter(label: "paxos_send_errors_total", dimensions: labels, factory: factory)
+        fragments = Metrics.Counter(label: "paxos_fragments_received_total", dimensions: labels, factory: factory)
         instance = Metrics.Gauge(label: "paxos_instance", dimensions: labels, factory: factory)
         values = Metrics.Gauge(label: "paxos_values", dimensions: labels, factory: factory)
     }
@@ -37,6 +38,7 @@ public final class NodeMetrics {
         sent.increment(by: delta(r.counters.sent, before?.counters.sent))
         commits.increment(by: delta(r.counters.commits, before?.counters.commits))
         sendErrors.increment(by: delta(r.sendErrors, before?.sendErrors))
+        fragments.increment(by: delta(r.counters.fragments, before?.counters.fragments))
         instance.record(Double(r.progress.instance))
         values.record(Double(r.progress.values))
         last = r

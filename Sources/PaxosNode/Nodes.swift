@@ -19,6 +19,8 @@ public struct Outbox {
 
 /// Counters every node keeps, for logs and the operator's view.
 public struct NodeCounters: Sendable {
+    public init() {}
+
     public var received = 0
     public var dropped = 0
     /// Datagrams from processes with another cluster fingerprint (acceptor-count, learner-count).
@@ -325,7 +327,7 @@ public final class LearnerNode: Node {
     public private(set) var counters = NodeCounters()
     private let store: LearnerPersistence
     private let outbox: Outbox
-    private let output: ([Delivery]) -> Void
+    private let output: ([Delivery]) throws -> Void
     private var delivered: [DeliveredInstance] = []
     private var sends: [Outgoing] = []
     private var cannotCatchUp: String?
@@ -362,7 +364,7 @@ public final class LearnerNode: Node {
     /// still names only what is durable here. A crash between printing and persisting leaves the output
     /// ahead of the database: the next start passes those values as `printedAhead` (positions
     /// `learner.nextPosition` on), and they are persisted when learned again, without printing.
-    public init(learner: Paxos.Learner, store: LearnerPersistence, outbox: Outbox, output: @escaping ([Delivery]) -> Void,
+    public init(learner: Paxos.Learner, store: LearnerPersistence, outbox: Outbox, output: @escaping ([Delivery]) throws -> Void,
                 printsFirst: Bool = false, printedAhead: [[UInt8]] = [],
                 admission: Paxos.Admission = .unattributed, notify: @escaping (NodeNotice) -> Void = { _ in }) {
         self.learner = learner
@@ -407,11 +409,15 @@ public final class LearnerNode: Node {
         try gate.check()
         if !delivered.isEmpty {
             let deliveries = try unprinted(delivered.flatMap(\.deliveries))
-            if printsFirst && !deliveries.isEmpty { output(deliveries) }
+            // Printing first, a failed print stops the learner before its commit: the next start cuts a
+            // partial line and learns those values again (a later burst must never append to half a line).
+            if printsFirst && !deliveries.isEmpty { try output(deliveries) }
             try store.write(delivered)
             counters.commits += 1
             delivered = []
-            if !printsFirst && !deliveries.isEmpty { output(deliveries) }
+            // Committed first, the values are in the database whatever happens to the print (a reader
+            // that went away): the learner goes on.
+            if !printsFirst && !deliveries.isEmpty { try? output(deliveries) }
         }
         gate.flush(&sends, outbox: outbox, counters: &counters)
         if let why = cannotCatchUp { throw CannotCatchUp(description: why) }

@@ -134,6 +134,9 @@ public final class NodeRuntime: @unchecked Sendable {
                 onBurstEnd: { [unowned self] in self.endOfBurst() }
             ).wait()
         } catch {
+            // A promise that goes away unfulfilled traps in NIO's debug builds (an embedding application's
+            // runtime is freed once this throws).
+            stopped.fail(error)
             try? group.syncShutdownGracefully()
             throw error
         }

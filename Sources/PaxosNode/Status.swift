@@ -10,6 +10,14 @@ public struct StatusReport: Sendable {
     /// Datagrams the transport failed to send (no route, buffer full...).
     public var sendErrors: Int
     public var progress: NodeProgress
+
+    public init(running: Bool, counters: NodeCounters, rejected: Int, sendErrors: Int, progress: NodeProgress) {
+        self.running = running
+        self.counters = counters
+        self.rejected = rejected
+        self.sendErrors = sendErrors
+        self.progress = progress
+    }
 }
 
 /// Each process keeps `<state>/<role>-<id>.status` up to date (about once a second): `key value` lines,
@@ -24,6 +32,7 @@ public enum StatusFile {
             ("foreign", "\(report.counters.foreign)"), ("twin", "\(report.counters.twin)"),
             ("rejected", "\(report.rejected)"), ("sent", "\(report.counters.sent)"),
             ("commits", "\(report.counters.commits)"), ("send-errors", "\(report.sendErrors)"),
+            ("fragments", "\(report.counters.fragments)"),
         ]
         lines += report.progress.details
         return lines.map { "\($0) \($1)\n" }.joined()

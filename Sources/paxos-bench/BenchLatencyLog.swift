@@ -179,9 +179,9 @@ final class LearnerLatencyLog {
     }
 
     /// `print` followed by one record per delivery, all stamped with the time the write returned.
-    func wrap(_ print: @escaping ([Delivery]) -> Void) -> ([Delivery]) -> Void {
+    func wrap(_ print: @escaping ([Delivery]) throws -> Void) -> ([Delivery]) throws -> Void {
         { [self] deliveries in
-            print(deliveries)
+            try print(deliveries)
             let now = monotonicNanoseconds()
             for d in deliveries {
                 let id = d.submission.id

@@ -48,6 +48,12 @@ struct StatusCommand: ParsableCommand {
 
     /// One line per process; a learner's lag is how far its delivered instance trails the highest
     /// instance any live proposer or learner reports decided.
+    /// Pieces of messages longer than one datagram (big values) this process received, when there were any.
+    static func fragmentsNote(_ count: String?) -> String {
+        guard let n = count.flatMap({ Int($0) }), n > 0 else { return "" }
+        return ", \(n) fragment\(n == 1 ? "" : "s") received"
+    }
+
     static func table(_ rows: [[String: String]], folder: String) -> String {
         guard !rows.isEmpty else { return "no live paxos process reports in \(folder)" }
         let decided = rows.filter { $0["role"] == "proposer" || $0["role"] == "learner" }
@@ -73,7 +79,8 @@ struct StatusCommand: ParsableCommand {
             }
             lines.append([r["role"] ?? "?", r["id"] ?? "?", r["pid"] ?? "?", r["state"] ?? "?", "\(instance)", lag,
                           r["values"] ?? "0", r["received"] ?? "0", r["dropped"] ?? "0", r["rejected"] ?? "0",
-                          r["foreign"] ?? "0", detail + ((Int(r["twin"] ?? "") ?? 0) > 0 ? " (heard its own id from another process)" : "")])
+                          r["foreign"] ?? "0", detail + Self.fragmentsNote(r["fragments"])
+                            + ((Int(r["twin"] ?? "") ?? 0) > 0 ? " (heard its own id from another process)" : "")])
         }
         let widths = (0..<lines[0].count).map { c in lines.map { $0[c].count }.max() ?? 0 }
         return lines.map { row in

@@ -181,6 +181,29 @@ func datagram(_ m: Message) -> [UInt8] { Wire.encode(m) }
         #expect(journal.events == [.printed([1])])
     }
 
+    /// Printing first, a print that fails (a full disk under the output) stops the learner before its
+    /// commit: nothing persisted, nothing sent, so the next start cuts the partial line and learns the
+    /// values again instead of a later burst appending to half a line. Committed first (a pipe whose
+    /// reader went away), the learner goes on: the values are in its database.
+    @Test(arguments: [true, false]) func learnerWhosePrintFails(printsFirst: Bool) throws {
+        struct OutputFull: Error {}
+        let journal = Journal()
+        let node = LearnerNode(learner: Paxos.Learner(id: 1, settings: ProtocolSettings()), store: journal,
+                               outbox: journal.outbox, output: { _ in throw OutputFull() }, printsFirst: printsFirst)
+        let p = InstanceProposal(instance: 1, proposal: .batch([submission(1, "5")]))
+        node.receive(datagram(.accept(ballot: ballot, proposals: [p])), from: .acceptors)
+        node.receive(datagram(.accepted(acceptor: 1, ballot: ballot, proposals: [p])))
+        node.receive(datagram(.accepted(acceptor: 3, ballot: ballot, proposals: [p])))
+        node.tick(now: 1)
+        if printsFirst {
+            #expect(throws: OutputFull.self) { try node.endOfBurst() }
+            #expect(journal.events.isEmpty)
+        } else {
+            try node.endOfBurst()
+            #expect(journal.events.first == .persisted("learner [1]"))
+        }
+    }
+
     /// Restarted with values it printed before it was killed (positions 1 and 2, not in its database):
     /// they are learned again and persisted, not printed again; the next value is.
     @Test func learnerPersistsWhatItPrintedAheadWithoutPrintingIt() throws {
