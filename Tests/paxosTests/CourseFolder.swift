@@ -95,20 +95,11 @@ final class CourseFolder {
         if environment["PAXOS_LOG_LEVEL"] == nil { environment["PAXOS_LOG_LEVEL"] = "info" } // the log files want more than the terminal
         proc.process.environment = environment
         proc.process.standardInput = role == "client" ? FileHandle(forReadingAtPath: file("prop\(id)")) : FileHandle.nullDevice
-        proc.process.standardOutput = try Self.output(file(role == "learner" ? "learn\(id)" : "\(label).log"), append: append)
-        proc.process.standardError = try Self.output(proc.log, append: append)
+        proc.process.standardOutput = try HostProcess.output(file(role == "learner" ? "learn\(id)" : "\(label).log"), append: append)
+        proc.process.standardError = try HostProcess.output(proc.log, append: append)
         try proc.process.run()
         processes[label] = proc
         started.append(proc)
-    }
-
-    private static func output(_ path: String, append: Bool) throws -> FileHandle {
-        if !append || !FileManager.default.fileExists(atPath: path) {
-            _ = FileManager.default.createFile(atPath: path, contents: nil)
-        }
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-        handle.seekToEndOfFile()
-        return handle
     }
 
     /// kill -9: a crash.

@@ -106,6 +106,17 @@ final class HostProcess {
 extension HostProcess {
     static let grace = 3 // seconds a process gets to exit after SIGTERM
 
+    /// A file for a process's standard output or error: emptied, or kept and written at its end with `append`
+    /// (a restarted process's second incarnation).
+    static func output(_ path: String, append: Bool = false) throws -> FileHandle {
+        if !append || !FileManager.default.fileExists(atPath: path) {
+            _ = FileManager.default.createFile(atPath: path, contents: nil)
+        }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        handle.seekToEndOfFile()
+        return handle
+    }
+
     /// SIGTERM to every process still running, `grace` seconds to exit, then SIGKILL; records every exit
     /// status. Safe to call again.
     static func stop(_ processes: [HostProcess]) {
@@ -186,10 +197,6 @@ final class HostCluster {
 
     func note(_ line: String) { timeline.write(Data("\(nowMs() - t0) \(line)\n".utf8)) }
 
-    private func output(_ path: String) throws -> FileHandle {
-        _ = FileManager.default.createFile(atPath: path, contents: nil)
-        return try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-    }
 
     /// The binary's ROLE K on host K.
     func launch(_ role: String, _ k: Int) throws {
@@ -199,8 +206,8 @@ final class HostCluster {
         proc.process.executableURL = URL(fileURLWithPath: command[0])
         proc.process.arguments = Array(command.dropFirst())
         switch role {
-        case "learner": proc.process.standardOutput = try output("\(dir)/learn\(k)")
-        case "client": proc.process.standardOutput = try output("\(host)/client\(k).out")
+        case "learner": proc.process.standardOutput = try HostProcess.output("\(dir)/learn\(k)")
+        case "client": proc.process.standardOutput = try HostProcess.output("\(host)/client\(k).out")
         default: proc.process.standardOutput = FileHandle.nullDevice
         }
         if role == "client" {
@@ -210,7 +217,7 @@ final class HostCluster {
         } else {
             proc.process.standardInput = FileHandle.nullDevice
         }
-        proc.process.standardError = try output(proc.log)
+        proc.process.standardError = try HostProcess.output(proc.log)
         try proc.process.run()
         processes.append(proc)
         if role == "client" { try? feeders[k]?.readEnd.close() } // the client's copy is its own
