@@ -288,6 +288,7 @@ extension Paxos {
             } else {
                 for i in from..<end { if let e = accepted[i] { entries.append(e) } }
             }
+            entries = prefix(entries, reaching: settings.catchUpBytes, size: Wire.size(of:))
             for chunk in chunked(entries, budget: settings.datagramPayloadBudget, size: Wire.size(of:)) {
                 effects.send.append(Outgoing(.replay(acceptor: id, entries: chunk), to: .learners))
             }

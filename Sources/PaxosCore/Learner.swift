@@ -71,6 +71,12 @@ extension Paxos {
         private var lastRequestEnd: Instance = 0
         /// The highest instance any catch-up answer (replay or decided) carried.
         private var answeredThrough: Instance = 0
+        /// The first instance of the last catch-up request, the bytes of values each answerer (an acceptor
+        /// by id, the learners as 0) sent for it, and whether one of them reached `catchUpBytes`: then that
+        /// answer was cut short, and the rest is asked for once what came is delivered.
+        private var requestFrom: Instance = 0
+        private var answeredBytes: [UInt32: Int] = [:]
+        private var answerCutShort = false
         private var lastHeard: UInt64 = 0
         private var lastAdvance: UInt64 = 0
         private var lastRecover: UInt64?
@@ -121,6 +127,9 @@ extension Paxos {
                 if let last = entries.last, last.instance >= nextInstance, last.instance <= nextInstance &+ maxInstanceLead {
                     answeredThrough = max(answeredThrough, last.instance)
                 }
+                countAnswer(from: acceptor, bytes: entries.reduce(0) { sum, e in
+                    e.instance >= requestFrom && e.instance < lastRequestEnd ? sum + Wire.size(of: e) : sum
+                })
                 for e in entries {
                     // A catch-up answer carries the value: hold it, then count the vote for its digest.
                     let digest = Wire.digest(of: e.proposal)
@@ -131,6 +140,9 @@ extension Paxos {
                 if let last = proposals.last, last.instance >= nextInstance, last.instance <= nextInstance &+ maxInstanceLead {
                     answeredThrough = max(answeredThrough, last.instance)
                 }
+                countAnswer(from: 0, bytes: proposals.reduce(0) { sum, p in
+                    p.instance >= requestFrom && p.instance < lastRequestEnd ? sum + Wire.size(of: p) : sum
+                })
                 for p in proposals where p.instance >= nextInstance && p.instance <= nextInstance &+ maxInstanceLead {
                     highestSeen = max(highestSeen, p.instance)
                     decidedAhead[p.instance] = p.proposal
@@ -272,10 +284,21 @@ extension Paxos {
             // Catching up: once the previous answer is used up, ask for the next chunk at once instead of
             // waiting for a tick — when more is known to exist, or when the answer filled the whole chunk
             // (a learner that starts late, in a quiet cluster, hears of nothing beyond it).
+            // An answer cut short in bytes (big values), all of it delivered and nothing known beyond: ask for
+            // the rest at once too. (While later instances are known, the gap rule in `tick` asks.)
             if lastRequest != nil && nextInstance >= lastRequestEnd
-                && (highestSeen >= nextInstance || answeredThrough + 1 >= lastRequestEnd) {
+                && (highestSeen >= nextInstance || answeredThrough + 1 >= lastRequestEnd)
+                || answerCutShort && nextInstance > answeredThrough && highestSeen < nextInstance {
                 requestCatchUp(into: &effects)
             }
+        }
+
+        /// Counts what one answerer sent for the current catch-up request (see `answerCutShort`).
+        private mutating func countAnswer(from answerer: UInt32, bytes: Int) {
+            guard bytes > 0 else { return }
+            let total = answeredBytes[answerer, default: 0] + bytes
+            answeredBytes[answerer] = total
+            if total >= settings.catchUpBytes { answerCutShort = true }
         }
 
         /// Drops the values and awaited digests of delivered instances (`from ..< below`; the rest of
@@ -311,6 +334,9 @@ extension Paxos {
             let end = nextInstance + UInt64(settings.catchUpChunk)
             lastRequest = now
             lastRequestEnd = end
+            requestFrom = nextInstance
+            answeredBytes = [:]
+            answerCutShort = false
             var ranges: [Range<Instance>] = []
             if highestSeen >= nextInstance {
                 // Instances beyond are known: ask only for those not decided here (a lost 2A leaves a
@@ -346,6 +372,7 @@ extension Paxos {
             for i in max(from, servedFloor)..<max(end, max(from, servedFloor)) {
                 if let p = served[i] { found.append(InstanceProposal(instance: i, proposal: p)) }
             }
+            found = prefix(found, reaching: settings.catchUpBytes, size: Wire.size(of:))
             for chunk in chunked(found, budget: settings.datagramPayloadBudget, size: Wire.size(of:)) {
                 effects.send.append(Outgoing(.decided(chunk), to: .learners))
             }

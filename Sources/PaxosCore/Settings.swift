@@ -48,6 +48,10 @@ public struct ProtocolSettings: Hashable, Sendable {
     public var recoverTicks: UInt64 = 100
     /// Instances asked for, or served, per catch-up request.
     public var catchUpChunk: Int = 512
+    /// ... and at most about this many bytes of values per answer (one instance at least): 512 values of
+    /// 1 MiB answered at once overflowed every answerer's send queue (16 MiB) and the learner's socket
+    /// buffer, and the learner got almost nothing. A learner asks for the rest once it used what came.
+    public var catchUpBytes: Int = 1 << 20
     /// Decided instances a learner keeps in memory to serve other learners' catch-up requests (older
     /// ones are served by the acceptors until every learner has them).
     public var learnerServeCache: Int = 4_096
@@ -112,6 +116,17 @@ public struct SplitMix64: RandomNumberGenerator, Sendable, Hashable {
 
 /// Splits items into consecutive groups whose encoded sizes stay within `budget` bytes. An item larger
 /// than the budget travels alone.
+/// The shortest prefix of `items` whose encoded sizes reach `budget` bytes (all of them if they do not): an
+/// answer cut short always reaches the budget, which is how its receiver tells it was cut.
+func prefix<T>(_ items: [T], reaching budget: Int, size: (T) -> Int) -> [T] {
+    var used = 0
+    for (k, item) in items.enumerated() {
+        used += size(item)
+        if used >= budget { return Array(items[...k]) }
+    }
+    return items
+}
+
 func chunked<T>(_ items: [T], budget: Int, maxCount: Int = .max, size: (T) -> Int) -> [[T]] {
     var chunks: [[T]] = []
     var current: [T] = []

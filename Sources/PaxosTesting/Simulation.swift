@@ -143,6 +143,9 @@ public struct Simulation {
             c.printCrashRate = c.learnersPrintFirst ? pick([0, 0.02, 0.1, 0.3]) : 0
             // Learners missing the leader's 2As: never beyond `loss`, or most of them (catch-up supplies the values).
             c.learnerAcceptLoss = pick([0, 0, 0.3, 0.8])
+            // Catch-up answers cut short in bytes: learners must ask for the rest (most schedules' values
+            // are a few bytes, so only a small budget cuts them).
+            c.settings.catchUpBytes = pick([1 << 20, 1 << 20, 40, 300, 2_000])
             return c
         }
 
@@ -157,6 +160,7 @@ public struct Simulation {
                 + "serveCache=\(s.learnerServeCache) clientWindow=\(s.clientWindow) prepareAttempts=\(s.prepareAttempts) "
                 + "flowLead=\(s.flowLead) flowStale=\(s.flowStaleTicks) fastRetry=\(s.fastRetryTicks)"
                 + (learnerAcceptLoss > 0 ? " learner2ALoss=\(learnerAcceptLoss)" : "")
+                + (s.catchUpBytes < 1 << 20 ? " catchUpBytes=\(s.catchUpBytes)" : "")
                 + (valueBytes > 0 ? " valueBytes≤\(valueBytes)" : "")
                 + (learnersPrintFirst ? " printFirst printCrash=\(printCrashRate)" : "")
                 + (lateLearnerStart.map { " lateLearner@\($0)" } ?? "")

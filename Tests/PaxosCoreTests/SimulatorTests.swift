@@ -117,6 +117,23 @@ import Testing
         #expect(sim.output(learner: 2) == sim.output(learner: 1))
     }
 
+    /// Catch-up answers are cut short in bytes (512 values of 1 MiB answered at once overflowed every answerer's
+    /// send queue); a late learner asks for the rest as soon as it delivered what came, not at its next idle
+    /// probe (`probeTicks`, 30 here: one answer of ~1 instance per probe would take over 1,000 ticks).
+    @Test func lateLearnerAsksForTheRestOfAnswersCutShort() throws {
+        var config = Simulation.Config(seed: 31)
+        config.valuesPerClient = 60
+        config.lateLearnerStart = 400
+        config.faultyTicks = 401
+        config.settings.catchUpBytes = 40  // one instance an answer, about
+        var sim = Simulation(config)
+        while sim.now < 400 { try sim.step(faulty: false) }
+        #expect(sim.output(learner: 1).count == 120)
+        while sim.now < 700 { try sim.step(faulty: false) }
+        #expect(sim.output(learner: 2).count == 120)
+        #expect(sim.output(learner: 2) == sim.output(learner: 1))
+    }
+
     @Test func acceptorKilledAndRestartedMidRun() throws {
         var config = Simulation.Config(seed: 41)
         config.valuesPerClient = 60
