@@ -20,13 +20,17 @@ extension Paxos {
 
         func contains(_ s: UInt64) -> Bool { s < floor || above.contains(s) }
 
-        mutating func insert(_ s: UInt64) {
+        /// Adds `s`; returns false (changing nothing) if it was there already.
+        @discardableResult
+        mutating func insert(_ s: UInt64) -> Bool {
+            guard !contains(s) else { return false }
             if s == floor {
                 floor += 1
                 while above.remove(floor) != nil { floor += 1 }
-            } else if s > floor {
+            } else {
                 above.insert(s)
             }
+            return true
         }
     }
 
@@ -257,11 +261,22 @@ extension Paxos {
         private mutating func deliverReady(into effects: inout LearnerEffects) {
             let before = nextInstance
             while let proposal = decidedAhead.removeValue(forKey: nextInstance) {
+                let submissions = proposal.submissions
                 var deliveries: [Delivery] = []
-                for s in proposal.submissions {
+                deliveries.reserveCapacity(submissions.count)
+                for s in submissions {
+                    // One lookup per value: the client run's entry is found (or made) once and asked to add it.
                     let run = ClientRun(client: s.id.client, incarnation: s.id.incarnation)
-                    guard !(delivered[run]?.contains(s.id.sequence) ?? false) else { continue }
-                    delivered[run, default: .init()].insert(s.id.sequence)
+                    let fresh: Bool
+                    if s.id.sequence == 0 {
+                        // No client numbers a value 0 and proposers drop it; as before, one is delivered
+                        // only in the first value of its run this learner sees.
+                        fresh = delivered[run] == nil
+                        if fresh { delivered[run] = .init() }
+                    } else {
+                        fresh = delivered[run, default: .init()].insert(s.id.sequence)
+                    }
+                    guard fresh else { continue }
                     deliveries.append(Delivery(position: nextPosition, submission: s))
                     nextPosition += 1
                 }

@@ -239,6 +239,20 @@ struct Binder {
         }
     }
 
+    /// Binds bytes as ``callAsFunction(_:textOrBlob:)`` does, without SQLite copying them: they must stay
+    /// where they are, unchanged, until the statement has run and been reset (or is bound again).
+    func callAsFunction(_ index: Int32, textOrBlobInPlace buffer: UnsafeRawBufferPointer) throws {
+        guard let base = buffer.baseAddress, !buffer.isEmpty else {
+            return try check(sqlite3_bind_text(handle, index, "", 0, csqlite_transient()))
+        }
+        if isValidUTF8(buffer) {
+            try check(sqlite3_bind_text64(handle, index, base.assumingMemoryBound(to: CChar.self),
+                                          UInt64(buffer.count), csqlite_static(), UInt8(SQLITE_UTF8)))
+        } else {
+            try check(sqlite3_bind_blob64(handle, index, base, UInt64(buffer.count), csqlite_static()))
+        }
+    }
+
     /// Binds bytes as a BLOB (never NULL, even when empty).
     func callAsFunction(_ index: Int32, blob bytes: [UInt8]) throws {
         try bytes.withUnsafeBytes { buffer in
@@ -300,8 +314,17 @@ struct Row {
 /// Whether bytes are well-formed UTF-8 (no overlongs, surrogates or values past U+10FFFF), without
 /// allocating.
 func isValidUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    // Most lines are ASCII: skip it eight bytes at a time (no byte with its top bit set), then one by one.
+    // An ASCII byte is a whole scalar, so the parser below starts at the first other byte.
+    var start = 0
+    while start + 8 <= bytes.count,
+          bytes.loadUnaligned(fromByteOffset: start, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
+        start += 8
+    }
+    while start < bytes.count && bytes[start] < 0x80 { start += 1 }
+    guard start < bytes.count else { return true }
     var parser = Unicode.UTF8.ForwardParser()
-    var iterator = bytes.makeIterator()
+    var iterator = UnsafeRawBufferPointer(rebasing: bytes[start...]).makeIterator()
     while true {
         switch parser.parseScalar(from: &iterator) {
         case .valid: continue

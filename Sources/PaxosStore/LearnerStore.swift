@@ -8,7 +8,15 @@ import PaxosCore
 /// learner printed: values that are valid UTF-8 are stored as TEXT, others as BLOBs.
 public final class LearnerStore {
     private let db: Database
-    private let insertLearned: Statement
+    /// Inserts of 64, 32, 16, 8, 4, 2 and 1 rows (`insertLearned[k]` takes `rowsPerInsert >> k`): a burst's
+    /// values go in chunks of 64, the rest in at most six statements more. Each statement run has a fixed
+    /// cost (reset, opening the table, seeking its end) that a row-per-statement insert paid per value.
+    private let insertLearned: [Statement]
+    static let rowsPerInsert = 64
+    /// The values of the chunk being inserted, side by side, bound where they lie (SQLite does not copy
+    /// them); a value that does not fit any more is bound with a copy instead.
+    private let chunkBytes: UnsafeMutableRawBufferPointer
+    private var chunk: [(instance: Instance, delivery: Delivery)] = []
     private let upsertProgress: Statement
     private let selectProgress: Statement
     private let selectLastPosition: Statement
@@ -21,10 +29,19 @@ public final class LearnerStore {
     public init(path: String, synchronous: Synchronous = .full) throws {
         db = try Database(path: path, kind: .learner, synchronous: synchronous)
         // Plain INSERT: writing a position twice is a bug in the caller, and should fail loudly.
-        insertLearned = try db.prepare("""
-            INSERT INTO learned (position, value, client, incarnation, sequence, instance)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-            """)
+        var inserts: [Statement] = []
+        var rows = Self.rowsPerInsert
+        while rows >= 1 {
+            let values = (0..<rows).map { r in "(" + (1...6).map { "?\(r * 6 + $0)" }.joined(separator: ", ") + ")" }
+            inserts.append(try db.prepare("""
+                INSERT INTO learned (position, value, client, incarnation, sequence, instance)
+                VALUES \(values.joined(separator: ", "))
+                """))
+            rows /= 2
+        }
+        insertLearned = inserts
+        chunk.reserveCapacity(Self.rowsPerInsert)
+        chunkBytes = .allocate(byteCount: 64 << 10, alignment: 8)
         upsertProgress = try db.prepare("INSERT OR REPLACE INTO progress (id, next_instance) VALUES (1, ?1)")
         selectProgress = try db.prepare("SELECT next_instance FROM progress WHERE id = 1")
         selectLastPosition = try db.prepare("SELECT position FROM learned ORDER BY position DESC LIMIT 1")
@@ -37,7 +54,10 @@ public final class LearnerStore {
         selectOutput = try db.prepare("SELECT device, inode, first_position, modified FROM output WHERE id = 1")
     }
 
-    deinit { db.close() }
+    deinit {
+        db.close()
+        chunkBytes.deallocate()
+    }
 
     /// Closes the database; later calls throw. Idempotent.
     public func close() { db.close() }
@@ -67,22 +87,52 @@ public final class LearnerStore {
     public func write(_ instances: [DeliveredInstance]) throws {
         guard let last = instances.last else { return }
         try db.transaction(doing: "writing learner deliveries") {
+            defer { chunk.removeAll(keepingCapacity: true) }
             for instance in instances {
                 for delivery in instance.deliveries {
-                    try insertLearned.run(doing: "writing a delivered value") { bind in
-                        try bind(1, delivery.position)
-                        try bind(2, textOrBlob: delivery.submission.value)
-                        try bind(3, delivery.submission.id.client)
-                        try bind(4, delivery.submission.id.incarnation)
-                        try bind(5, delivery.submission.id.sequence)
-                        try bind(6, instance.instance)
-                    }
+                    chunk.append((instance.instance, delivery))
+                    if chunk.count == Self.rowsPerInsert { try insertChunk() }
                 }
             }
+            try insertChunk()
             try upsertProgress.run(doing: "writing progress") { bind in
                 try bind(1, last.instance + 1)
             }
         }
+    }
+
+    /// Inserts the rows of `chunk` (at most `rowsPerInsert`), in as few statements as its size's bits, and
+    /// empties it.
+    private func insertChunk() throws {
+        var from = 0
+        for (k, statement) in insertLearned.enumerated() {
+            let rows = Self.rowsPerInsert >> k
+            while chunk.count - from >= rows {
+                var used = 0
+                try statement.run(doing: "writing delivered values") { bind in
+                    for r in 0..<rows {
+                        let (instance, delivery) = chunk[from + r]
+                        let p = Int32(r * 6)
+                        try bind(p + 1, delivery.position)
+                        let value = delivery.submission.value
+                        if value.count <= chunkBytes.count - used {
+                            let target = UnsafeMutableRawBufferPointer(rebasing: chunkBytes[used..<used + value.count])
+                            value.withUnsafeBytes { target.copyMemory(from: $0) }
+                            used += value.count
+                            try bind(p + 2, textOrBlobInPlace: UnsafeRawBufferPointer(target))
+                        } else {
+                            try bind(p + 2, textOrBlob: value)
+                        }
+                        try bind(p + 3, delivery.submission.id.client)
+                        try bind(p + 4, delivery.submission.id.incarnation)
+                        try bind(p + 5, delivery.submission.id.sequence)
+                        try bind(p + 6, instance)
+                    }
+                }
+                from += rows
+            }
+        }
+        chunk.removeAll(keepingCapacity: true)
     }
 
     /// The output recorded by `recordOutput`, or nil if the learner never printed into a regular file.

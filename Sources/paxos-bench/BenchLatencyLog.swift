@@ -52,11 +52,17 @@ enum LatencyLogFormat {
 }
 
 /// Appends fixed-size records to a file through a buffer; the header is rewritten on close.
+///
+/// The buffer is raw memory written with plain stores: a learner's log takes five fields per value, and
+/// appending them to a `[UInt8]` through `append(contentsOf:)` showed as 3.5% of a bench learner's
+/// profile in the closed loop (BENCHMARKS.md, "Learner CPU per value"), a cost `paxos learner` does not have.
 final class LatencyLogWriter {
     let path: String
     private let fd: Int32
-    private var buffer: [UInt8] = []
     private let bufferLimit = 1 << 20
+    /// `bufferLimit` plus room for one more record (at most 64 bytes) or a header.
+    private let buffer: UnsafeMutableRawPointer
+    private var used = 0
     private(set) var records: UInt64 = 0
     private var failed = false
 
@@ -64,31 +70,36 @@ final class LatencyLogWriter {
         self.path = path
         fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw StartupError("cannot open latency log '\(path)': \(String(cString: strerror(errno)))") }
-        buffer.reserveCapacity(bufferLimit + 64)
-        buffer.append(contentsOf: header)
+        buffer = .allocate(byteCount: bufferLimit + max(64, header.count), alignment: 8)
+        header.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        used = header.count
         flush()
     }
 
+    deinit { buffer.deallocate() }
+
     @inline(__always) func append(_ v: UInt64) {
-        withUnsafeBytes(of: v.littleEndian) { buffer.append(contentsOf: $0) }
+        buffer.storeBytes(of: v.littleEndian, toByteOffset: used, as: UInt64.self)
+        used += 8
     }
 
     @inline(__always) func append(_ v: UInt32) {
-        withUnsafeBytes(of: v.littleEndian) { buffer.append(contentsOf: $0) }
+        buffer.storeBytes(of: v.littleEndian, toByteOffset: used, as: UInt32.self)
+        used += 4
     }
 
     /// Call after each complete record.
     @inline(__always) func endRecord() {
         records += 1
-        if buffer.count >= bufferLimit { flush() }
+        if used >= bufferLimit { flush() }
     }
 
     func flush() {
-        guard !buffer.isEmpty else { return }
+        guard used > 0 else { return }
         if !failed {
-            do { try LatencyLogIO.writeAll(fd: fd, bytes: buffer) } catch { failed = true }
+            do { try LatencyLogIO.writeAll(fd: fd, bytes: UnsafeRawBufferPointer(start: buffer, count: used)) } catch { failed = true }
         }
-        buffer.removeAll(keepingCapacity: true)
+        used = 0
     }
 
     /// Flushes, writes `header` over the start of the file and closes it.
@@ -102,15 +113,13 @@ final class LatencyLogWriter {
 /// write(2) until everything is written (EINTR retried).
 enum LatencyLogIO {
     struct WriteError: Error {}
-    static func writeAll(fd: Int32, bytes: [UInt8]) throws {
-        try bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { throw WriteError() }
-                offset += n
-            }
+    static func writeAll(fd: Int32, bytes raw: UnsafeRawBufferPointer) throws {
+        var offset = 0
+        while offset < raw.count {
+            let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw WriteError() }
+            offset += n
         }
     }
 }

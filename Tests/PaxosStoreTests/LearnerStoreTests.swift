@@ -98,6 +98,47 @@ import Testing
         }
     }
 
+    /// A burst goes in multi-row inserts (64 rows, then 32, 16, ... for the rest), its values bound where
+    /// they lie in a 64 KiB buffer, or copied by SQLite once that is full: every row must still hold its
+    /// own position, value (TEXT or BLOB), id and instance, whatever statement and binding carried it.
+    @Test func aBurstOfEverySizeKeepsEveryRow() throws {
+        try withTemporaryDirectory { dir in
+            let path = dir.file("learner.sqlite")
+            let store = try LearnerStore(path: path)
+            var position: UInt64 = 0
+            var expected: [[UInt8]] = []
+            var instances: [UInt64] = []
+            func burst(_ sizes: [Int], startingAt instance: UInt64) -> [DeliveredInstance] {
+                sizes.enumerated().map { k, size in
+                    DeliveredInstance(instance: instance + UInt64(k), deliveries: (0..<size).map { _ in
+                        position += 1
+                        let value: [UInt8] = switch position % 7 {
+                        case 0: [0xFF, UInt8(position % 251)]                              // a BLOB
+                        case 3: Array("é\(position)".utf8)                                // not ASCII, UTF-8
+                        case 5 where position % 3 == 0: []                                  // an empty line
+                        case 6 where position < 200: [UInt8](repeating: 0x61, count: 30_000)  // fills the buffer
+                        default: Array("v\(position)".utf8)
+                        }
+                        expected.append(value)
+                        instances.append(instance + UInt64(k))
+                        return Self.delivery(position, value)
+                    })
+                }
+            }
+            // 64 + 64 + 37 rows over three instances (two full chunks, then 32 + 4 + 1), a no-op instance,
+            // then bursts of 1 and 63 rows (32 + 16 + 8 + 4 + 2 + 1).
+            try store.write(burst([70, 0, 95], startingAt: 1))
+            try store.write(burst([1], startingAt: 4))
+            try store.write(burst([63], startingAt: 5))
+            #expect(try store.values() == expected)
+            #expect(try store.load().nextInstance == 6)
+            #expect(try store.load().delivered == (1...position).map { SubmissionID(client: 1, incarnation: 42, sequence: $0 * 10) })
+            #expect(try rawQuery(path, "SELECT instance FROM learned ORDER BY position") == instances.map { "\($0)" })
+            #expect(try rawQuery(path, "SELECT typeof(value) FROM learned ORDER BY position")
+                == expected.map { $0.first == 0xFF ? "blob" : "text" })
+        }
+    }
+
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/sqlite3")))
     func sqliteShellPrintsTheDeliveredLines() throws {
         try withTemporaryDirectory { dir in
