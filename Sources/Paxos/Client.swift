@@ -60,8 +60,8 @@ public final class Client: Service, Sendable {
         var first: SubmissionID
         var count: Int
 
-        func ids(client: UInt32) -> [SubmissionID] {
-            (0..<UInt64(count)).map { SubmissionID(client: client, incarnation: first.incarnation, sequence: first.sequence + $0) }
+        var ids: [SubmissionID] {
+            (0..<UInt64(count)).map { SubmissionID(client: first.client, incarnation: first.incarnation, sequence: first.sequence + $0) }
         }
     }
 
@@ -78,7 +78,8 @@ public final class Client: Service, Sendable {
         /// Submissions not yet handed to the node, in the order they came.
         var queue: [Submission] = []
         /// The submission of every value handed to the node, by sequence number from `sentBase`; nil once
-        /// decided or given up. Decisions come nearly in order, so the front empties as they come.
+        /// decided or given up. Decisions come nearly in order, so the front empties as they come; a value not
+        /// decided holds the front (and what was sent after it, a pointer each) until its deadline ends it.
         var sent: Deque<Submission?> = []
         var sentBase: UInt64 = 1
         var drainScheduled = false
@@ -193,7 +194,7 @@ public final class Client: Service, Sendable {
             throw .valueTooLarge(size: tooLarge.count, limit: limit)
         }
         guard !values.isEmpty else { return [] }
-        return try await wait(for: values, timeout: timeout).ids(client: id)
+        return try await wait(for: values, timeout: timeout).ids
     }
 
     /// Queues `values` (not empty, none too large) as one submission and waits for its end.
