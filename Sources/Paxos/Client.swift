@@ -29,14 +29,40 @@ public final class Client: Service, Sendable {
     /// How long ``submit(_:timeout:)`` waits for a decision unless told otherwise.
     public let defaultTimeout: Duration
 
-    /// One submission: a value, or a batch of them, waited for together.
-    struct Waiter {
-        var continuation: CheckedContinuation<[SubmissionID], any Error>
-        var timeout: Duration
-        /// Its values' ids, once handed to the node (in order: consecutive sequence numbers).
-        var ids: [SubmissionID] = []
-        /// Of those, how many the leader has not yet reported decided.
+    /// One submission: a value, or a batch of them, waited for together. Only touched under `state`'s lock
+    /// (a reference, so that each of its values' slots in ``State/sent`` and its deadline name it without a
+    /// lookup).
+    final class Submission {
+        /// Names it for its task's cancellation handler.
+        let token: UInt64
+        /// Its values until they are handed to the node.
+        var values: [[UInt8]]
+        let count: Int
+        let timeout: Duration
+        /// Taken by whoever ends the wait (decided, failed, cancelled, timed out, stopped): resumed exactly once.
+        var continuation: UnsafeContinuation<Decided, any Error>?
+        /// Its first value's id once handed to the node (its values have consecutive sequence numbers).
+        var first: SubmissionID?
+        /// Of its values, how many the leader has not yet reported decided.
         var undecided = 0
+
+        init(token: UInt64, values: [[UInt8]], timeout: Duration, continuation: UnsafeContinuation<Decided, any Error>) {
+            self.token = token
+            self.values = values
+            self.count = values.count
+            self.timeout = timeout
+            self.continuation = continuation
+        }
+    }
+
+    /// The ids of a decided submission: `count` consecutive sequence numbers from `first` (no array per value).
+    struct Decided {
+        var first: SubmissionID
+        var count: Int
+
+        var ids: [SubmissionID] {
+            (0..<UInt64(count)).map { SubmissionID(client: first.client, incarnation: first.incarnation, sequence: first.sequence + $0) }
+        }
     }
 
     enum Phase {
@@ -49,18 +75,47 @@ public final class Client: Service, Sendable {
         var phase = Phase.idle
         var incarnation: UInt64 = 0
         var nextSequence: UInt64 = 1
-        var waiters: [UInt64: Waiter] = [:]
-        /// Sequence number to the token of its submission.
-        var tokens: [UInt64: UInt64] = [:]
         /// Submissions not yet handed to the node, in the order they came.
-        var queue: [(token: UInt64, values: [[UInt8]])] = []
+        var queue: [Submission] = []
+        /// The submission of every value handed to the node, by sequence number from `sentBase`; nil once
+        /// decided or given up. Decisions come nearly in order, so the front empties as they come; a value not
+        /// decided holds the front (and what was sent after it, a pointer each) until its deadline ends it.
+        var sent: Deque<Submission?> = []
+        var sentBase: UInt64 = 1
         var drainScheduled = false
         /// The deadlines of the submissions handed to the node, one queue per timeout: in each, deadlines come
         /// in the order they were sent, so one look at its front per tick finds every one past its timeout
         /// (replacing a NIO timer per submission).
-        var deadlines: [Duration: Deque<(at: NIODeadline, token: UInt64)>] = [:]
+        var deadlines: [Duration: Deque<(at: NIODeadline, submission: Submission)>] = [:]
         /// What the node heard from a process with other cluster settings, if anything.
         var mismatch: String?
+
+        /// Ends `submission`'s wait, if it still waits: its undecided values' slots are cleared (so a later
+        /// report of them finds nothing) and the first of them is returned with its continuation.
+        mutating func end(_ submission: Submission) -> (UnsafeContinuation<Decided, any Error>, SubmissionID?)? {
+            guard let continuation = submission.continuation else { return nil }
+            submission.continuation = nil
+            submission.values = []
+            var firstUndecided: SubmissionID?
+            if let first = submission.first {
+                for offset in 0..<UInt64(submission.count) {
+                    let sequence = first.sequence + offset
+                    guard sequence >= sentBase, Int(sequence - sentBase) < sent.count,
+                          sent[Int(sequence - sentBase)] === submission else { continue }
+                    sent[Int(sequence - sentBase)] = nil
+                    if firstUndecided == nil { firstUndecided = SubmissionID(client: first.client, incarnation: first.incarnation, sequence: sequence) }
+                }
+                trimSent()
+            }
+            return (continuation, firstUndecided)
+        }
+
+        mutating func trimSent() {
+            while let front = sent.first, front == nil {
+                sent.removeFirst()
+                sentBase += 1
+            }
+        }
     }
 
     private let state = Mutex(State())
@@ -109,7 +164,9 @@ public final class Client: Service, Sendable {
     ///   A value whose wait ended with an id may still be decided later: the client keeps it until then.
     @discardableResult
     public func submit(_ value: [UInt8], timeout: Duration? = nil) async throws(PaxosError) -> SubmissionID {
-        try await submit(contentsOf: [value], timeout: timeout)[0]
+        let limit = maximumValueBytes
+        if value.count > limit { throw .valueTooLarge(size: value.count, limit: limit) }
+        return try await wait(for: [value], timeout: timeout).first
     }
 
     /// Submits the UTF-8 bytes of `value` (see ``submit(_:timeout:)``).
@@ -137,18 +194,24 @@ public final class Client: Service, Sendable {
             throw .valueTooLarge(size: tooLarge.count, limit: limit)
         }
         guard !values.isEmpty else { return [] }
+        return try await wait(for: values, timeout: timeout).ids
+    }
+
+    /// Queues `values` (not empty, none too large) as one submission and waits for its end.
+    private func wait(for values: [[UInt8]], timeout: Duration?) async throws(PaxosError) -> Decided {
         let timeout = timeout ?? defaultTimeout
         let token = tokens.wrappingAdd(1, ordering: .relaxed).newValue
         do {
             return try await withTaskCancellationHandler {
-                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[SubmissionID], any Error>) in
+                // Unsafe (no checking allocation per value): the continuation is resumed by whoever takes it
+                // out of its submission under the lock, or here when it is refused, so exactly once.
+                try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Decided, any Error>) in
                     let (runtime, refusal) = state.withLock { s -> (NodeRuntime?, PaxosError?) in
                         // Checked under the lock the cancellation handler takes: cancelled either before (seen
-                        // here) or after the waiter is registered (then the handler finds it).
+                        // here) or after the submission is queued (then the handler finds it).
                         if Task.isCancelled { return (nil, .cancelled(nil)) }
                         if case .stopped = s.phase { return (nil, .clientNotRunning) }
-                        s.waiters[token] = Waiter(continuation: continuation, timeout: timeout)
-                        s.queue.append((token, values))
+                        s.queue.append(Submission(token: token, values: values, timeout: timeout, continuation: continuation))
                         guard case .running(let runtime) = s.phase, !s.drainScheduled else { return (nil, nil) }
                         s.drainScheduled = true
                         return (runtime, nil)
@@ -173,7 +236,8 @@ public final class Client: Service, Sendable {
             s.phase = .running(runtime)
             s.incarnation = incarnation
             s.nextSequence = 1
-            s.tokens = [:]
+            s.sent = []
+            s.sentBase = 1
             s.deadlines = [:]
             s.mismatch = nil
             // What waits is handed over on the node's first tick.
@@ -182,16 +246,18 @@ public final class Client: Service, Sendable {
     }
 
     private func stopped() {
-        let waiters = state.withLock { s in
+        let waiting = state.withLock { s in
             s.phase = .stopped
+            var waiting: [UnsafeContinuation<Decided, any Error>] = []
+            for submission in s.queue { if let (c, _) = s.end(submission) { waiting.append(c) } }
+            for case let submission? in s.sent { if let (c, _) = s.end(submission) { waiting.append(c) } }
             s.queue = []
-            s.tokens = [:]
+            s.sent = []
             s.deadlines = [:]
             s.drainScheduled = false
-            defer { s.waiters = [:] }
-            return Array(s.waiters.values)
+            return waiting
         }
-        for w in waiters { w.continuation.resume(throwing: PaxosError.clientNotRunning) }
+        for c in waiting { c.resume(throwing: PaxosError.clientNotRunning) }
     }
 
     /// The values waiting to be sent, numbered as the node will number them; their deadlines start now.
@@ -201,20 +267,16 @@ public final class Client: Service, Sendable {
             guard !s.queue.isEmpty else { return [] }
             let now = NIODeadline.now()
             var values: [[UInt8]] = []
-            for (token, batch) in s.queue {
+            for submission in s.queue {
                 // Cancelled before it was sent: never sent.
-                guard var waiter = s.waiters.removeValue(forKey: token) else { continue }
-                waiter.ids.reserveCapacity(batch.count)
-                for _ in batch {
-                    let sequence = s.nextSequence
-                    s.nextSequence += 1
-                    waiter.ids.append(SubmissionID(client: id, incarnation: s.incarnation, sequence: sequence))
-                    s.tokens[sequence] = token
-                }
-                waiter.undecided = batch.count
-                s.deadlines[waiter.timeout, default: []].append((now + TimeAmount(waiter.timeout), token))
-                s.waiters[token] = waiter
-                values.append(contentsOf: batch)
+                guard submission.continuation != nil else { continue }
+                submission.first = SubmissionID(client: id, incarnation: s.incarnation, sequence: s.nextSequence)
+                s.nextSequence += UInt64(submission.count)
+                submission.undecided = submission.count
+                for _ in 0..<submission.count { s.sent.append(submission) }
+                s.deadlines[submission.timeout, default: []].append((now + TimeAmount(submission.timeout), submission))
+                values.append(contentsOf: submission.values)
+                submission.values = []
             }
             s.queue.removeAll(keepingCapacity: true)
             return values
@@ -223,61 +285,56 @@ public final class Client: Service, Sendable {
 
     /// Fails the values whose timeout passed (on the node's loop, every tick).
     fileprivate func expire(now: NIODeadline) {
-        let expired = state.withLock { s -> [UInt64] in
-            var expired: [UInt64] = []
+        let expired = state.withLock { s -> [(UnsafeContinuation<Decided, any Error>, SubmissionID?)] in
+            var expired: [(UnsafeContinuation<Decided, any Error>, SubmissionID?)] = []
             for timeout in Array(s.deadlines.keys) {
                 var queue = s.deadlines.removeValue(forKey: timeout)!
-                while let first = queue.first, s.waiters[first.token] == nil || first.at <= now {
+                while let front = queue.first, front.submission.continuation == nil || front.at <= now {
                     queue.removeFirst()
-                    if s.waiters[first.token] != nil { expired.append(first.token) }
+                    if let ended = s.end(front.submission) { expired.append(ended) }
                 }
                 if !queue.isEmpty { s.deadlines[timeout] = queue }
             }
             return expired
         }
-        for token in expired { timedOut(token) }
+        guard !expired.isEmpty else { return }
+        let mismatch = state.withLock { $0.mismatch }
+        for (c, id) in expired {
+            let error: PaxosError = id.map { id in mismatch.map { .configurationMismatch($0, id) } ?? .noQuorumReachable(id) } ?? .clientNotRunning
+            c.resume(throwing: error)
+        }
     }
 
     private func decided(_ ids: [SubmissionID]) {
-        let done = state.withLock { s -> [Waiter] in
-            var done: [Waiter] = []
+        let done = state.withLock { s -> [(UnsafeContinuation<Decided, any Error>, Decided)] in
+            var done: [(UnsafeContinuation<Decided, any Error>, Decided)] = []
             for id in ids {
-                guard let token = s.tokens.removeValue(forKey: id.sequence) else { continue }
-                let finished = s.waiters[token].map { w in
-                    // Counted once: the token map entry is gone now.
-                    w.undecided == 1
-                } ?? false
-                if finished {
-                    done.append(s.waiters.removeValue(forKey: token)!)
-                } else {
-                    s.waiters[token]?.undecided -= 1
+                guard id.sequence >= s.sentBase, Int(id.sequence - s.sentBase) < s.sent.count,
+                      let submission = s.sent[Int(id.sequence - s.sentBase)] else { continue }
+                // Counted once: the slot is empty now.
+                s.sent[Int(id.sequence - s.sentBase)] = nil
+                submission.undecided -= 1
+                if submission.undecided == 0, let first = submission.first, let c = submission.continuation {
+                    submission.continuation = nil
+                    done.append((c, Decided(first: first, count: submission.count)))
                 }
             }
+            s.trimSent()
             return done
         }
-        for waiter in done { waiter.continuation.resume(returning: waiter.ids) }
-    }
-
-    fileprivate func timedOut(_ token: UInt64) {
-        fail(token) { [self] id in
-            guard let id else { return .clientNotRunning }
-            return state.withLock { $0.mismatch }.map { .configurationMismatch($0, id) } ?? .noQuorumReachable(id)
-        }
+        for (c, ids) in done { c.resume(returning: ids) }
     }
 
     private func fail(_ token: UInt64, _ error: (SubmissionID?) -> PaxosError) {
-        let found = state.withLock { s -> (Waiter, SubmissionID?)? in
-            guard let waiter = s.waiters.removeValue(forKey: token) else { return nil }
-            // The first of its values not yet reported decided (their token entries are still there); the
-            // entries go, so a later report of them finds no waiter.
-            var first: SubmissionID?
-            for id in waiter.ids where s.tokens.removeValue(forKey: id.sequence) != nil {
-                if first == nil { first = id }
+        // Rare (a cancellation): a look through what waits rather than an index kept for every submission.
+        let found = state.withLock { s -> (UnsafeContinuation<Decided, any Error>, SubmissionID?)? in
+            if let submission = s.queue.first(where: { $0.token == token }) ?? s.sent.first(where: { $0?.token == token }) ?? nil {
+                return s.end(submission)
             }
-            return (waiter, first)
+            return nil
         }
-        guard let (waiter, id) = found else { return }
-        waiter.continuation.resume(throwing: error(id))
+        guard let (c, id) = found else { return }
+        c.resume(throwing: error(id))
     }
 
     private func noticed(_ notice: NodeNotice) {
