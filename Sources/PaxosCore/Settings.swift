@@ -68,6 +68,10 @@ public struct ProtocolSettings: Hashable, Sendable {
     public var flowStaleTicks: UInt64 = 20
     /// Acceptors trim in stretches of at least this many instances (or everything they hold).
     public var trimBatch: Int = 1_024
+    /// Each burst's sends go out coalesced (``Paxos/coalesced(_:settings:)``): an acceptor's 2Bs of one
+    /// ballot in one datagram, a leader's 2As and `chosen` reports likewise, instead of one message per
+    /// input. Off only to compare, and in some simulated schedules, which must hold either way.
+    public var coalesceSends = true
 
     /// A blank acceptor (one that never promised anything) repeats its request for the others' state
     /// this often until it has recovered.

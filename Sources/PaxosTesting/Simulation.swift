@@ -143,6 +143,8 @@ public struct Simulation {
             c.printCrashRate = c.learnersPrintFirst ? pick([0, 0.02, 0.1, 0.3]) : 0
             // Learners missing the leader's 2As: never beyond `loss`, or most of them (catch-up supplies the values).
             c.learnerAcceptLoss = pick([0, 0, 0.3, 0.8])
+            // Each burst's sends coalesced (one 2B for a burst's 2As, one 2A, one chosen...), or one message per input.
+            c.settings.coalesceSends = pick([true, true, true, false])
             return c
         }
 
@@ -160,6 +162,7 @@ public struct Simulation {
                 + (valueBytes > 0 ? " valueBytes≤\(valueBytes)" : "")
                 + (learnersPrintFirst ? " printFirst printCrash=\(printCrashRate)" : "")
                 + (lateLearnerStart.map { " lateLearner@\($0)" } ?? "")
+                + (s.coalesceSends ? "" : " uncoalesced")
         }
     }
 
