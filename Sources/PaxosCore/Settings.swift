@@ -70,8 +70,9 @@ public struct ProtocolSettings: Hashable, Sendable {
     public var trimBatch: Int = 1_024
     /// Each burst's sends go out coalesced (``Paxos/coalesced(_:settings:)``): an acceptor's 2Bs of one
     /// ballot in one datagram, a leader's 2As and `chosen` reports likewise, instead of one message per
-    /// input. Off only to compare, and in some simulated schedules, which must hold either way.
-    public var coalesceSends = true
+    /// input. Off by default for now: with it on, `SprayTests.junkAndAbsurdMessagesAreDroppedAndChangeNothing`
+    /// fails (client 1 not finished within 30 s, though every value was learned); the simulator draws both.
+    public var coalesceSends = false
 
     /// A blank acceptor (one that never promised anything) repeats its request for the others' state
     /// this often until it has recovered.
