@@ -6,6 +6,11 @@ import Testing
 @Suite struct CoalesceTests {
     static let b1 = Ballot(round: 1, proposer: 1)
     static let b2 = Ballot(round: 2, proposer: 1)
+    static var on: ProtocolSettings {
+        var s = ProtocolSettings()
+        s.coalesceSends = true
+        return s
+    }
 
     static func value(_ sequence: UInt64) -> Proposal {
         .batch([Submission(id: SubmissionID(client: 1, incarnation: 9, sequence: sequence), value: Array("v\(sequence)".utf8))])
@@ -27,12 +32,12 @@ import Testing
         }
         #expect(sends.count == 5)
         let all = (Instance(1)...5).map { InstanceProposal(instance: $0, proposal: Self.value($0)) }
-        #expect(Paxos.coalesced(sends, settings: ProtocolSettings())
+        #expect(Paxos.coalesced(sends, settings: Self.on)
                 == [Outgoing(.accepted(acceptor: 2, ballot: Self.b1, proposals: all), to: .learners)])
     }
 
     @Test func mergedListsAreSplitToTheDatagramBudgetInTheirOrder() {
-        var settings = ProtocolSettings()
+        var settings = Self.on
         settings.maxDatagramBytes = 160
         let sends = (Instance(1)...60).map { Self.twoB(Self.b1, $0...$0) }
         let merged = Paxos.coalesced(sends, settings: settings)
@@ -55,7 +60,7 @@ import Testing
                                to: .proposers)
         let sends = [Self.twoB(Self.b1, 1...1), promise, Self.twoB(Self.b2, 2...2), nack, Self.twoB(Self.b1, 3...4),
                      Self.twoB(Self.b1, 5...5, to: .proposers), Self.twoB(Self.b1, 6...6, acceptor: 3), nack]
-        #expect(Paxos.coalesced(sends, settings: ProtocolSettings()) == [
+        #expect(Paxos.coalesced(sends, settings: Self.on) == [
             Outgoing(.accepted(acceptor: 1, ballot: Self.b1, votes: Self.votes(1...1) + Self.votes(3...4)), to: .learners),
             promise, Self.twoB(Self.b2, 2...2), nack, Self.twoB(Self.b1, 5...5, to: .proposers), Self.twoB(Self.b1, 6...6, acceptor: 3), nack,
         ])
@@ -72,7 +77,7 @@ import Testing
             Outgoing(.chosen([ids[1], ids[2]]), to: .clients),
             Outgoing(.heartbeat(ballot: Self.b1, firstUndecided: 6), to: .proposers),
         ]
-        #expect(Paxos.coalesced(sends, settings: ProtocolSettings()) == [
+        #expect(Paxos.coalesced(sends, settings: Self.on) == [
             Outgoing(.accept(ballot: Self.b1, proposals: p, decidedThrough: 5), to: .acceptors),
             Outgoing(.chosen(ids), to: .clients),
             Outgoing(.heartbeat(ballot: Self.b1, firstUndecided: 6), to: .proposers),
@@ -85,7 +90,7 @@ import Testing
                      Outgoing(.progress(learner: 1, delivered: 7), to: .proposers),
                      Outgoing(.progress(learner: 2, delivered: 1), to: .proposers),
                      Outgoing(.progress(learner: 1, delivered: 6), to: .proposers)]
-        #expect(Paxos.coalesced(sends, settings: ProtocolSettings()) == [
+        #expect(Paxos.coalesced(sends, settings: Self.on) == [
             Outgoing(.progress(learner: 1, delivered: 7), to: .proposers),
             Outgoing(.progress(learner: 1, delivered: 9), to: .acceptors),
             Outgoing(.progress(learner: 2, delivered: 1), to: .proposers),
@@ -93,7 +98,7 @@ import Testing
     }
 
     @Test func submissionsMergeNoFurtherThanOneBatchADatagram() {
-        var settings = ProtocolSettings()
+        var settings = Self.on
         settings.maxBatchBytes = 40
         let subs = (UInt64(1)...12).map { Submission(id: SubmissionID(client: 1, incarnation: 9, sequence: $0), value: Array("value".utf8)) }
         let sends = subs.map { Outgoing(.submit([$0]), to: .proposers) }
@@ -109,7 +114,7 @@ import Testing
     }
 
     @Test func turnedOffTheSendsLeaveAsTheyCame() {
-        var settings = ProtocolSettings()
+        var settings = Self.on
         settings.coalesceSends = false
         let sends = (Instance(1)...4).map { Self.twoB(Self.b1, $0...$0) }
         #expect(Paxos.coalesced(sends, settings: settings) == sends)
