@@ -183,14 +183,16 @@ struct Gate {
         }
     }
 
-    /// Sends the burst's messages and ends the burst (a node's sends go out only after its write is durable).
-    func flush(_ sends: inout [Outgoing], outbox: Outbox, counters: inout NodeCounters) {
+    /// Sends the burst's messages and ends the burst (a node's sends go out only after its write is durable),
+    /// coalesced by the role's rules (``Paxos/coalesced(_:settings:)``: one 2B for a burst's 2As, say).
+    func flush(_ sends: inout [Outgoing], settings: ProtocolSettings, outbox: Outbox, counters: inout NodeCounters) {
         guard !sends.isEmpty else { return }
-        for out in sends {
+        let coalesced = Paxos.coalesced(sends, settings: settings)
+        for out in coalesced {
             outbox.send(out)
             if let logger { log(logger, "sent", out.message, "to the \(out.group)") }
         }
-        counters.sent += sends.count
+        counters.sent += coalesced.count
         sends.removeAll(keepingCapacity: true)
         outbox.flush()
     }
@@ -263,7 +265,7 @@ public final class AcceptorNode: Node {
         // Told only once durable: "recovered" means the rebuilt state is on disk.
         for event in events { gate.notify(.acceptor(event)) }
         events.removeAll()
-        gate.flush(&sends, outbox: outbox, counters: &counters)
+        gate.flush(&sends, settings: acceptor.settings, outbox: outbox, counters: &counters)
     }
 }
 
@@ -318,7 +320,7 @@ public final class ProposerNode: Node {
             counters.commits += 1
             highestRound = nil
         }
-        gate.flush(&sends, outbox: outbox, counters: &counters)
+        gate.flush(&sends, settings: proposer.settings, outbox: outbox, counters: &counters)
     }
 }
 
@@ -419,7 +421,7 @@ public final class LearnerNode: Node {
             // that went away): the learner goes on.
             if !printsFirst && !deliveries.isEmpty { try? output(deliveries) }
         }
-        gate.flush(&sends, outbox: outbox, counters: &counters)
+        gate.flush(&sends, settings: learner.settings, outbox: outbox, counters: &counters)
         if let why = cannotCatchUp { throw CannotCatchUp(description: why) }
     }
 
@@ -479,7 +481,7 @@ public final class ClientNode: Node {
 
     public func tick(now: UInt64) { sends.append(contentsOf: client.tick(now: now).send) }
 
-    public func endOfBurst() throws { gate.flush(&sends, outbox: outbox, counters: &counters) }
+    public func endOfBurst() throws { gate.flush(&sends, settings: client.settings, outbox: outbox, counters: &counters) }
 
     public var isFinished: Bool { client.isDone }
 

@@ -146,6 +146,8 @@ public struct Simulation {
             // Catch-up answers cut short in bytes: learners must ask for the rest (most schedules' values
             // are a few bytes, so only a small budget cuts them).
             c.settings.catchUpBytes = pick([1 << 20, 1 << 20, 40, 300, 2_000])
+            // Each burst's sends coalesced (one 2B for a burst's 2As, one 2A, one chosen...), or one message per input.
+            c.settings.coalesceSends = pick([true, true, true, false])
             return c
         }
 
@@ -164,6 +166,7 @@ public struct Simulation {
                 + (valueBytes > 0 ? " valueBytes≤\(valueBytes)" : "")
                 + (learnersPrintFirst ? " printFirst printCrash=\(printCrashRate)" : "")
                 + (lateLearnerStart.map { " lateLearner@\($0)" } ?? "")
+                + (s.coalesceSends ? "" : " uncoalesced")
         }
     }
 
