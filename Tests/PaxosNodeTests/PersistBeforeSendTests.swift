@@ -77,7 +77,7 @@ func datagram(_ m: Message) -> [UInt8] { Wire.encode(m) }
         try node.endOfBurst()
         #expect(journal.events == [
             .persisted("acceptor promised=1.1 accepted=[1, 2]"),
-            .sent(.proposers, "promise"), .sent(.learners, "accepted"), .sent(.learners, "accepted"), .flushed,
+            .sent(.proposers, "promise"), .sent(.learners, "accepted"), .flushed,  // one 2B for the burst's two 2As
         ])
         #expect(node.counters.commits == 1)
     }
