@@ -8,7 +8,7 @@
 #                         [--profile] [--synchronous full|normal|off] [--value-bytes N] [--loss P]
 #                         [--set 'KEY VALUE'] [--build]
 #        scripts/bench.sh memory [-n VALUES_PER_CLIENT] [--out DIR] [--build]
-#        scripts/bench.sh history [-n INSTANCES] [--out DIR] [--build]
+#        scripts/bench.sh history [-n INSTANCES] [--value-bytes N] [--out DIR] [--build]
 #
 #   run (default)   throughput and latency: closed loop (-n values per client, the default mode),
 #                   open loop (--rate R values/s in total for -d seconds) and the classic course

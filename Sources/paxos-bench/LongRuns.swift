@@ -117,19 +117,26 @@ struct HistoryCommand: ParsableCommand {
         commandName: "history",
         abstract: "Long history: how fast a learner N instances behind catches up, how long an acceptor takes to reload N instances, and memory while the history grows.",
         discussion: """
-            Values are 40-character lines and batches are capped at 64 bytes, so each instance carries one value. Learner 2 \
+            Values are 40-character lines (or --value-bytes long) and batches are capped at 64 bytes, so each instance carries \
+            one value. Learner 2 \
             is not started until the end, so the acceptors (learner-count 2) cannot trim and keep the whole history; acceptor 3 \
             is restarted before that. Results: OUT/history.md and OUT/rss.txt (default logs/history).
             """)
     @Option(name: .customShort("n"), help: "Instances (values) in the history.") var n = 1_000_000
+    @Option(name: .customLong("value-bytes"),
+            help: "Bytes per value (at least 20): -n 200 --value-bytes 1048576 has learner 2 catch up on 200 values of 1 MiB.")
+    var valueBytes = 40
     @OptionGroup var options: LongRunOptions
 
     func run() throws {
         try guarded(tool: tool) {
             guard n > 0 else { throw StartupError("-n needs a positive number") }
+            guard valueBytes >= 20 else { throw StartupError("--value-bytes needs at least 20 (the value's number)") }
             let out = try options.folder("history"), conf = out + "/paxos.conf", paxos = paxosBinary()
-            try writeConfig(conf, extra: "batch-bytes 64\nwindow 1024\nclient-window 8192\n")
-            try Data((1...n).map { String(format: "%040d\n", $0) }.joined().utf8).write(to: URL(fileURLWithPath: out + "/values"))
+            try writeConfig(conf, extra: "batch-bytes 64\nwindow 1024\nclient-window 8192\n"
+                            + (valueBytes > 1 << 20 ? "max-value-bytes \(valueBytes)\n" : ""))
+            let filler = String(repeating: "x", count: valueBytes - 20)
+            try Data((1...n).map { String(format: "%020d", $0) + filler + "\n" }.joined().utf8).write(to: URL(fileURLWithPath: out + "/values"))
             let procs = Processes()
             defer { procs.stopAll() }
             func start(_ role: String, _ id: Int, append: Bool = false) throws {
@@ -186,7 +193,9 @@ struct HistoryCommand: ParsableCommand {
             func kb(_ row: [Substring], _ i: Int) -> String { i < row.count ? String(row[i]) : "0" }
             let text = [header("Long-history run"), "",
                         "- history: \(n) values in \(instances) instances, decided in \(fmtSeconds(builtMs)) s",
-                        "- learner 2 started \(instances) instances behind: caught up in \(fmtSeconds(catchupMs)) s = \(instances * 1000 / catchupMs) instances/s (output identical to learner 1)",
+                        "- learner 2 started \(instances) instances behind: caught up in \(fmtSeconds(catchupMs)) s = \(instances * 1000 / catchupMs) instances/s"
+                            + (valueBytes != 40 ? ", \(String(format: "%.1f", Double(n) * Double(valueBytes + 1) / Double(catchupMs) / 1000)) MB/s of \(valueBytes)-byte values" : "")
+                            + " (output identical to learner 1)",
                         "- acceptor 3 restarted holding \(field("accepted")) accepted instances: loaded in \(field("loadedIn"))",
                         "- resident memory (kB) every second while the history grew: \(out)/rss.txt",
                         "- RSS first → last sample: acceptor1 \(kb(first, 1)) → \(kb(last, 1)) kB, proposer1 \(kb(first, 2)) → \(kb(last, 2)) kB, learner1 \(kb(first, 3)) → \(kb(last, 3)) kB, client1 \(kb(first, 4)) → \(kb(last, 4)) kB"]
