@@ -232,7 +232,11 @@ public final class Client: Service, Sendable {
     // MARK: on the node's loop
 
     private func started(_ runtime: NodeRuntime, incarnation: UInt64) {
-        state.withLock { s in
+        let orphaned = state.withLock { s in
+            // Values another run handed to its node (a second `run()` while one runs) would be found by
+            // nothing once `sent` is cleared: their waits end here instead of never.
+            var orphaned: [UnsafeContinuation<Decided, any Error>] = []
+            for case let submission? in s.sent { if let (c, _) = s.end(submission) { orphaned.append(c) } }
             s.phase = .running(runtime)
             s.incarnation = incarnation
             s.nextSequence = 1
@@ -242,7 +246,9 @@ public final class Client: Service, Sendable {
             s.mismatch = nil
             // What waits is handed over on the node's first tick.
             s.drainScheduled = false
+            return orphaned
         }
+        for c in orphaned { c.resume(throwing: PaxosError.clientNotRunning) }
     }
 
     private func stopped() {

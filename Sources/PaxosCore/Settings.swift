@@ -118,8 +118,6 @@ public struct SplitMix64: RandomNumberGenerator, Sendable, Hashable {
     }
 }
 
-/// Splits items into consecutive groups whose encoded sizes stay within `budget` bytes. An item larger
-/// than the budget travels alone.
 /// The shortest prefix of `items` whose encoded sizes reach `budget` bytes (all of them if they do not): an
 /// answer cut short always reaches the budget, which is how its receiver tells it was cut.
 func prefix<T>(_ items: [T], reaching budget: Int, size: (T) -> Int) -> [T] {
@@ -131,6 +129,8 @@ func prefix<T>(_ items: [T], reaching budget: Int, size: (T) -> Int) -> [T] {
     return items
 }
 
+/// Splits items into consecutive groups whose encoded sizes stay within `budget` bytes. An item larger
+/// than the budget travels alone.
 func chunked<T>(_ items: [T], budget: Int, maxCount: Int = .max, size: (T) -> Int) -> [[T]] {
     var chunks: [[T]] = []
     var current: [T] = []

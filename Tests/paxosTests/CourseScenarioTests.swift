@@ -22,7 +22,7 @@ import Testing
 ///               once, identically (30 s)
 ///   bigvalue    six values of 200 KB to 1 MiB per client (many datagrams each), acceptor 1 killed with -9
 ///               and restarted as in `kill`, learner 2 started late as in `catchup` (it catches up on the
-///               big values in answers cut short at catch-up-bytes): everything learned whole, exactly
+///               big values in answers cut short at `ProtocolSettings.catchUpBytes`): everything learned whole, exactly
 ///               once, identically
 ///   misconfig   acceptor-count 5 for acceptors 1-2 and learner 2, acceptor-count 3 for proposer 1, learner 1
 ///               and the client: nothing may be learned, `paxos status` must count the foreign datagrams and
