@@ -225,31 +225,26 @@ struct Binder {
     /// Binds bytes as TEXT when they are valid UTF-8 (so the sqlite3 shell shows them as text), else as
     /// a BLOB; either way reading the column back yields the same bytes.
     func callAsFunction(_ index: Int32, textOrBlob bytes: [UInt8]) throws {
-        try bytes.withUnsafeBytes { buffer in
-            // A null pointer would bind SQL NULL, so zero-length values point at a static empty string.
-            guard let base = buffer.baseAddress, !buffer.isEmpty else {
-                return try check(sqlite3_bind_text(handle, index, "", 0, csqlite_transient()))
-            }
-            if isValidUTF8(buffer) {
-                try check(sqlite3_bind_text64(handle, index, base.assumingMemoryBound(to: CChar.self),
-                                              UInt64(buffer.count), csqlite_transient(), UInt8(SQLITE_UTF8)))
-            } else {
-                try check(sqlite3_bind_blob64(handle, index, base, UInt64(buffer.count), csqlite_transient()))
-            }
-        }
+        try bytes.withUnsafeBytes { buffer in try bindTextOrBlob(index, buffer, csqlite_transient()) }
     }
 
     /// Binds bytes as ``callAsFunction(_:textOrBlob:)`` does, without SQLite copying them: they must stay
     /// where they are, unchanged, until the statement has run and been reset (or is bound again).
     func callAsFunction(_ index: Int32, textOrBlobInPlace buffer: UnsafeRawBufferPointer) throws {
+        try bindTextOrBlob(index, buffer, csqlite_static())
+    }
+
+    /// The two above: `destructor` says whether SQLite copies the bytes (transient) or reads them in place (static).
+    private func bindTextOrBlob(_ index: Int32, _ buffer: UnsafeRawBufferPointer, _ destructor: sqlite3_destructor_type?) throws {
+        // A null pointer would bind SQL NULL, so zero-length values point at a static empty string.
         guard let base = buffer.baseAddress, !buffer.isEmpty else {
             return try check(sqlite3_bind_text(handle, index, "", 0, csqlite_transient()))
         }
         if isValidUTF8(buffer) {
             try check(sqlite3_bind_text64(handle, index, base.assumingMemoryBound(to: CChar.self),
-                                          UInt64(buffer.count), csqlite_static(), UInt8(SQLITE_UTF8)))
+                                          UInt64(buffer.count), destructor, UInt8(SQLITE_UTF8)))
         } else {
-            try check(sqlite3_bind_blob64(handle, index, base, UInt64(buffer.count), csqlite_static()))
+            try check(sqlite3_bind_blob64(handle, index, base, UInt64(buffer.count), destructor))
         }
     }
 
