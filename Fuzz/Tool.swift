@@ -9,8 +9,10 @@
 //   paxos-fuzz generate N [SEED]     N structured inputs (absurd fields and headers, mutations, sequences)
 //   paxos-fuzz catalogue [--only P]  the hostile-message catalogue (Sources/PaxosTesting/HostileMessages.swift)
 //   paxos-fuzz absurd < CATALOGUE    replay that catalogue in a simulated cluster (Absurd.swift)
+//   paxos-fuzz simulate N [SEED]     the simulator's random schedules SEED..<SEED+N (default 1), one shard a core
 
 #if !PAXOS_LIBFUZZER
+import Foundation
 import PaxosCore
 import PaxosTesting
 
@@ -410,6 +412,18 @@ struct Tool {
                   + "pieces injected \(stats.injected); acceptor 3 recovered in \(stats.recoveries) runs; "
                   + "a process stopped by a newer twin in \(stats.displaced) runs; values learner 1 printed \(stats.delivered)")
             print("  decode errors: " + stats.errors.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+        case "simulate":
+            // The simulator's random schedules, as SimulatorTests.randomSchedules runs them, in this (release)
+            // build: scripts/test.sh runs 10,000 here in a fraction of the debug test binary's time.
+            guard args.count >= 3, args.count <= 4, let count = UInt64(args[2]),
+                  let base = args.count == 4 ? UInt64(args[3]) : 1 else { usage() }
+            let schedules = RandomSchedules(count: count, base: base, shards: UInt64(max(1, ProcessInfo.processInfo.activeProcessorCount)))
+            let started = Date()
+            let outcome = schedules.run()
+            let seconds = String(format: "%.1f", Date().timeIntervalSince(started))
+            print("simulator: ran \(outcome.ran) of \(count) schedules from seed \(base) (\(outcome.messagesDelivered) messages delivered) in \(seconds) s")
+            for failure in outcome.failures { fputs("\(failure)\n", stderr) }
+            if outcome.ran != count { exit(1) }
         case "absurd":
             AbsurdMode.run()
         case "catalogue":
@@ -438,7 +452,7 @@ struct Tool {
     }
 
     static func usage() -> Never {
-        fputs("usage: paxos-fuzz corpus DIR | replay FILE... | decode | generate N [SEED] | absurd < CATALOGUE | catalogue [--only|--skip PATTERNS] [--category C,...]\n", stderr)
+        fputs("usage: paxos-fuzz corpus DIR | replay FILE... | decode | generate N [SEED] | simulate N [FIRST_SEED] | absurd < CATALOGUE | catalogue [--only|--skip PATTERNS] [--category C,...]\n", stderr)
         exit(2)
     }
 }

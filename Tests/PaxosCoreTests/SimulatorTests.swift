@@ -10,57 +10,19 @@ import Testing
 @Suite struct SimulatorTests {
     static func environment(_ name: String) -> String? { ProcessInfo.processInfo.environment[name] }
 
-    /// Runs CPU-bound `work` on a new thread and resumes with its result.
-    static func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in
-            Thread { continuation.resume(returning: work()) }.start()
-        }
-    }
-
-    static func replayCommand(_ seed: UInt64) -> String {
-        "PAXOS_SIM_SEED=\(seed) swift test --filter SimulatorTests/replay"
-    }
-
     @Test func randomSchedules() async throws {
-        let count = UInt64(Self.environment("PAXOS_SIM_SCHEDULES") ?? "") ?? 10_000
-        let base = UInt64(Self.environment("PAXOS_SIM_BASE") ?? "") ?? 1
-        let shards: UInt64 = 2  // this machine's cores
+        let schedules = RandomSchedules(
+            count: UInt64(Self.environment("PAXOS_SIM_SCHEDULES") ?? "") ?? 10_000,
+            base: UInt64(Self.environment("PAXOS_SIM_BASE") ?? "") ?? 1,
+            shards: 2)  // this machine's cores
         let started = ContinuousClock.now
-        // Each shard on a thread of its own, not on Swift concurrency's cooperative pool: that pool has one
-        // thread per core, and two shards holding both for minutes starved every other test (a time limit of
-        // 3 minutes fired on a multi-host scenario that had been waiting for a thread all along).
-        typealias ShardResult = (ran: UInt64, failure: String?, messages: Int)
-        let results = await withTaskGroup(of: ShardResult.self) { group in
-            for shard in 0..<shards {
-                group.addTask {
-                    await Self.onOwnThread { () -> ShardResult in
-                        var ran: UInt64 = 0
-                        var messages = 0
-                        var seed = base + shard
-                        while seed < base + count {
-                            var sim = Simulation(.random(seed: seed))
-                            do {
-                                try sim.run()
-                            } catch {
-                                return (ran, "schedule \(sim.config) failed: \(error)\nreplay: \(Self.replayCommand(seed))", messages)
-                            }
-                            messages += sim.messagesDelivered
-                            ran += 1
-                            seed += shards
-                        }
-                        return (ran, nil, messages)
-                    }
-                }
-            }
-            var all: [ShardResult] = []
-            for await r in group { all.append(r) }
-            return all
+        // Off the cooperative pool (run() blocks while its shards' threads work).
+        let outcome = await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: schedules.run()) }.start()
         }
-        let ran = results.reduce(0) { $0 + $1.ran }
-        let messages = results.reduce(0) { $0 + $1.messages }
-        print("simulator: ran \(ran) of \(count) schedules from seed \(base) (\(messages) messages delivered) in \(ContinuousClock.now - started)")
-        for failure in results.compactMap(\.failure) { Issue.record(Comment(rawValue: failure)) }
-        #expect(ran == count)
+        print("simulator: ran \(outcome.ran) of \(schedules.count) schedules from seed \(schedules.base) (\(outcome.messagesDelivered) messages delivered) in \(ContinuousClock.now - started)")
+        for failure in outcome.failures { Issue.record(Comment(rawValue: failure.description)) }
+        #expect(outcome.ran == schedules.count)
     }
 
     /// Replays one seed (`PAXOS_SIM_SEED`, else seed 1) and prints its trace if it fails.
