@@ -81,6 +81,15 @@ extension Paxos {
         private var requestFrom: Instance = 0
         private var answeredBytes: [UInt32: Int] = [:]
         private var answerCutShort = false
+        /// The largest value (encoded proposal) this learner has heard of: a request for holes asks for no more
+        /// instances than `catchUpBytes` holds of such values, since each answerer caps each range it answers
+        /// (8 ranges of 1 MiB values were 8 MiB from every answerer into one receive buffer).
+        private var largestProposalBytes = 0
+        /// Whether an answer since the last request brought an instance this learner had not decided: only then
+        /// is it catching up, and asks again at once once the answer is used up. (Without it a learner keeping
+        /// up from 2As asked for its in-flight instances every `catchUpChunk` instances, answered by every
+        /// acceptor with values the 2Bs were about to decide.)
+        private var answersUseful = false
         private var lastHeard: UInt64 = 0
         private var lastAdvance: UInt64 = 0
         private var lastRecover: UInt64?
@@ -131,6 +140,7 @@ extension Paxos {
                 if let last = entries.last, last.instance >= nextInstance, last.instance <= nextInstance &+ maxInstanceLead {
                     answeredThrough = max(answeredThrough, last.instance)
                 }
+                if entries.contains(where: { undecided($0.instance) }) { answersUseful = true }
                 countAnswer(from: acceptor, bytes: entries.reduce(0) { sum, e in
                     e.instance >= requestFrom && e.instance < lastRequestEnd ? sum + Wire.size(of: e) : sum
                 })
@@ -144,10 +154,12 @@ extension Paxos {
                 if let last = proposals.last, last.instance >= nextInstance, last.instance <= nextInstance &+ maxInstanceLead {
                     answeredThrough = max(answeredThrough, last.instance)
                 }
+                if proposals.contains(where: { undecided($0.instance) }) { answersUseful = true }
                 countAnswer(from: 0, bytes: proposals.reduce(0) { sum, p in
                     p.instance >= requestFrom && p.instance < lastRequestEnd ? sum + Wire.size(of: p) : sum
                 })
                 for p in proposals where p.instance >= nextInstance && p.instance <= nextInstance &+ maxInstanceLead {
+                    largestProposalBytes = max(largestProposalBytes, Wire.size(of: p.proposal))
                     highestSeen = max(highestSeen, p.instance)
                     decidedAhead[p.instance] = p.proposal
                     tally.forget(p.instance)
@@ -242,6 +254,7 @@ extension Paxos {
         /// Keeps a value heard for an undecided instance, or delivers it if a quorum already chose its digest.
         private mutating func hold(_ instance: Instance, _ proposal: Proposal, digest: UInt64) {
             guard instance >= nextInstance, instance <= nextInstance &+ maxInstanceLead, decidedAhead[instance] == nil else { return }
+            largestProposalBytes = max(largestProposalBytes, Wire.size(of: proposal))
             if let d = decidedDigest[instance] {
                 guard d == digest else { return }
                 decidedDigest[instance] = nil
@@ -301,11 +314,17 @@ extension Paxos {
             // (a learner that starts late, in a quiet cluster, hears of nothing beyond it).
             // An answer cut short in bytes (big values), all of it delivered and nothing known beyond: ask for
             // the rest at once too. (While later instances are known, the gap rule in `tick` asks.)
-            if lastRequest != nil && nextInstance >= lastRequestEnd
-                && (highestSeen >= nextInstance || answeredThrough + 1 >= lastRequestEnd)
-                || answerCutShort && nextInstance > answeredThrough && highestSeen < nextInstance {
+            // Only while answers bring what 2Bs did not (`answersUseful`).
+            if lastRequest != nil && answersUseful
+                && (nextInstance >= lastRequestEnd && (highestSeen >= nextInstance || answeredThrough + 1 >= lastRequestEnd)
+                    || answerCutShort && nextInstance > answeredThrough && highestSeen < nextInstance) {
                 requestCatchUp(into: &effects)
             }
+        }
+
+        /// An instance a catch-up answer may still bring: not delivered, not decided ahead, within reach.
+        private func undecided(_ instance: Instance) -> Bool {
+            instance >= nextInstance && instance <= nextInstance &+ maxInstanceLead && decidedAhead[instance] == nil
         }
 
         /// Counts what one answerer sent for the current catch-up request (see `answerCutShort`).
@@ -352,6 +371,7 @@ extension Paxos {
             requestFrom = nextInstance
             answeredBytes = [:]
             answerCutShort = false
+            answersUseful = false
             var ranges: [Range<Instance>] = []
             if highestSeen >= nextInstance {
                 // Instances beyond are known: ask only for those not decided here (a lost 2A leaves a
@@ -359,14 +379,20 @@ extension Paxos {
                 // every value of the window from every acceptor). A learner that hears of nothing ahead
                 // (it started late in a quiet cluster) asks for a whole chunk, below.
                 let limit = min(end, highestSeen + 1)
+                // Holes of big values: as many instances as `catchUpBytes` holds of the largest value heard
+                // (one at least); the request then ends where the last range does, so that using it up asks
+                // for the next one at once.
+                var budget = largestProposalBytes > 0 ? max(1, settings.catchUpBytes / largestProposalBytes) : Int.max
                 var i = nextInstance
-                while i < limit && ranges.count < Self.maxCatchUpRanges {
+                while i < limit && ranges.count < Self.maxCatchUpRanges && budget > 0 {
                     guard decidedAhead[i] == nil else { i += 1; continue }
                     var j = i + 1
-                    while j < limit && decidedAhead[j] == nil { j += 1 }
+                    while j < limit && decidedAhead[j] == nil && UInt64(budget) > j - i { j += 1 }
                     ranges.append(i..<j)
+                    budget -= Int(j - i)
                     i = j
                 }
+                if budget == 0, let last = ranges.last { lastRequestEnd = last.upperBound }
             }
             if ranges.isEmpty { ranges = [nextInstance..<end] }
             for r in ranges {

@@ -42,6 +42,10 @@ import Testing
         return first
     }
 
+    static func catchUps(_ e: Paxos.LearnerEffects) -> [Outgoing] {
+        e.send.filter { if case .catchUp = $0.message { true } else { false } }
+    }
+
     static func recovers(_ e: Paxos.LearnerEffects) -> [Outgoing] {
         e.send.filter { if case .recover = $0.message { true } else { false } }
     }
@@ -207,6 +211,54 @@ import Testing
         let third = l.on(.decided([Self.ip(6, .noop)]))
         #expect(third.persist.map(\.instance) == [6])
         #expect(third.send.isEmpty)  // a partial answer: that was the end
+    }
+
+    /// After a gap was caught up, a learner that keeps up from 2As again does not go on asking for the instances
+    /// in flight each time it passes the end of its last request: once an answer brought nothing undecided,
+    /// the chain of immediate requests ends (the gap rule still asks for real gaps).
+    @Test func aLearnerKeepingUpFrom2AsStopsAskingForInstancesInFlight() {
+        var s = Self.settings
+        s.catchUpChunk = 4
+        var l = Learner(id: 4, settings: s)
+        let p = { (i: UInt64) in Proposal.batch([Self.sub(i)]) }
+        _ = Self.decide(&l, 2, p(2))
+        _ = l.tick(now: 1)
+        #expect(l.tick(now: 6).send == Self.catchUp(4, 1, 2))
+        #expect(l.on(.decided([Self.ip(1, p(1))])).persist.map(\.instance) == [1, 2])  // a useful answer
+        _ = l.onVote(acceptor: 1, ballot: Self.b, proposals: [Self.ip(6, p(6))])    // heard of 6
+        _ = Self.decide(&l, 3, p(3))
+        // Past the request's end (1 + 4), still catching up as far as it knows: one more request.
+        #expect(Self.decide(&l, 4, p(4)).send == Self.catchUp(4, 5, 7))
+        _ = Self.decide(&l, 5, p(5))
+        _ = Self.decide(&l, 6, p(6))
+        // The answer comes after the 2Bs decided all of it: nothing useful.
+        let late = [5, 6].map { AcceptedEntry(instance: $0, ballot: Self.b, proposal: p($0)) }
+        #expect(Self.catchUps(l.on(.replay(acceptor: 3, entries: late))).isEmpty)
+        _ = l.onVote(acceptor: 1, ballot: Self.b, proposals: [Self.ip(9, p(9))])
+        _ = Self.decide(&l, 7, p(7))
+        #expect(Self.catchUps(Self.decide(&l, 8, p(8))).isEmpty, "asked for instances in flight again")
+        #expect(l.nextInstance == 9)
+    }
+
+    /// Holes of big values: a request asks for as many instances as `catchUpBytes` holds of the largest value
+    /// heard (each answerer caps each range, so 8 ranges of 1 MiB values were 8 MiB from every answerer), and
+    /// asks for the next one as soon as that one is delivered.
+    @Test func holesOfBigValuesAreAskedForAsManyAsCatchUpBytesHolds() {
+        var s = Self.settings
+        s.catchUpBytes = 1_000
+        var l = Learner(id: 4, settings: s)
+        let big = { (i: UInt64) in Proposal.batch([Self.sub(i, String(repeating: "x", count: 600))]) }
+        _ = Self.decide(&l, 5, big(5))
+        _ = l.tick(now: 1)
+        #expect(l.tick(now: 6).send == Self.catchUp(4, 1, 2))
+        let first = l.on(.decided([Self.ip(1, big(1))]))
+        #expect(first.persist.map(\.instance) == [1])
+        #expect(first.send == Self.catchUp(4, 2, 3))
+        // Small values: every hole at once, as before.
+        var small = Learner(id: 4, settings: s)
+        _ = Self.decide(&small, 5, .batch([Self.sub(5)]))
+        _ = small.tick(now: 1)
+        #expect(small.tick(now: 6).send == Self.catchUp(4, 1, 5))
     }
 
     @Test func anIdleLearnerProbesEveryProbeTicks() {
