@@ -29,30 +29,58 @@ public final class Client: Service, Sendable {
     /// How long ``submit(_:timeout:)`` waits for a decision unless told otherwise.
     public let defaultTimeout: Duration
 
-    /// One submission: a value, or a batch of them, waited for together. Only touched under `state`'s lock
-    /// (a reference, so that each of its values' slots in ``State/sent`` and its deadline name it without a
-    /// lookup).
-    final class Submission {
-        /// Names it for its task's cancellation handler.
-        let token: UInt64
-        /// Its values until they are handed to the node.
-        var values: [[UInt8]]
-        let count: Int
-        let timeout: Duration
-        /// Taken by whoever ends the wait (decided, failed, cancelled, timed out, stopped): resumed exactly once.
-        var continuation: UnsafeContinuation<Decided, any Error>?
-        /// Its first value's id once handed to the node (its values have consecutive sequence numbers).
-        var first: SubmissionID?
-        /// Of its values, how many the leader has not yet reported decided.
-        var undecided = 0
+    /// A waiting submission's continuation: resumed exactly once, by whoever takes it out of the client's
+    /// tables under their lock (or by the submitter itself when the submission is refused).
+    typealias Waiter = UnsafeContinuation<Decided, any Error>
 
-        init(token: UInt64, values: [[UInt8]], timeout: Duration, continuation: UnsafeContinuation<Decided, any Error>) {
-            self.token = token
-            self.values = values
-            self.count = values.count
-            self.timeout = timeout
-            self.continuation = continuation
+    /// What a submitter hands over: one value (no array around it), or a batch.
+    enum Values {
+        case one([UInt8])
+        case many([[UInt8]])
+
+        var count: Int {
+            switch self {
+            case .one: 1
+            case .many(let values): values.count
+            }
         }
+    }
+
+    /// A submission not yet handed to the node.
+    struct Pending {
+        var values: Values
+        /// Names it for its task's cancellation handler.
+        var token: UInt64
+        var timeout: Duration
+        var waiter: Waiter
+    }
+
+    /// A batch handed to the node (``submit(contentsOf:timeout:)``): its values' slots in ``Table/sent`` and
+    /// its deadline name it, so a decision counts down without a lookup. A single value needs no object: its
+    /// slot holds its waiter.
+    final class Batch {
+        let token: UInt64
+        let first: SubmissionID
+        let count: Int
+        var waiter: Waiter?
+        /// Of its values, how many the leader has not yet reported decided.
+        var undecided: Int
+
+        init(token: UInt64, first: SubmissionID, count: Int, waiter: Waiter) {
+            self.token = token
+            self.first = first
+            self.count = count
+            self.waiter = waiter
+            undecided = count
+        }
+    }
+
+    /// What waits on one value handed to the node.
+    enum Slot {
+        /// Decided, or its wait ended.
+        case empty
+        case one(token: UInt64, waiter: Waiter)
+        case batch(Batch)
     }
 
     /// The ids of a decided submission: `count` consecutive sequence numbers from `first` (no array per value).
@@ -71,54 +99,109 @@ public final class Client: Service, Sendable {
         case stopped
     }
 
-    struct State {
+    /// Where submitters leave their values: the only lock they take, held for an append. The node's loop
+    /// takes the whole queue at once (swapping arrays, so neither side allocates per value).
+    struct Inbox {
         var phase = Phase.idle
+        var pending: [Pending] = []
+        var drainScheduled = false
+    }
+
+    /// The submissions handed to the node: touched on the node's loop, and by a cancellation or a stop (rare),
+    /// so its lock is not one the submitters contend for. Lock order: `table`, then `inbox`.
+    struct Table {
+        var client: UInt32 = 0
         var incarnation: UInt64 = 0
         var nextSequence: UInt64 = 1
-        /// Submissions not yet handed to the node, in the order they came.
-        var queue: [Submission] = []
-        /// The submission of every value handed to the node, by sequence number from `sentBase`; nil once
-        /// decided or given up. Decisions come nearly in order, so the front empties as they come; a value not
-        /// decided holds the front (and what was sent after it, a pointer each) until its deadline ends it.
-        var sent: Deque<Submission?> = []
+        /// The wait of every value handed to the node, by sequence number from `sentBase`. Decisions come
+        /// nearly in order, so the front empties as they come; a value not decided holds the front (and what
+        /// was sent after it, a slot each) until its deadline ends it.
+        var sent: Deque<Slot> = []
         var sentBase: UInt64 = 1
-        var drainScheduled = false
-        /// The deadlines of the submissions handed to the node, one queue per timeout: in each, deadlines come
-        /// in the order they were sent, so one look at its front per tick finds every one past its timeout
-        /// (replacing a NIO timer per submission).
-        var deadlines: [Duration: Deque<(at: NIODeadline, submission: Submission)>] = [:]
+        /// The deadlines of the submissions handed to the node, one queue per timeout (nearly always one): in
+        /// each, deadlines come in the order they were sent, so one look at its front per tick finds every one
+        /// past its timeout. A single value's entry names its sequence number, a batch's its object.
+        var deadlines: [(timeout: Duration, queue: Deque<Deadline>)] = []
         /// What the node heard from a process with other cluster settings, if anything.
         var mismatch: String?
+        /// The array the inbox's next swap hands back (its capacity kept between drains).
+        var spare: [Pending] = []
 
-        /// Ends `submission`'s wait, if it still waits: its undecided values' slots are cleared (so a later
-        /// report of them finds nothing) and the first of them is returned with its continuation.
-        mutating func end(_ submission: Submission) -> (UnsafeContinuation<Decided, any Error>, SubmissionID?)? {
-            guard let continuation = submission.continuation else { return nil }
-            submission.continuation = nil
-            submission.values = []
-            var firstUndecided: SubmissionID?
-            if let first = submission.first {
-                for offset in 0..<UInt64(submission.count) {
-                    let sequence = first.sequence + offset
+        struct Deadline {
+            var at: NIODeadline
+            var sequence: UInt64
+            var batch: Batch?
+        }
+
+        mutating func slot(_ sequence: UInt64) -> Slot {
+            guard sequence >= sentBase, Int(sequence - sentBase) < sent.count else { return .empty }
+            return sent[Int(sequence - sentBase)]
+        }
+
+        /// Whether the submission a deadline names still waits.
+        func waits(_ d: Deadline) -> Bool {
+            if let batch = d.batch { return batch.waiter != nil }
+            guard d.sequence >= sentBase, Int(d.sequence - sentBase) < sent.count else { return false }
+            if case .one = sent[Int(d.sequence - sentBase)] { return true }
+            return false
+        }
+
+        /// Ends the wait of the submission whose (first) value has `sequence` (or of `batch`), if it still
+        /// waits: its undecided values' slots are cleared (so a later report of them finds nothing) and the
+        /// first of them is returned with its waiter.
+        mutating func end(sequence: UInt64, batch: Batch?) -> (Waiter, SubmissionID?)? {
+            if let batch {
+                guard let waiter = batch.waiter else { return nil }
+                batch.waiter = nil
+                var firstUndecided: SubmissionID?
+                for offset in 0..<UInt64(batch.count) {
+                    let sequence = batch.first.sequence + offset
                     guard sequence >= sentBase, Int(sequence - sentBase) < sent.count,
-                          sent[Int(sequence - sentBase)] === submission else { continue }
-                    sent[Int(sequence - sentBase)] = nil
-                    if firstUndecided == nil { firstUndecided = SubmissionID(client: first.client, incarnation: first.incarnation, sequence: sequence) }
+                          case .batch(let b) = sent[Int(sequence - sentBase)], b === batch else { continue }
+                    sent[Int(sequence - sentBase)] = .empty
+                    if firstUndecided == nil { firstUndecided = id(sequence) }
                 }
                 trimSent()
+                return (waiter, firstUndecided)
             }
-            return (continuation, firstUndecided)
+            guard sequence >= sentBase, Int(sequence - sentBase) < sent.count,
+                  case .one(_, let waiter) = sent[Int(sequence - sentBase)] else { return nil }
+            sent[Int(sequence - sentBase)] = .empty
+            trimSent()
+            return (waiter, id(sequence))
+        }
+
+        /// Every wait of a value handed to the node, ended (the node stopped, or another run replaced it).
+        mutating func endAll() -> [Waiter] {
+            var waiters: [Waiter] = []
+            for slot in sent {
+                switch slot {
+                case .empty: break
+                case .one(_, let waiter): waiters.append(waiter)
+                case .batch(let batch):
+                    if let waiter = batch.waiter { waiters.append(waiter) }
+                    batch.waiter = nil
+                }
+            }
+            sent = []
+            deadlines = []
+            return waiters
+        }
+
+        func id(_ sequence: UInt64) -> SubmissionID {
+            SubmissionID(client: client, incarnation: incarnation, sequence: sequence)
         }
 
         mutating func trimSent() {
-            while let front = sent.first, front == nil {
+            while let front = sent.first, case .empty = front {
                 sent.removeFirst()
                 sentBase += 1
             }
         }
     }
 
-    private let state = Mutex(State())
+    private let inbox = Mutex(Inbox())
+    private let table = Mutex(Table())
     /// The last submission's token.
     private let tokens = Atomic<UInt64>(0)
 
@@ -139,7 +222,7 @@ public final class Client: Service, Sendable {
         defer { stopped() }
         try await NodeHost.run(startup, configuration: configuration, stopping: { [self] in
             // No submitter may reach the node's loop once it shuts down.
-            state.withLock { $0.phase = .stopped }
+            inbox.withLock { $0.phase = .stopped }
         }) { [self] runtime, _ in
             let inner = startup.clientNode(runtime: runtime, notified: { [self] in noticed($0) })
             inner.onDecided = { [self] ids in decided(ids) }
@@ -166,7 +249,7 @@ public final class Client: Service, Sendable {
     public func submit(_ value: [UInt8], timeout: Duration? = nil) async throws(PaxosError) -> SubmissionID {
         let limit = maximumValueBytes
         if value.count > limit { throw .valueTooLarge(size: value.count, limit: limit) }
-        return try await wait(for: [value], timeout: timeout).first
+        return try await wait(for: .one(value), timeout: timeout).first
     }
 
     /// Submits the UTF-8 bytes of `value` (see ``submit(_:timeout:)``).
@@ -194,33 +277,34 @@ public final class Client: Service, Sendable {
             throw .valueTooLarge(size: tooLarge.count, limit: limit)
         }
         guard !values.isEmpty else { return [] }
-        return try await wait(for: values, timeout: timeout).ids
+        return try await wait(for: .many(values), timeout: timeout).ids
     }
 
     /// Queues `values` (not empty, none too large) as one submission and waits for its end.
-    private func wait(for values: [[UInt8]], timeout: Duration?) async throws(PaxosError) -> Decided {
+    private func wait(for values: Values, timeout: Duration?) async throws(PaxosError) -> Decided {
         let timeout = timeout ?? defaultTimeout
         let token = tokens.wrappingAdd(1, ordering: .relaxed).newValue
         do {
             return try await withTaskCancellationHandler {
                 // Unsafe (no checking allocation per value): the continuation is resumed by whoever takes it
-                // out of its submission under the lock, or here when it is refused, so exactly once.
-                try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Decided, any Error>) in
-                    let (runtime, refusal) = state.withLock { s -> (NodeRuntime?, PaxosError?) in
+                // out of the inbox or the table under its lock, or here when it is refused, so exactly once.
+                try await withUnsafeThrowingContinuation { (waiter: Waiter) in
+                    let (runtime, refusal) = inbox.withLock { s -> (NodeRuntime?, PaxosError?) in
                         // Checked under the lock the cancellation handler takes: cancelled either before (seen
                         // here) or after the submission is queued (then the handler finds it).
                         if Task.isCancelled { return (nil, .cancelled(nil)) }
                         if case .stopped = s.phase { return (nil, .clientNotRunning) }
-                        s.queue.append(Submission(token: token, values: values, timeout: timeout, continuation: continuation))
-                        guard case .running(let runtime) = s.phase, !s.drainScheduled else { return (nil, nil) }
+                        s.pending.append(Pending(values: values, token: token, timeout: timeout, waiter: waiter))
+                        // One hand-over per burst of submissions: the loop takes all that came by then.
+                        guard !s.drainScheduled, case .running(let runtime) = s.phase else { return (nil, nil) }
                         s.drainScheduled = true
                         return (runtime, nil)
                     }
-                    if let refusal { continuation.resume(throwing: refusal) }
+                    if let refusal { waiter.resume(throwing: refusal) }
                     runtime?.withNode { node in (node as? EmbeddedClientNode)?.drain() }
                 }
             } onCancel: {
-                fail(token) { id in .cancelled(id) }
+                fail(token)
             }
         } catch let error as PaxosError {
             throw error
@@ -232,121 +316,159 @@ public final class Client: Service, Sendable {
     // MARK: on the node's loop
 
     private func started(_ runtime: NodeRuntime, incarnation: UInt64) {
-        let orphaned = state.withLock { s in
+        let orphaned = table.withLock { t in
             // Values another run handed to its node (a second `run()` while one runs) would be found by
             // nothing once `sent` is cleared: their waits end here instead of never.
-            var orphaned: [UnsafeContinuation<Decided, any Error>] = []
-            for case let submission? in s.sent { if let (c, _) = s.end(submission) { orphaned.append(c) } }
-            s.phase = .running(runtime)
-            s.incarnation = incarnation
-            s.nextSequence = 1
-            s.sent = []
-            s.sentBase = 1
-            s.deadlines = [:]
-            s.mismatch = nil
-            // What waits is handed over on the node's first tick.
-            s.drainScheduled = false
+            let orphaned = t.endAll()
+            t.client = id
+            t.incarnation = incarnation
+            t.nextSequence = 1
+            t.sentBase = 1
+            t.mismatch = nil
+            inbox.withLock { s in
+                s.phase = .running(runtime)
+                // What waits is handed over on the node's first tick.
+                s.drainScheduled = false
+            }
             return orphaned
         }
-        for c in orphaned { c.resume(throwing: PaxosError.clientNotRunning) }
+        for waiter in orphaned { waiter.resume(throwing: PaxosError.clientNotRunning) }
     }
 
     private func stopped() {
-        let waiting = state.withLock { s in
-            s.phase = .stopped
-            var waiting: [UnsafeContinuation<Decided, any Error>] = []
-            for submission in s.queue { if let (c, _) = s.end(submission) { waiting.append(c) } }
-            for case let submission? in s.sent { if let (c, _) = s.end(submission) { waiting.append(c) } }
-            s.queue = []
-            s.sent = []
-            s.deadlines = [:]
-            s.drainScheduled = false
+        let waiting = table.withLock { t in
+            var waiting = t.endAll()
+            inbox.withLock { s in
+                s.phase = .stopped
+                waiting.append(contentsOf: s.pending.map(\.waiter))
+                s.pending = []
+                s.drainScheduled = false
+            }
             return waiting
         }
-        for c in waiting { c.resume(throwing: PaxosError.clientNotRunning) }
+        for waiter in waiting { waiter.resume(throwing: PaxosError.clientNotRunning) }
     }
 
     /// The values waiting to be sent, numbered as the node will number them; their deadlines start now.
-    fileprivate func takeQueue() -> [[UInt8]] {
-        state.withLock { s in
-            s.drainScheduled = false
-            guard !s.queue.isEmpty else { return [] }
-            let now = NIODeadline.now()
-            var values: [[UInt8]] = []
-            for submission in s.queue {
-                // Cancelled before it was sent: never sent.
-                guard submission.continuation != nil else { continue }
-                submission.first = SubmissionID(client: id, incarnation: s.incarnation, sequence: s.nextSequence)
-                s.nextSequence += UInt64(submission.count)
-                submission.undecided = submission.count
-                for _ in 0..<submission.count { s.sent.append(submission) }
-                s.deadlines[submission.timeout, default: []].append((now + TimeAmount(submission.timeout), submission))
-                values.append(contentsOf: submission.values)
-                submission.values = []
+    fileprivate func takeQueue(into values: inout [[UInt8]]) {
+        table.withLock { t in
+            var taken = t.spare
+            inbox.withLock { s in
+                s.drainScheduled = false
+                swap(&taken, &s.pending)
             }
-            s.queue.removeAll(keepingCapacity: true)
-            return values
+            guard !taken.isEmpty else {
+                t.spare = taken
+                return
+            }
+            let now = NIODeadline.now()
+            var timeoutAt = t.deadlines.isEmpty ? -1 : 0
+            for pending in taken {
+                let first = t.nextSequence
+                let count = pending.values.count
+                t.nextSequence += UInt64(count)
+                var deadline = Table.Deadline(at: now + TimeAmount(pending.timeout), sequence: first, batch: nil)
+                switch pending.values {
+                case .one(let value):
+                    t.sent.append(.one(token: pending.token, waiter: pending.waiter))
+                    values.append(value)
+                case .many(let many):
+                    let batch = Batch(token: pending.token, first: t.id(first), count: count, waiter: pending.waiter)
+                    for _ in 0..<count { t.sent.append(.batch(batch)) }
+                    deadline.batch = batch
+                    values.append(contentsOf: many)
+                }
+                if timeoutAt < 0 || t.deadlines[timeoutAt].timeout != pending.timeout {
+                    if let index = t.deadlines.firstIndex(where: { $0.timeout == pending.timeout }) {
+                        timeoutAt = index
+                    } else {
+                        t.deadlines.append((pending.timeout, []))
+                        timeoutAt = t.deadlines.count - 1
+                    }
+                }
+                t.deadlines[timeoutAt].queue.append(deadline)
+            }
+            taken.removeAll(keepingCapacity: true)
+            t.spare = taken
         }
     }
 
     /// Fails the values whose timeout passed (on the node's loop, every tick).
     fileprivate func expire(now: NIODeadline) {
-        let expired = state.withLock { s -> [(UnsafeContinuation<Decided, any Error>, SubmissionID?)] in
-            var expired: [(UnsafeContinuation<Decided, any Error>, SubmissionID?)] = []
-            for timeout in Array(s.deadlines.keys) {
-                var queue = s.deadlines.removeValue(forKey: timeout)!
-                while let front = queue.first, front.submission.continuation == nil || front.at <= now {
-                    queue.removeFirst()
-                    if let ended = s.end(front.submission) { expired.append(ended) }
+        let (expired, mismatch) = table.withLock { t -> ([(Waiter, SubmissionID?)], String?) in
+            var expired: [(Waiter, SubmissionID?)] = []
+            for index in t.deadlines.indices {
+                while let front = t.deadlines[index].queue.first, !t.waits(front) || front.at <= now {
+                    t.deadlines[index].queue.removeFirst()
+                    if let ended = t.end(sequence: front.sequence, batch: front.batch) { expired.append(ended) }
                 }
-                if !queue.isEmpty { s.deadlines[timeout] = queue }
             }
-            return expired
+            t.deadlines.removeAll { $0.queue.isEmpty }
+            return (expired, t.mismatch)
         }
-        guard !expired.isEmpty else { return }
-        let mismatch = state.withLock { $0.mismatch }
-        for (c, id) in expired {
+        for (waiter, id) in expired {
             let error: PaxosError = id.map { id in mismatch.map { .configurationMismatch($0, id) } ?? .noQuorumReachable(id) } ?? .clientNotRunning
-            c.resume(throwing: error)
+            waiter.resume(throwing: error)
         }
     }
 
     private func decided(_ ids: [SubmissionID]) {
-        let done = state.withLock { s -> [(UnsafeContinuation<Decided, any Error>, Decided)] in
-            var done: [(UnsafeContinuation<Decided, any Error>, Decided)] = []
+        var done: [(Waiter, Decided)] = []
+        done.reserveCapacity(ids.count)
+        table.withLock { t in
             for id in ids {
-                guard id.sequence >= s.sentBase, Int(id.sequence - s.sentBase) < s.sent.count,
-                      let submission = s.sent[Int(id.sequence - s.sentBase)] else { continue }
-                // Counted once: the slot is empty now.
-                s.sent[Int(id.sequence - s.sentBase)] = nil
-                submission.undecided -= 1
-                if submission.undecided == 0, let first = submission.first, let c = submission.continuation {
-                    submission.continuation = nil
-                    done.append((c, Decided(first: first, count: submission.count)))
+                guard id.sequence >= t.sentBase, Int(id.sequence - t.sentBase) < t.sent.count else { continue }
+                let index = Int(id.sequence - t.sentBase)
+                switch t.sent[index] {
+                case .empty:
+                    continue
+                case .one(_, let waiter):
+                    t.sent[index] = .empty
+                    done.append((waiter, Decided(first: id, count: 1)))
+                case .batch(let batch):
+                    // Counted once: the slot is empty now.
+                    t.sent[index] = .empty
+                    batch.undecided -= 1
+                    if batch.undecided == 0, let waiter = batch.waiter {
+                        batch.waiter = nil
+                        done.append((waiter, Decided(first: batch.first, count: batch.count)))
+                    }
                 }
             }
-            s.trimSent()
-            return done
+            t.trimSent()
         }
-        for (c, ids) in done { c.resume(returning: ids) }
+        for (waiter, decided) in done { waiter.resume(returning: decided) }
     }
 
-    private func fail(_ token: UInt64, _ error: (SubmissionID?) -> PaxosError) {
+    private func fail(_ token: UInt64) {
         // Rare (a cancellation): a look through what waits rather than an index kept for every submission.
-        let found = state.withLock { s -> (UnsafeContinuation<Decided, any Error>, SubmissionID?)? in
-            if let submission = s.queue.first(where: { $0.token == token }) ?? s.sent.first(where: { $0?.token == token }) ?? nil {
-                return s.end(submission)
+        let found = table.withLock { t -> (Waiter, SubmissionID?)? in
+            let queued = inbox.withLock { s -> Waiter? in
+                guard let index = s.pending.firstIndex(where: { $0.token == token }) else { return nil }
+                return s.pending.remove(at: index).waiter
             }
-            return nil
+            // Cancelled before it was handed to the node: never sent.
+            if let queued { return (queued, nil) }
+            guard let index = t.sent.firstIndex(where: { slot in
+                switch slot {
+                case .empty: false
+                case .one(let slotToken, _): slotToken == token
+                case .batch(let batch): batch.token == token && batch.waiter != nil
+                }
+            }) else { return nil }
+            switch t.sent[index] {
+            case .batch(let batch): return t.end(sequence: batch.first.sequence, batch: batch)
+            default: return t.end(sequence: t.sentBase + UInt64(index), batch: nil)
+            }
         }
-        guard let (c, id) = found else { return }
-        c.resume(throwing: error(id))
+        guard let (waiter, id) = found else { return }
+        waiter.resume(throwing: PaxosError.cancelled(id))
     }
 
     private func noticed(_ notice: NodeNotice) {
         guard case .foreignCluster(let sender, let theirs, let ours) = notice else { return }
-        state.withLock { s in
-            s.mismatch = "heard only \(sender.role) \(sender.id) of another cluster configuration: it runs with \(theirs), this client with \(ours); every process of a cluster needs the same acceptor-count and learner-count"
+        table.withLock { t in
+            t.mismatch = "heard only \(sender.role) \(sender.id) of another cluster configuration: it runs with \(theirs), this client with \(ours); every process of a cluster needs the same acceptor-count and learner-count"
         }
     }
 }
@@ -362,10 +484,14 @@ final class EmbeddedClientNode: Node {
         self.owner = owner
     }
 
+    /// Reused between drains, so handing values over allocates nothing per drain once it is large enough.
+    private var values: [[UInt8]] = []
+
     func drain() {
-        let values = owner.takeQueue()
+        owner.takeQueue(into: &values)
         guard !values.isEmpty else { return }
         inner.submit(values)
+        values.removeAll(keepingCapacity: true)
     }
 
     var counters: NodeCounters { inner.counters }
