@@ -246,6 +246,7 @@ public final class Client: Service, Sendable {
     ///   passes; ``PaxosError/cancelled(_:)`` when the task is cancelled; ``PaxosError/clientNotRunning``.
     ///   A value whose wait ended with an id may still be decided later: the client keeps it until then.
     @discardableResult
+    nonisolated(nonsending)
     public func submit(_ value: [UInt8], timeout: Duration? = nil) async throws(PaxosError) -> SubmissionID {
         let limit = maximumValueBytes
         if value.count > limit { throw .valueTooLarge(size: value.count, limit: limit) }
@@ -254,6 +255,7 @@ public final class Client: Service, Sendable {
 
     /// Submits the UTF-8 bytes of `value` (see ``submit(_:timeout:)``).
     @discardableResult
+    nonisolated(nonsending)
     public func submit(_ value: String, timeout: Duration? = nil) async throws(PaxosError) -> SubmissionID {
         try await submit(Array(value.utf8), timeout: timeout)
     }
@@ -271,6 +273,7 @@ public final class Client: Service, Sendable {
     ///   over the limit (then nothing is sent). An error after the values were sent names the first one
     ///   not yet reported decided; those before it are decided, it and those after it may still be.
     @discardableResult
+    nonisolated(nonsending)
     public func submit(contentsOf values: [[UInt8]], timeout: Duration? = nil) async throws(PaxosError) -> [SubmissionID] {
         let limit = maximumValueBytes
         if let tooLarge = values.first(where: { $0.count > limit }) {
@@ -281,6 +284,10 @@ public final class Client: Service, Sendable {
     }
 
     /// Queues `values` (not empty, none too large) as one submission and waits for its end.
+    ///
+    /// Runs on its caller's executor (`nonisolated(nonsending)`): a submitter on an actor stays on it, and one
+    /// on the global executor makes no hop to it and back per value.
+    nonisolated(nonsending)
     private func wait(for values: Values, timeout: Duration?) async throws(PaxosError) -> Decided {
         let timeout = timeout ?? defaultTimeout
         let token = tokens.wrappingAdd(1, ordering: .relaxed).newValue
@@ -363,7 +370,9 @@ public final class Client: Service, Sendable {
             }
             let now = NIODeadline.now()
             var timeoutAt = t.deadlines.isEmpty ? -1 : 0
-            for pending in taken {
+            // Moved out one by one (from the back, so reversed first): no retain of values another thread made.
+            taken.reverse()
+            while let pending = taken.popLast() {
                 let first = t.nextSequence
                 let count = pending.values.count
                 t.nextSequence += UInt64(count)
@@ -388,7 +397,6 @@ public final class Client: Service, Sendable {
                 }
                 t.deadlines[timeoutAt].queue.append(deadline)
             }
-            taken.removeAll(keepingCapacity: true)
             t.spare = taken
         }
     }

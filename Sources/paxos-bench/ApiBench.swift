@@ -64,13 +64,21 @@ struct ApiBenchCommand: ParsableCommand {
             try await withThrowingTaskGroup(of: Void.self) { submitters in
                 for t in 0..<tasks {
                     submitters.addTask {
-                        let mine = stride(from: t, to: n, by: tasks).map { Array("\($0 + 1)".utf8) }
+                        // Each value made when it is submitted and handed over (as an application handles a
+                        // request): the task keeps no copy of it.
+                        let mine = stride(from: t, to: n, by: tasks)
                         if batch == 1 {
-                            for value in mine { try await client.submit(value) }
+                            for i in mine { try await client.submit(Array(String(i + 1).utf8)) }
                         } else {
-                            for start in stride(from: 0, to: mine.count, by: batch) {
-                                try await client.submit(contentsOf: Array(mine[start..<min(start + batch, mine.count)]))
+                            var values: [[UInt8]] = []
+                            for i in mine {
+                                values.append(Array(String(i + 1).utf8))
+                                if values.count == batch {
+                                    try await client.submit(contentsOf: values)
+                                    values = []
+                                }
                             }
+                            if !values.isEmpty { try await client.submit(contentsOf: values) }
                         }
                     }
                 }

@@ -20,12 +20,13 @@ struct BenchCommand: ParsableCommand {
         subcommands: [RunCommand.self, MemoryCommand.self, HistoryCommand.self,
                       BenchClientCommand.self, BenchLearnerCommand.self, BenchReportCommand.self,
                       SummaryCommand.self, PlotCommand.self,
-                      BenchMulticastCommand.self, SQLiteLimitCommand.self, FsyncCommand.self, ApiBenchCommand.self])
+                      BenchMulticastCommand.self, SQLiteLimitCommand.self, FsyncCommand.self, ApiBenchCommand.self,
+                      ApiCompareCommand.self])
 
     static func main() {
         if let first = CommandLine.arguments.dropFirst().first, first == "client" || first == "learner" {
             StopSignals.shared.install()
-        } else if let first = CommandLine.arguments.dropFirst().first, ["run", "memory", "history"].contains(first) {
+        } else if let first = CommandLine.arguments.dropFirst().first, ["run", "memory", "history", "api-compare"].contains(first) {
             ClusterInterruption.shared.install()
         }
         runCommandLine(Self.self, tool: "paxos-bench")

@@ -113,3 +113,29 @@ import Testing
         #expect(stat("/dev/null", &st) == 0 && (st.st_mode & S_IFMT) == S_IFCHR, "/dev/null is still a device")
     }
 }
+
+@Suite struct ApiCompareTests {
+    /// The api side's figure is read from `paxos-bench api`'s own line; anything else is no figure.
+    @Test func readsTheApiLine() {
+        #expect(ApiComparison.valuesPerSecond(in: "api: 300000 values from 4096 tasks, 1 per submission, in 2.87 s: 104270 values/s") == 104_270)
+        #expect(ApiComparison.valuesPerSecond(in: "api: 10 values from 1 tasks, 1 per submission, in 0.10 s: 99.5 values/s") == 99.5)
+        #expect(ApiComparison.valuesPerSecond(in: "paxos-bench: error: cannot open") == nil)
+        #expect(ApiComparison.valuesPerSecond(in: "") == nil)
+    }
+
+    /// The summary's means and ratios are over the rounds given.
+    @Test func summaryMeansAndRatio() {
+        let rounds = [ApiComparison.Round(process: .init(valuesPerSecond: 200_000, cpuPer100k: 0.4), api: .init(valuesPerSecond: 100_000, cpuPer100k: 1.0)),
+                      ApiComparison.Round(process: .init(valuesPerSecond: 300_000, cpuPer100k: 0.4), api: .init(valuesPerSecond: 200_000, cpuPer100k: 0.8))]
+        #expect(ApiComparison.summary(rounds)
+                == "mean: process 250000 values/s, api 150000 values/s: api/process 60.0%; CPU-s per 100,000 values: process 0.40, api 0.90 (2.25x)")
+        #expect(ApiComparison.line(round: 2, rounds[1], n: 10, tasks: 16, batch: 1024)
+                == "round 2: process 300000 values/s, 0.40 CPU-s per 100,000; api (16 tasks x 1024) 200000 values/s, 0.80 CPU-s per 100,000")
+    }
+
+    @Test func refusesEmptyWork() throws {
+        #expect(throws: (any Error).self) { try ApiCompareCommand.parse(["-n", "0"]) }
+        let command = try ApiCompareCommand.parse(["-n", "5000", "--tasks", "16", "--batch", "1024", "--rounds", "2", "--bin", "/x"])
+        #expect(command.n == 5_000 && command.tasks == 16 && command.batch == 1_024 && command.rounds == 2 && command.bin == "/x")
+    }
+}
