@@ -308,6 +308,39 @@ func expectOneOrder(_ deliveries: [Delivery], values: Set<[UInt8]>) {
         await #expect(throws: PaxosError.clientNotRunning) { try await client.submit("late") }
     }
 
+    /// Cancelled before its client ran: never sent, so no id. A batch cancelled once sent names its first value;
+    /// a value still waiting when the client stops ends with clientNotRunning.
+    @Test func cancellingBeforeSendingABatchAfterAndAStop() async throws {
+        let test = try TestCluster()
+        defer { test.remove() }
+        let client = Client(id: 1, configuration: test.configuration)
+        let queued = Task { try await client.submit("queued", timeout: .seconds(600)) }
+        try await Task.sleep(for: .milliseconds(100))
+        queued.cancel()
+        let early = await queued.result
+        guard case .failure(let error) = early, case .cancelled(nil)? = error as? PaxosError else {
+            Issue.record("expected a cancellation without an id, got \(early)")
+            return
+        }
+        let left = Task { try await client.submit("left", timeout: .seconds(600)) }
+        try await Task.sleep(for: .milliseconds(100))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await client.run() }
+            let batch = Task { try await client.submit(contentsOf: [Array("a".utf8), Array("b".utf8)], timeout: .seconds(600)) }
+            try await Task.sleep(for: .milliseconds(300))
+            batch.cancel()
+            let result = await batch.result
+            guard case .failure(let error) = result, case .cancelled(let id?)? = error as? PaxosError else {
+                Issue.record("expected a cancellation naming the batch's first value, got \(result)")
+                return
+            }
+            // "left" waited before the run and went first: the batch is values 2 and 3.
+            #expect(id.client == 1 && id.sequence == 2)
+            group.cancelAll()
+        }
+        await #expect(throws: PaxosError.clientNotRunning) { try await left.value }
+    }
+
     /// Runs `body` with a client and nothing else of a cluster (nothing is ever decided); returns the client,
     /// stopped.
     @discardableResult
