@@ -105,6 +105,8 @@ public final class Client: Service, Sendable {
         var phase = Phase.idle
         var pending: [Pending] = []
         var drainScheduled = false
+        /// Whether a `run()` is under way (it claims the client before it starts, releases it after it stopped).
+        var runClaimed = false
     }
 
     /// The submissions handed to the node: touched on the node's loop, and by a cancellation or a stop (rare),
@@ -218,6 +220,12 @@ public final class Client: Service, Sendable {
     /// made before it starts wait for it; those still waiting when it stops throw ``PaxosError/clientNotRunning``.
     /// It may run again afterwards (as a new incarnation: values are numbered afresh).
     public func run() async throws {
+        // One run at a time: a second one would fail on the state folder's lock, and its stop would end the
+        // running one's submissions and refuse every later submit.
+        guard inbox.withLock({ s in s.runClaimed ? false : { s.runClaimed = true; return true }() }) else {
+            throw PaxosError.startFailed("client \(id) is already running")
+        }
+        defer { inbox.withLock { $0.runClaimed = false } }
         let startup = try configuration.startup(.client, id)
         defer { stopped() }
         try await NodeHost.run(startup, configuration: configuration, stopping: { [self] in
@@ -323,10 +331,8 @@ public final class Client: Service, Sendable {
     // MARK: on the node's loop
 
     private func started(_ runtime: NodeRuntime, incarnation: UInt64) {
-        let orphaned = table.withLock { t in
-            // Values another run handed to its node (a second `run()` while one runs) would be found by
-            // nothing once `sent` is cleared: their waits end here instead of never.
-            let orphaned = t.endAll()
+        table.withLock { t in
+            // A new incarnation: the previous run's stop ended all it had handed over (one run at a time).
             t.client = id
             t.incarnation = incarnation
             t.nextSequence = 1
@@ -337,9 +343,7 @@ public final class Client: Service, Sendable {
                 // What waits is handed over on the node's first tick.
                 s.drainScheduled = false
             }
-            return orphaned
         }
-        for waiter in orphaned { waiter.resume(throwing: PaxosError.clientNotRunning) }
     }
 
     private func stopped() {
