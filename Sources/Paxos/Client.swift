@@ -124,6 +124,8 @@ public final class Client: Service, Sendable {
         /// each, deadlines come in the order they were sent, so one look at its front per tick finds every one
         /// past its timeout. A single value's entry names its sequence number, a batch's its object.
         var deadlines: [(timeout: Duration, queue: Deque<Deadline>)] = []
+        /// Where each timeout's queue is in `deadlines` (an application may give every call its own timeout).
+        var deadlineQueues: [Duration: Int] = [:]
         /// What the node heard from a process with other cluster settings, if anything.
         var mismatch: String?
         /// The array the inbox's next swap hands back (its capacity kept between drains).
@@ -133,11 +135,6 @@ public final class Client: Service, Sendable {
             var at: NIODeadline
             var sequence: UInt64
             var batch: Batch?
-        }
-
-        mutating func slot(_ sequence: UInt64) -> Slot {
-            guard sequence >= sentBase, Int(sequence - sentBase) < sent.count else { return .empty }
-            return sent[Int(sequence - sentBase)]
         }
 
         /// Whether the submission a deadline names still waits.
@@ -187,6 +184,7 @@ public final class Client: Service, Sendable {
             }
             sent = []
             deadlines = []
+            deadlineQueues = [:]
             return waiters
         }
 
@@ -392,11 +390,12 @@ public final class Client: Service, Sendable {
                     values.append(contentsOf: many)
                 }
                 if timeoutAt < 0 || t.deadlines[timeoutAt].timeout != pending.timeout {
-                    if let index = t.deadlines.firstIndex(where: { $0.timeout == pending.timeout }) {
+                    if let index = t.deadlineQueues[pending.timeout] {
                         timeoutAt = index
                     } else {
                         t.deadlines.append((pending.timeout, []))
                         timeoutAt = t.deadlines.count - 1
+                        t.deadlineQueues[pending.timeout] = timeoutAt
                     }
                 }
                 t.deadlines[timeoutAt].queue.append(deadline)
@@ -415,7 +414,10 @@ public final class Client: Service, Sendable {
                     if let ended = t.end(sequence: front.sequence, batch: front.batch) { expired.append(ended) }
                 }
             }
-            t.deadlines.removeAll { $0.queue.isEmpty }
+            if t.deadlines.contains(where: { $0.queue.isEmpty }) {
+                t.deadlines.removeAll { $0.queue.isEmpty }
+                t.deadlineQueues = Dictionary(uniqueKeysWithValues: t.deadlines.enumerated().map { ($1.timeout, $0) })
+            }
             return (expired, t.mismatch)
         }
         for (waiter, id) in expired {

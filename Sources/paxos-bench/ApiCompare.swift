@@ -35,6 +35,9 @@ struct ApiCompareCommand: ParsableCommand {
     }
 
     func run() throws {
+        // A client that dies before reading its input must not kill this process with SIGPIPE on the write:
+        // the write fails instead, and the cluster's processes are still stopped on the way out.
+        signal(SIGPIPE, SIG_IGN)
         try guarded(tool: tool) {
             let folder = bin ?? URL(fileURLWithPath: selfPath()).deletingLastPathComponent().path
             let paxos = "\(folder)/paxos", bench = "\(folder)/paxos-bench"
@@ -116,11 +119,12 @@ enum ApiComparison {
         // end, so that neither waits for the other.
         let holder = open(fifo, O_RDWR | O_CLOEXEC)
         guard holder >= 0 else { throw StartupError("cannot open the fifo '\(fifo)'") }
+        defer { close(holder) }
         try processes.spawn("client1", stdin: fifo, stdout: "/dev/null", stderr: "\(dir)/client1.log",
                             [paxos, "client", "1", "\(dir)/paxos.conf", "--log-level", "error"])
-        // The client starts, like the learner, before the clock; the input's only writer is then this handle.
+        // The client starts, like the learner, before the clock; the input's only writer is then this handle
+        // (the holder is closed before the input, at the latest when this side ends).
         guard let input = FileHandle(forWritingAtPath: fifo) else { throw StartupError("cannot open the fifo '\(fifo)'") }
-        close(holder)
         sleep(seconds: 0.5)
         var text = ""
         text.reserveCapacity(n * 7)
@@ -131,11 +135,18 @@ enum ApiComparison {
         try input.write(contentsOf: lines)
         try input.close()
         var seen = 0
+        var lastProgress = monotonicNanoseconds()
         while seen < n {
             let chunk = output.availableData
             if chunk.isEmpty {
                 guard processes.isRunning("learner1") else { throw StartupError("the learner stopped after \(seen) of \(n) values") }
+                // A client that stopped early, or a cluster that stalls: nothing more will come.
+                guard monotonicNanoseconds() - lastProgress < Self.stallNanoseconds else {
+                    throw StartupError("nothing delivered for \(Self.stallNanoseconds / 1_000_000_000) s after \(seen) of \(n) values")
+                }
                 usleep(10_000)
+            } else {
+                lastProgress = monotonicNanoseconds()
             }
             seen += chunk.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
         }
@@ -156,9 +167,24 @@ enum ApiComparison {
         try processes.spawn("api", stdout: "\(dir)/api.out", stderr: "\(dir)/api.log",
                             [bench, "api", "1", "\(dir)/paxos.conf", "-n", "\(n)", "--tasks", "\(tasks)", "--batch", "\(batch)"])
         guard let pid = processes.records["api"]?.pid else { throw StartupError("the api process did not start") }
-        // Waited for without reaping it, so that its /proc entry still tells its CPU time.
-        var info = siginfo_t()
-        while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) != 0 && errno == EINTR {}
+        // Waited for without reaping it, so that its /proc entry still tells its CPU time; given up (and
+        // stopped, on the way out) when it runs far longer than the values can take.
+        let began = monotonicNanoseconds()
+        while true {
+            var info = siginfo_t()
+            let waited = waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT | WNOHANG)
+            #if canImport(Glibc)
+            let exited = info._sifields._sigchld.si_pid
+            #else
+            let exited = info.si_pid
+            #endif
+            if waited == 0 && exited == pid { break }
+            if waited != 0 && errno != EINTR { throw StartupError("cannot wait for the api process: errno \(errno)") }
+            guard monotonicNanoseconds() - began < Self.stallNanoseconds + UInt64(n) * 100_000 else {
+                throw StartupError("the api process did not finish \(n) values in time")
+            }
+            usleep(10_000)
+        }
         let ticks = ProcFS.cpuTicks(pid)
         let status = processes.reap("api") ?? -1
         let text = (ProcFS.read("\(dir)/api.out") ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
@@ -168,6 +194,9 @@ enum ApiComparison {
         }
         return Side(valuesPerSecond: rate, cpuPer100k: Double(ticks) / ProcFS.clockTicks * 100_000 / Double(n))
     }
+
+    /// How long a side may go without progress before the comparison gives up on it.
+    static let stallNanoseconds: UInt64 = 60_000_000_000
 
     /// The figure before " values/s" at the end of `paxos-bench api`'s line.
     static func valuesPerSecond(in line: String) -> Double? {

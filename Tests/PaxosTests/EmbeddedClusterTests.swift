@@ -210,6 +210,16 @@ func expectOneOrder(_ deliveries: [Delivery], values: Set<[UInt8]>) {
                 guard case .noQuorumReachable(let id)? = error as? PaxosError else { throw error }
                 #expect(id.sequence == 2)
             }
+            // The short queue is gone once empty; new timeouts (and that one again) still get queues of their own.
+            for (sequence, milliseconds) in [(UInt64(4), 200), (5, 150)] {
+                do {
+                    try await client.submit("again", timeout: .milliseconds(milliseconds))
+                    Issue.record("decided with no cluster")
+                } catch {
+                    guard case .noQuorumReachable(let id)? = error as? PaxosError else { throw error }
+                    #expect(id.sequence == sequence)
+                }
+            }
             long.cancel()
             _ = await long.result
         }
