@@ -216,7 +216,8 @@ public final class Client: Service, Sendable {
 
     /// Runs the client until its task is cancelled or its `ServiceGroup` shuts down gracefully. Submissions
     /// made before it starts wait for it; those still waiting when it stops throw ``PaxosError/clientNotRunning``.
-    /// It may run again afterwards (as a new incarnation: values are numbered afresh).
+    /// It may run again afterwards (as a new incarnation: values are numbered afresh); one run at a time: a second
+    /// `run()` while one runs throws ``PaxosError/startFailed(_:)`` and leaves the first running.
     public func run() async throws {
         // One run at a time: a second one would fail on the state folder's lock, and its stop would end the
         // running one's submissions and refuse every later submit.

@@ -193,15 +193,18 @@ final class BenchRun {
                         command + ["\(id)", "\(dir)/paxos.conf"] + extra)
     }
 
+    /// `--set` lines, each a line of the cluster's paxos.conf.
+    var settingLines: String { o.settings.map { $0 + "\n" }.joined() }
+
     func prepare(_ dir: String, perClient: Int, seeds: (UInt64, UInt64)) throws {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         if let bytes = o.valueBytes {
-            try writeConfig(dir + "/paxos.conf", extra: "synchronous \(o.synchronous)\nmax-value-bytes \(max(bytes, 1 << 20))\n")
+            try writeConfig(dir + "/paxos.conf", extra: "synchronous \(o.synchronous)\nmax-value-bytes \(max(bytes, 1 << 20))\n" + settingLines)
             try writeFixedSizeValues(dir + "/values1.log", count: perClient, bytes: bytes, seed: seeds.0)
             try writeFixedSizeValues(dir + "/values2.log", count: perClient, bytes: bytes, seed: seeds.1)
             try write("\(bytes)\n", to: dir + "/value-bytes")
         } else {
-            try writeConfig(dir + "/paxos.conf", extra: "synchronous \(o.synchronous)\n")
+            try writeConfig(dir + "/paxos.conf", extra: "synchronous \(o.synchronous)\n" + settingLines)
             try writeRandomValues(dir + "/values1.log", count: perClient, seed: seeds.0)
             try writeRandomValues(dir + "/values2.log", count: perClient, seed: seeds.1)
         }

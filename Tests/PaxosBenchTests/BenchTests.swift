@@ -139,3 +139,21 @@ import Testing
         #expect(command.n == 5_000 && command.tasks == 16 && command.batch == 1_024 && command.rounds == 2 && command.bin == "/x")
     }
 }
+
+@Suite struct RunConfigTests {
+    /// `--set` lines reach every run's paxos.conf (they were parsed and then dropped: every A/B comparison made
+    /// with --set ran the default configuration).
+    @Test func setLinesAreWrittenIntoTheClustersConfig() throws {
+        let dir = NSTemporaryDirectory() + "bench-set-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for valueBytes in [nil, 100] {
+            var arguments = ["--set", "client-window 1024", "--set", "flow-lead 0"]
+            if let valueBytes { arguments += ["--value-bytes", "\(valueBytes)"] }
+            let run = BenchRun(options: try RunCommand.parse(arguments), out: dir)
+            try run.prepare(dir, perClient: 3, seeds: (1, 2))
+            let lines = try String(contentsOfFile: dir + "/paxos.conf", encoding: .utf8).split(separator: "\n")
+            #expect(lines.contains("client-window 1024") && lines.contains("flow-lead 0"), "\(lines)")
+            #expect(lines.contains("synchronous full"))
+        }
+    }
+}
