@@ -221,9 +221,12 @@ public final class Client: Service, Sendable {
     public func run() async throws {
         // One run at a time: a second one would fail on the state folder's lock, and its stop would end the
         // running one's submissions and refuse every later submit.
-        guard inbox.withLock({ s in s.runClaimed ? false : { s.runClaimed = true; return true }() }) else {
-            throw PaxosError.startFailed("client \(id) is already running")
+        let claimed = inbox.withLock { s in
+            if s.runClaimed { return false }
+            s.runClaimed = true
+            return true
         }
+        guard claimed else { throw PaxosError.startFailed("client \(id) is already running") }
         defer { inbox.withLock { $0.runClaimed = false } }
         let startup = try configuration.startup(.client, id)
         defer { stopped() }

@@ -81,10 +81,6 @@ extension Paxos {
         private var requestFrom: Instance = 0
         private var answeredBytes: [UInt32: Int] = [:]
         private var answerCutShort = false
-        /// The largest value (encoded proposal) this learner has heard of: a request for holes asks for no more
-        /// instances than `catchUpBytes` holds of such values, since each answerer caps each range it answers
-        /// (8 ranges of 1 MiB values were 8 MiB from every answerer into one receive buffer).
-        private var largestProposalBytes = 0
         /// Whether an answer since the last request brought an instance this learner had not decided: only then
         /// is it catching up, and asks again at once once the answer is used up. (Without it a learner keeping
         /// up from 2As asked for its in-flight instances every `catchUpChunk` instances, answered by every
@@ -159,7 +155,6 @@ extension Paxos {
                     p.instance >= requestFrom && p.instance < lastRequestEnd ? sum + Wire.size(of: p) : sum
                 })
                 for p in proposals where p.instance >= nextInstance && p.instance <= nextInstance &+ maxInstanceLead {
-                    largestProposalBytes = max(largestProposalBytes, Wire.size(of: p.proposal))
                     highestSeen = max(highestSeen, p.instance)
                     decidedAhead[p.instance] = p.proposal
                     tally.forget(p.instance)
@@ -253,8 +248,7 @@ extension Paxos {
 
         /// Keeps a value heard for an undecided instance, or delivers it if a quorum already chose its digest.
         private mutating func hold(_ instance: Instance, _ proposal: Proposal, digest: UInt64) {
-            guard instance >= nextInstance, instance <= nextInstance &+ maxInstanceLead, decidedAhead[instance] == nil else { return }
-            largestProposalBytes = max(largestProposalBytes, Wire.size(of: proposal))
+            guard undecided(instance) else { return }
             if let d = decidedDigest[instance] {
                 guard d == digest else { return }
                 decidedDigest[instance] = nil
@@ -379,10 +373,15 @@ extension Paxos {
                 // every value of the window from every acceptor). A learner that hears of nothing ahead
                 // (it started late in a quiet cluster) asks for a whole chunk, below.
                 let limit = min(end, highestSeen + 1)
-                // Holes of big values: as many instances as `catchUpBytes` holds of the largest value heard
-                // (one at least); the request then ends where the last range does, so that using it up asks
-                // for the next one at once.
-                var budget = largestProposalBytes > 0 ? max(1, settings.catchUpBytes / largestProposalBytes) : Int.max
+                // Holes of big values: as many instances as `catchUpBytes` holds of the largest value known in
+                // this stretch (each answerer caps each range it answers, and 8 ranges of 1 MiB values were
+                // 8 MiB from every answerer into one receive buffer; one instance at least). The request then
+                // ends where the last range does, so that using it up asks for the next one at once.
+                let largest = (nextInstance..<limit).reduce(0) { largest, i in
+                    let known = decidedAhead[i].map(Wire.size(of:)) ?? held[i]?.map { Wire.size(of: $0.proposal) }.max() ?? 0
+                    return max(largest, known)
+                }
+                var budget = largest > 0 ? max(1, settings.catchUpBytes / largest) : Int.max
                 var i = nextInstance
                 while i < limit && ranges.count < Self.maxCatchUpRanges && budget > 0 {
                     guard decidedAhead[i] == nil else { i += 1; continue }
