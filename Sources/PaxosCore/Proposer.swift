@@ -46,10 +46,10 @@ extension Paxos {
             var queued: Set<SubmissionID> = []
 
             mutating func add(_ incoming: [Submission], limit: Int) {
-                for s in incoming where s.id.sequence > 0 && !queued.contains(s.id) {
+                for s in incoming where s.id.sequence > 0 {
                     guard waiting.count < limit else { break }
-                    queued.insert(s.id)
-                    waiting.append(s)
+                    // One hash per submission: inserted only if not queued already.
+                    if queued.insert(s.id).inserted { waiting.append(s) }
                 }
             }
 
@@ -543,12 +543,21 @@ extension Paxos {
                 // queue (learners deliver each submission once) and tells clients nothing.
                 if value != nil {
                     onDecided(instance, value, into: &effects)
-                } else if case .leader(let leader) = state, let mine = leader.inFlight[instance], mine.digest == d {
-                    onDecided(instance, mine.proposal, into: &effects)
+                } else if let mine = inFlightProposal(instance, digest: d) {
+                    onDecided(instance, mine, into: &effects)
                 } else {
                     onDecided(instance, nil, into: &effects)
                 }
             }
+        }
+
+        /// This leader's proposal in flight at `instance`, if it is the one with `digest`. A function of its own
+        /// so that no copy of the leader outlives the lookup: one bound while `onDecided` ran shared the
+        /// leader's storage, and its first `queued.remove` copied the whole set, once per decided instance
+        /// (6.5% of the leader's samples in the closed-loop benchmark).
+        private func inFlightProposal(_ instance: Instance, digest: UInt64) -> Proposal? {
+            guard case .leader(let leader) = state, let mine = leader.inFlight[instance], mine.digest == digest else { return nil }
+            return mine.proposal
         }
 
         private func isInFlight(_ instance: Instance) -> Bool {
@@ -589,7 +598,9 @@ extension Paxos {
             if let mine { leader.inFlightBytes -= mine.bytes }
             if mine != nil { leader.overtakenBelow = max(leader.overtakenBelow, instance) }
             guard isNew || mine != nil else { return }
-            if let mine {
+            // Mostly the leader's own proposal was decided: nothing of it goes back in the queue, and no set of
+            // its ids need be built (two more hashes per value, on the leader's busiest path).
+            if let mine, proposal != mine.proposal {
                 let chosenIDs = Set(proposal?.submissions.map(\.id) ?? [])
                 // Another ballot decided something else here: our submissions still need an instance.
                 for s in mine.proposal.submissions where !chosenIDs.contains(s.id) {
