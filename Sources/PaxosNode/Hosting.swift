@@ -210,7 +210,7 @@ extension NodeStartup {
             let printing = try loaded(store, state)
             let learner = Paxos.Learner(id: id, settings: config.settings, restoring: state)
             let node = LearnerNode(learner: learner, store: store, outbox: runtime.outbox, output: output,
-                                   printsFirst: printing.printsFirst, printedAhead: printing.printedAhead,
+                                   printsFirst: printing.printsFirst, pacesCommits: true, printedAhead: printing.printedAhead,
                                    admission: admission, notify: notify)
             return AssembledNode(node: node, close: store.close)
         } catch {

@@ -51,6 +51,9 @@ public protocol Node: AnyObject {
     func tick(now: UInt64)
     /// Persists what the burst produced, then sends (and, for learners, prints) it.
     func endOfBurst() throws
+    /// The last burst before the node stops: everything it holds is persisted and sent, even what a
+    /// learner pacing its commits (``LearnerNode/pacesCommits``) would have left to its next tick.
+    func endOfLastBurst() throws
     /// A client whose values are all decided is finished; other roles never are.
     var isFinished: Bool { get }
     /// What the operator's view shows of this role, beside the counters.
@@ -87,6 +90,7 @@ public struct NodeProgress: Sendable, Equatable {
 extension Node {
     public var isFinished: Bool { false }
     public func receive(_ datagram: [UInt8], from group: Group) { receive(datagram) }
+    public func endOfLastBurst() throws { try endOfBurst() }
     /// A node that logs nothing of its own (a wrapper around another node, say).
     public var logger: Logger? {
         get { nil }
@@ -343,6 +347,17 @@ public final class LearnerNode: Node {
 
     /// Whether a burst's deliveries are printed before they are persisted (``init(learner:store:outbox:output:printsFirst:printedAhead:admission:notify:)``).
     public let printsFirst: Bool
+    /// Printing first, a learner commits on its ticks only (every `tick-ms`), or sooner once
+    /// ``pacedCommitValues`` values wait: its commit is off the path to the output, and every fsync it
+    /// spares is one the acceptors, whose commits are on that path, need not queue behind on a shared disk.
+    /// Its messages wait with the commit (persist, then send), a progress report 10 ms at most.
+    public let pacesCommits: Bool
+    /// Deliveries waiting for a paced commit, whatever the tick, once this many are printed and not persisted.
+    public static let pacedCommitValues = 4_096
+    /// How many of `delivered`'s deliveries are printed already (a paced commit prints as it goes).
+    private var printedWaiting = 0
+    /// Whether this burst is a tick's: a paced learner commits then.
+    private var ticked = false
     /// Values printed before a crash beyond what the database holds, for the positions from
     /// `printedAheadFrom` on: re-learned from the cluster, persisted, checked against these, not printed again.
     private var printedAhead: [[UInt8]]
@@ -367,17 +382,21 @@ public final class LearnerNode: Node {
     /// ahead of the database: the next start passes those values as `printedAhead` (positions
     /// `learner.nextPosition` on), and they are persisted when learned again, without printing.
     public init(learner: Paxos.Learner, store: LearnerPersistence, outbox: Outbox, output: @escaping ([Delivery]) throws -> Void,
-                printsFirst: Bool = false, printedAhead: [[UInt8]] = [],
+                printsFirst: Bool = false, pacesCommits: Bool = false, printedAhead: [[UInt8]] = [],
                 admission: Paxos.Admission = .unattributed, notify: @escaping (NodeNotice) -> Void = { _ in }) {
         self.learner = learner
         self.store = store
         self.outbox = outbox
         self.output = output
         self.printsFirst = printsFirst
+        self.pacesCommits = printsFirst && pacesCommits
         self.printedAhead = printedAhead
         self.printedAheadFrom = learner.nextPosition
         self.gate = Gate(admission: admission, notify: notify)
     }
+
+    /// Whether it holds deliveries printed (or to print) and not yet persisted: a paced learner between ticks.
+    public var holdsUncommitted: Bool { !delivered.isEmpty }
 
     /// How many values printed before the last crash are still to be learned again (0 once done).
     public var printedAheadRemaining: Int { printedAhead.count }
@@ -394,7 +413,10 @@ public final class LearnerNode: Node {
         absorb(learner.on(message))
     }
 
-    public func tick(now: UInt64) { absorb(learner.tick(now: now)) }
+    public func tick(now: UInt64) {
+        ticked = true
+        absorb(learner.tick(now: now))
+    }
 
     public var progress: NodeProgress {
         NodeProgress(instance: learner.nextInstance - 1, values: learner.nextPosition - 1,
@@ -407,19 +429,38 @@ public final class LearnerNode: Node {
         if let why = effects.cannotCatchUp { cannotCatchUp = why }
     }
 
-    public func endOfBurst() throws {
+    public func endOfBurst() throws { try endOfBurst(last: false) }
+
+    public func endOfLastBurst() throws { try endOfBurst(last: true) }
+
+    private func endOfBurst(last: Bool) throws {
+        defer { ticked = false }
         try gate.check()
-        if !delivered.isEmpty {
-            let deliveries = try unprinted(delivered.flatMap(\.deliveries))
+        if printsFirst {
             // Printing first, a failed print stops the learner before its commit: the next start cuts a
             // partial line and learns those values again (a later burst must never append to half a line).
-            if printsFirst && !deliveries.isEmpty { try output(deliveries) }
+            let fresh = delivered[printedWaiting...].flatMap(\.deliveries)
+            printedWaiting = delivered.count
+            let deliveries = try unprinted(fresh)
+            if !deliveries.isEmpty { try output(deliveries) }
+            if pacesCommits && !ticked && !last && cannotCatchUp == nil
+                && delivered.reduce(0, { $0 + $1.deliveries.count }) < Self.pacedCommitValues {
+                return
+            }
+            if !delivered.isEmpty {
+                try store.write(delivered)
+                counters.commits += 1
+                delivered = []
+                printedWaiting = 0
+            }
+        } else if !delivered.isEmpty {
+            let deliveries = try unprinted(delivered.flatMap(\.deliveries))
             try store.write(delivered)
             counters.commits += 1
             delivered = []
             // Committed first, the values are in the database whatever happens to the print (a reader
             // that went away): the learner goes on.
-            if !printsFirst && !deliveries.isEmpty { try? output(deliveries) }
+            if !deliveries.isEmpty { try? output(deliveries) }
         }
         gate.flush(&sends, settings: learner.settings, outbox: outbox, counters: &counters)
         if let why = cannotCatchUp { throw CannotCatchUp(description: why) }

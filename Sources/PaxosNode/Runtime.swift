@@ -234,7 +234,7 @@ public final class NodeRuntime: @unchecked Sendable {
         guard !isStopping else { return }
         // What the last burst produced is persisted (or the failure reported) before the sockets close.
         if case .signal = reason, let node {
-            do { try node.endOfBurst() } catch {
+            do { try node.endOfLastBurst() } catch {
                 isStopping = true
                 stopped.succeed(StopReason(failure: error))
                 return

@@ -60,6 +60,9 @@ public struct Simulation {
         /// Per learner burst in the faulty phase, the chance that the learner is killed between printing
         /// and persisting, after a random part of what it printed reached its output.
         public var printCrashRate = 0.0
+        /// Learners printing first commit on their ticks only, as `paxos learner > file` does
+        /// (``PaxosNode/LearnerNode/pacesCommits``): printed values stay undurable until the next tick.
+        public var learnersPaceCommits = false
         /// In the faulty phase, the chance that a 2A datagram is lost on its way to a learner (on top of
         /// `loss`): 2Bs carry digests, so a learner then has a decision without its value and takes the
         /// value from a catch-up answer.
@@ -148,6 +151,8 @@ public struct Simulation {
             c.settings.catchUpBytes = pick([1 << 20, 1 << 20, 40, 300, 2_000])
             // Each burst's sends coalesced (one 2B for a burst's 2As, one 2A, one chosen...), or one message per input.
             c.settings.coalesceSends = pick([true, true, true, false])
+            // Learners printing first commit every burst, or on their ticks only (as the processes do).
+            c.learnersPaceCommits = c.learnersPrintFirst && pick([true, true, false])
             return c
         }
 
@@ -165,6 +170,7 @@ public struct Simulation {
                 + (s.catchUpBytes < 1 << 20 ? " catchUpBytes=\(s.catchUpBytes)" : "")
                 + (valueBytes > 0 ? " valueBytes≤\(valueBytes)" : "")
                 + (learnersPrintFirst ? " printFirst printCrash=\(printCrashRate)" : "")
+                + (learnersPaceCommits ? " pacedCommits" : "")
                 + (lateLearnerStart.map { " lateLearner@\($0)" } ?? "")
                 + (s.coalesceSends ? "" : " uncoalesced")
         }
@@ -289,6 +295,8 @@ public struct Simulation {
         /// Everything this process's outputs printed, across its restarts (reset when its disk is lost).
         var output: [Submission] = []
         var delivered = OnceEach<SubmissionID>()
+        /// A learner pacing its commits printed since its last tick: its next tick's burst must persist that.
+        var printedSinceTick = false
         /// Why it stopped for good (a newer twin displaced it, a learner that cannot catch up).
         var stopped: String?
         var isTwin = false
@@ -439,18 +447,24 @@ public struct Simulation {
             let ahead = p.output.count > durable ? p.output[durable...].map(\.value) : []
             p.node = LearnerNode(learner: learner, store: disk, outbox: outbox,
                                  output: { [disk] deliveries in disk.journal.append(.print(deliveries)) },
-                                 printsFirst: config.learnersPrintFirst, printedAhead: ahead, admission: admission)
+                                 printsFirst: config.learnersPrintFirst, pacesCommits: config.learnersPaceCommits,
+                                 printedAhead: ahead, admission: admission)
         }
     }
 
     /// An independent copy of the cluster between two steps: every process gets a disk of its own and a
-    /// new node around a copy of its role (between steps a node holds nothing else), so one warmed-up
-    /// cluster can serve many runs (the fuzzer's).
+    /// new node around a copy of its role (between steps a node holds nothing else, but for a learner pacing
+    /// its commits: its copy starts from its disk and output, as after kill -9), so one warmed-up cluster can
+    /// serve many runs (the fuzzer's).
     public func copy() -> Simulation {
         var c = self
         c.processes = processes.map { $0.copy() }
         for (old, new) in zip(processes, c.processes) where old.isAlive {
-            c.attach(new, acceptor: old.acceptor, proposer: old.proposer, learner: old.learner)
+            if let learner = old.node as? LearnerNode, learner.holdsUncommitted {
+                c.attach(new, learner: Paxos.Learner(id: new.id, settings: config.settings, restoring: new.disk.state.learner, now: now))
+            } else {
+                c.attach(new, acceptor: old.acceptor, proposer: old.proposer, learner: old.learner)
+            }
         }
         return c
     }
@@ -579,7 +593,7 @@ public struct Simulation {
         // Tick every live node: each tick is a burst of its own, as in the shells.
         for p in processes where p.isAlive {
             let now = self.now
-            try runBurst(p, faulty: faulty) { node in node.tick(now: now) }
+            try runBurst(p, faulty: faulty, tick: true) { node in node.tick(now: now) }
         }
         for c in clients.keys.sorted() where clientStart[c]! <= now {
             var client = clients[c]!
@@ -595,10 +609,11 @@ public struct Simulation {
     /// Feeds one burst to a process's node, has it persist and send as the shells do, then checks the
     /// journal of the burst in order — each write against what was durable before it, each send and
     /// print against what was durable when it happened — and puts the sends on the network.
-    mutating func runBurst(_ p: Process, faulty: Bool, _ feed: (any Node) -> Void) throws(Violation) {
+    mutating func runBurst(_ p: Process, faulty: Bool, tick: Bool = false, _ feed: (any Node) -> Void) throws(Violation) {
         guard let node = p.node else { return }
         var durable = p.disk.state
         let printsFirst = (node as? LearnerNode)?.printsFirst ?? false
+        let pacesCommits = (node as? LearnerNode)?.pacesCommits ?? false
         if printsFirst && faulty && config.printCrashRate > 0 && chance(config.printCrashRate) {
             p.disk.killAtLearnerWrite = true
         }
@@ -641,9 +656,14 @@ public struct Simulation {
             crash(p)
             return
         }
-        // Printed first, persisted in the same burst: nothing printed stays undurable past the burst.
-        if printed && printsFirst && Int(durable.learner.nextPosition - 1) < p.output.count {
-            throw Violation(tick: now, what: "\(p.name) printed \(p.output.count) values but persisted only \(durable.learner.nextPosition - 1) by the end of the burst")
+        // Printed first, persisted in the same burst (or, pacing its commits, by the end of its next tick's):
+        // nothing printed stays undurable past it. (Output past the database is legitimate only after a
+        // restart, until the values printed before it are learned again, which comes before any new print.)
+        if pacesCommits && printed { p.printedSinceTick = true }
+        let mustBeDurable = pacesCommits ? tick && p.printedSinceTick : printed
+        if tick { p.printedSinceTick = false }
+        if printsFirst && mustBeDurable && Int(durable.learner.nextPosition - 1) < p.output.count {
+            throw Violation(tick: now, what: "\(p.name) printed \(p.output.count) values but persisted only \(durable.learner.nextPosition - 1) by the end of the \(pacesCommits ? "tick's " : "")burst")
         }
         let header = Wire.Header(fingerprint: config.settings.fingerprint, sender: p.sender)
         if config.hostile { try checkWire(sends, from: p, header: header) }
@@ -716,9 +736,14 @@ public struct Simulation {
 
     /// A send, against what was durable when it was made; 2Bs feed the omniscient view.
     mutating func checkSend(_ p: Process, durable disk: DiskState, _ out: Outgoing) throws(Violation) {
-        guard p.role == .acceptor || p.role == .proposer else { return }
+        guard p.role == .acceptor || p.role == .proposer || p.role == .learner else { return }
         do {
             switch out.message {
+            case .progress(_, let delivered) where p.role == .learner:
+                // Acceptors forget, and leaders run ahead, on a learner's report: it names only what is on its disk.
+                guard delivered < disk.learner.nextInstance else {
+                    throw Violation(tick: now, what: "\(p.name) reported instances through \(delivered) delivered, but persisted only through \(disk.learner.nextInstance - 1)")
+                }
             case .accept(let ballot, let proposals, _) where p.role == .proposer && !config.hostile:
                 // A ballot carries one value per instance: a proposer never proposes two in one (instance, ballot).
                 for ip in proposals {
@@ -940,6 +965,7 @@ public struct Simulation {
         record("t\(now) CRASH \(p.name)")
         p.node = nil
         p.disk.journal = []
+        p.printedSinceTick = false
     }
 
     /// The process loses its disk: it crashes and comes back as a new process with nothing (a learner's

@@ -163,6 +163,53 @@ func datagram(_ m: Message) -> [UInt8] { Wire.encode(m) }
         })
     }
 
+    /// `paxos learner > file` paces its commits: a decided value is printed at once, but persisted (and
+    /// the messages that name it sent) on the learner's next tick, or at its stop: between ticks the disk is
+    /// left to the acceptors, whose commits are on the way to the output.
+    @Test func learnerPacingItsCommitsPrintsAtOncePersistsOnItsTickThenSends() throws {
+        let journal = Journal()
+        var settings = ProtocolSettings()
+        settings.acceptorCount = 3
+        let node = LearnerNode(learner: Paxos.Learner(id: 1, settings: settings), store: journal, outbox: journal.outbox,
+                               output: { deliveries in journal.events.append(.printed(deliveries.map(\.position))) },
+                               printsFirst: true, pacesCommits: true)
+        #expect(node.pacesCommits)
+        let p1 = InstanceProposal(instance: 1, proposal: .batch([submission(1, "5"), submission(2, "5")]))
+        let p2 = InstanceProposal(instance: 2, proposal: .batch([submission(3, "5")]))
+        for p in [p1, p2] {
+            node.receive(datagram(.accept(ballot: ballot, proposals: [p])), from: .acceptors)
+            node.receive(datagram(.accepted(acceptor: 1, ballot: ballot, proposals: [p])))
+            node.receive(datagram(.accepted(acceptor: 2, ballot: ballot, proposals: [p])))
+            try node.endOfBurst()
+        }
+        // Printed burst by burst, nothing persisted or sent yet.
+        #expect(journal.events == [.printed([1, 2]), .printed([3])])
+        #expect(node.holdsUncommitted)
+        node.tick(now: 1)
+        try node.endOfBurst()
+        #expect(journal.events.dropFirst(2).first == .persisted("learner [1, 2]"))
+        #expect(journal.events.last == .flushed && journal.events.dropFirst(3).dropLast().allSatisfy {
+            if case .sent = $0 { true } else { false }
+        })
+        #expect(!node.holdsUncommitted)
+
+        // What waits at a stop is persisted by the last burst, whatever the tick.
+        journal.events = []
+        let p3 = InstanceProposal(instance: 3, proposal: .batch([submission(4, "5")]))
+        node.receive(datagram(.accept(ballot: ballot, proposals: [p3])), from: .acceptors)
+        node.receive(datagram(.accepted(acceptor: 1, ballot: ballot, proposals: [p3])))
+        node.receive(datagram(.accepted(acceptor: 3, ballot: ballot, proposals: [p3])))
+        try node.endOfBurst()
+        #expect(journal.events == [.printed([4])])
+        try node.endOfLastBurst()
+        #expect(journal.events.dropFirst().first == .persisted("learner [3]"))
+
+        // Into a pipe (not printing first) a learner commits every burst, paced or not.
+        let piped = LearnerNode(learner: Paxos.Learner(id: 1, settings: settings), store: journal, outbox: journal.outbox,
+                                output: { _ in }, printsFirst: false, pacesCommits: true)
+        #expect(!piped.pacesCommits)
+    }
+
     /// Printed, then the write fails (disk full; kill -9 is the same with no error): no message leaves,
     /// so no one hears that it delivered what it did not persist.
     @Test func learnerThatPrintsFirstWhoseWriteFailsSendsNothing() throws {
