@@ -318,6 +318,8 @@ public final class Client: Service, Sendable {
                         return (runtime, nil)
                     }
                     if let refusal { waiter.resume(throwing: refusal) }
+                    // Refused once the node's loop shut down or began to (the run is ending, its sockets would not
+                    // open): then the run's stop ends what waits in the inbox, this submission with it.
                     runtime?.withNode { node in (node as? EmbeddedClientNode)?.drain() }
                 }
             } onCancel: {
