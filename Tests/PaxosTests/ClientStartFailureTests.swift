@@ -9,38 +9,40 @@ import Glibc
 
 /// What this process writes to its standard error (file descriptor 2) while `body` runs; it reaches the real
 /// standard error too, once `body` returned. NIO reports a task scheduled on an event loop that has shut down
-/// only there, with one line (or traps, in its strict mode).
+/// only there, with one line (or traps, in its strict mode). Written to a temporary file meanwhile, not a pipe:
+/// the other tests running beside this one write there too (their nodes log), and a write to a pipe whose
+/// reader lags blocks (their loops stalled, and their timing tests failed). Keep `body` short for the same
+/// reason: what the other tests write shows only once it returned.
 func capturingStandardError(_ body: () async throws -> Void) async throws -> String {
-    final class Captured: Sendable {
-        let bytes = Mutex<[UInt8]>([])
-        let done = DispatchSemaphore(value: 0)
-    }
-    var ends: [Int32] = [0, 0]
-    guard pipe(&ends) == 0 else { throw POSIXError(.EMFILE) }
+    let path = NSTemporaryDirectory() + "paxos-stderr-\(UUID().uuidString)"
+    let file = open(path, O_CREAT | O_RDWR | O_APPEND | O_CLOEXEC, 0o600)
+    guard file >= 0 else { throw POSIXError(.EIO) }
+    unlink(path)
     let saved = dup(2)
-    let captured = Captured()
-    let readEnd = ends[0]
-    let reader = Thread {
-        var buffer = [UInt8](repeating: 0, count: 4_096)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(readEnd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { break }
-            captured.bytes.withLock { $0.append(contentsOf: buffer[0..<n]) }
-        }
-        captured.done.signal()
-    }
-    reader.start()
-    dup2(ends[1], 2)
-    close(ends[1])
+    dup2(file, 2)
     func restore() -> String {
-        // The pipe's last writer goes away: the reader sees its end.
         dup2(saved, 2)
         close(saved)
-        captured.done.wait()
-        close(readEnd)
-        let bytes = captured.bytes.withLock { $0 }
-        _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        var offset: off_t = 0
+        while true {
+            let n = buffer.withUnsafeMutableBytes { pread(file, $0.baseAddress, $0.count, offset) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { break }
+            bytes.append(contentsOf: buffer[0..<n])
+            offset += off_t(n)
+        }
+        close(file)
+        bytes.withUnsafeBytes { all in
+            var written = 0
+            while written < all.count {
+                let n = write(2, all.baseAddress! + written, all.count - written)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { break }
+                written += n
+            }
+        }
         return String(decoding: bytes, as: UTF8.self)
     }
     do {
@@ -58,7 +60,7 @@ func capturingStandardError(_ body: () async throws -> Void) async throws -> Str
     /// reach the node's loop while it lives or are refused, and every submission ends with clientNotRunning.
     /// Before the runtime refused work once its loop shut down, a hand-over in the moment between the loop's
     /// shutdown and the client's stop was scheduled on the dead loop (NIO's error line, or a trap).
-    @Test(.timeLimit(.minutes(1))) func submittersOfAClientWhoseSocketsWillNotOpenNeverTouchADeadLoop() async throws {
+    @Test(.timeLimit(.minutes(2))) func submittersOfAClientWhoseSocketsWillNotOpenNeverTouchADeadLoop() async throws {
         let test = try TestCluster()
         defer { test.remove() }
         var configuration = test.configuration
@@ -67,25 +69,31 @@ func capturingStandardError(_ body: () async throws -> Void) async throws -> Str
         let c = configuration
         final class Flag: Sendable { let raised = Atomic<Bool>(false) }
         var outcomes: [String: Int] = [:]
-        let stderr = try await capturingStandardError {
-            for round in 0..<30 {
-                let client = Client(id: 1, configuration: c)
+        var deadLoop = 0
+        for round in 0..<60 {
+            let client = Client(id: 1, configuration: c)
+            // One round at a time (standard error is the whole process's: between rounds it is the real one again).
+            let stderr = try await capturingStandardError {
                 let runEnded = Flag()
                 let run = Task {
                     defer { runEnded.raised.store(true, ordering: .releasing) }
                     try await client.run()
                 }
-                if round % 2 == 1 {
-                    // A stop from another thread, at some moment of the start (before, during or after the failure).
-                    Task {
-                        try? await Task.sleep(for: .microseconds(Int.random(in: 0...3_000)))
-                        run.cancel()
-                    }
+                // A stop from another thread, at some moment of the start (before, during or after the failure).
+                let stop = Task {
+                    guard round % 2 == 1 else { return }
+                    try? await Task.sleep(for: .microseconds(Int.random(in: 0...3_000)))
+                    run.cancel()
                 }
-                // New submitters until the run ended (each waits until then): many hand-overs around the failure.
+                // Once the node was handed to the inbox, new submitters until the run ended (each waits until
+                // then), at most 300 (the machine may be busy with other tests): many hand-overs around the failure.
+                while !runEnded.raised.load(ordering: .acquiring),
+                      !client.inbox.withLock({ if case .running = $0.phase { true } else { false } }) {
+                    try await Task.sleep(for: .microseconds(100))
+                }
                 await withTaskGroup(of: String.self) { submitters in
                     var spawned = 0
-                    while !runEnded.raised.load(ordering: .acquiring) || spawned == 0 {
+                    while spawned == 0 || (!runEnded.raised.load(ordering: .acquiring) && spawned < 300) {
                         spawned += 1
                         submitters.addTask {
                             do throws(PaxosError) {
@@ -99,6 +107,7 @@ func capturingStandardError(_ body: () async throws -> Void) async throws -> Str
                     }
                     for await outcome in submitters { outcomes[outcome, default: 0] += 1 }
                 }
+                await stop.value
                 do {
                     try await run.value
                     Issue.record("the run did not fail")
@@ -107,9 +116,9 @@ func capturingStandardError(_ body: () async throws -> Void) async throws -> Str
                     #expect(why.contains("multicast sockets"))
                 }
             }
+            deadLoop += stderr.components(separatedBy: "Cannot schedule tasks on an EventLoop that has already shut down").count - 1
         }
         #expect(Array(outcomes.keys) == ["\(PaxosError.clientNotRunning)"], "every submission refused or ended: \(outcomes)")
-        let deadLoop = stderr.components(separatedBy: "Cannot schedule tasks on an EventLoop that has already shut down").count - 1
         #expect(deadLoop == 0, "tasks scheduled on an event loop that had shut down")
     }
 }
