@@ -102,6 +102,7 @@ let package = Package(
         .testTarget(name: "PaxosCoreTests", dependencies: ["PaxosCore", "PaxosNode", "PaxosTesting"]),
         .testTarget(name: "PaxosTests", dependencies: [
             "Paxos",
+            .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .testTarget(name: "PaxosCommandLineTests", dependencies: ["PaxosCommandLine"]),

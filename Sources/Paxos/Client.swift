@@ -65,6 +65,9 @@ public final class Client: Service, Sendable {
         var waiter: Waiter?
         /// Of its values, how many the leader has not yet reported decided.
         var undecided: Int
+        /// No value of it before this sequence number waits (its deadline's look for the first undecided one
+        /// starts here, so a batch is walked once however many ticks it waits).
+        var cursor: UInt64
 
         init(token: UInt64, first: SubmissionID, count: Int, waiter: Waiter) {
             self.token = token
@@ -72,6 +75,7 @@ public final class Client: Service, Sendable {
             self.count = count
             self.waiter = waiter
             undecided = count
+            cursor = first.sequence
         }
     }
 
@@ -117,12 +121,32 @@ public final class Client: Service, Sendable {
         var nextSequence: UInt64 = 1
         /// The wait of every value handed to the node, by sequence number from `sentBase`. Decisions come
         /// nearly in order, so the front empties as they come; a value not decided holds the front (and what
-        /// was sent after it, a slot each) until its deadline ends it.
+        /// was handed over after it, a slot each, decided or not) until its deadline ends it.
+        ///
+        /// Not an unbounded growth behind a value that is never decided. Slots behind the front are emptied
+        /// (decided) while the front waits only if the front was sent: values are sent in order, so behind an
+        /// unsent front every slot is a value still waiting with its submitter. A sent front's wait ends at its
+        /// deadline, `timeout` after it was sent (``deadline(_:timeout:)``), and the front moves on: the empty
+        /// slots it holds are at most what the cluster decided in one timeout. The node resends an undecided
+        /// value every few ticks once a later one of its own is decided (`fastRetryTicks`), and a leader that
+        /// gets a value again after its report was lost decides and reports it again (learners deliver it once),
+        /// so in a working cluster the front is decided within a retry or two. The bound is reached only if the
+        /// cluster decides everything else for a whole timeout while it ignores one value: at about 200,000
+        /// values a second, 6 million slots of 16 bytes (96 MB, twice that at worst in the deque's capacity) for
+        /// the default 30 s, proportionally more for a longer timeout.
         var sent: Deque<Slot> = []
         var sentBase: UInt64 = 1
+        /// The node's sends, as it reported them at the end of each burst: the values through `through` had
+        /// been sent by `at` (values are sent in order, each when it enters the client window). Entries wholly
+        /// below `sentBase` are dropped, so it holds one per burst that sent, since the oldest value waiting.
+        var sends: Deque<(through: UInt64, at: NIODeadline)> = []
+        /// The last value sent, and when (nil: none yet in this run).
+        var sentThrough: UInt64 = 0
+        var lastSend: NIODeadline?
         /// The deadlines of the submissions handed to the node, one queue per timeout (nearly always one): in
-        /// each, deadlines come in the order they were sent, so one look at its front per tick finds every one
-        /// past its timeout. A single value's entry names its sequence number, a batch's its object.
+        /// each, submissions come in the order they were handed over, which is the order their values are sent
+        /// and the order their deadlines fall (``deadline(_:timeout:)``), so one look at its front per tick finds
+        /// every one past its timeout. A single value's entry names its sequence number, a batch's its object.
         var deadlines: [(timeout: Duration, queue: Deque<Deadline>)] = []
         /// Where each timeout's queue is in `deadlines` (an application may give every call its own timeout).
         var deadlineQueues: [Duration: Int] = [:]
@@ -132,17 +156,65 @@ public final class Client: Service, Sendable {
         var spare: [Pending] = []
 
         struct Deadline {
-            var at: NIODeadline
+            /// When the submission was handed to the node.
+            var handedOver: NIODeadline
             var sequence: UInt64
             var batch: Batch?
         }
 
-        /// Whether the submission a deadline names still waits.
-        func waits(_ d: Deadline) -> Bool {
-            if let batch = d.batch { return batch.waiter != nil }
-            guard d.sequence >= sentBase, Int(d.sequence - sentBase) < sent.count else { return false }
-            if case .one = sent[Int(d.sequence - sentBase)] { return true }
-            return false
+        /// When the submission of `d` times out, or nil if it no longer waits. A value sent has `timeout` from
+        /// its (first) sending to be decided; one still waiting behind the client window has `timeout` from its
+        /// hand-over or from the node's last send, whichever came later, so it times out only when the window
+        /// stopped moving (a stuck cluster), never for queueing behind a window that moves. A batch's deadline is
+        /// that of its first value not yet decided.
+        func deadline(_ d: Deadline, timeout: Duration) -> NIODeadline? {
+            let sequence: UInt64
+            if let batch = d.batch {
+                guard batch.waiter != nil else { return nil }
+                let end = batch.first.sequence + UInt64(batch.count)
+                var next = max(batch.cursor, sentBase)
+                while next < end, !holds(next, batch) { next += 1 }
+                batch.cursor = next
+                guard next < end else { return nil }
+                sequence = next
+            } else {
+                guard d.sequence >= sentBase, Int(d.sequence - sentBase) < sent.count,
+                      case .one = sent[Int(d.sequence - sentBase)] else { return nil }
+                sequence = d.sequence
+            }
+            return (sentAt(sequence) ?? max(d.handedOver, lastSend ?? d.handedOver)) + TimeAmount(timeout)
+        }
+
+        /// Whether `sequence`'s slot still waits for `batch`.
+        func holds(_ sequence: UInt64, _ batch: Batch) -> Bool {
+            guard sequence >= sentBase, Int(sequence - sentBase) < sent.count,
+                  case .batch(let b) = sent[Int(sequence - sentBase)] else { return false }
+            return b === batch
+        }
+
+        /// When the node first sent `sequence`, or nil if it has not yet.
+        func sentAt(_ sequence: UInt64) -> NIODeadline? {
+            guard sequence <= sentThrough else { return nil }
+            // The first report that covers it (reports are in order of `through`).
+            var low = 0, high = sends.count
+            while low < high {
+                let middle = (low + high) / 2
+                if sends[middle].through < sequence { low = middle + 1 } else { high = middle }
+            }
+            return low < sends.count ? sends[low].at : lastSend
+        }
+
+        /// The node sent every value through `through` by `now`.
+        mutating func noteSent(through: UInt64, now: NIODeadline) {
+            guard through > sentThrough else { return }
+            sentThrough = through
+            lastSend = now
+            sends.append((through, now))
+            trimSends()
+        }
+
+        mutating func trimSends() {
+            while let first = sends.first, first.through < sentBase { sends.removeFirst() }
         }
 
         /// Ends the wait of the submission whose (first) value has `sequence` (or of `batch`), if it still
@@ -183,6 +255,7 @@ public final class Client: Service, Sendable {
                 }
             }
             sent = []
+            sends = []
             deadlines = []
             deadlineQueues = [:]
             return waiters
@@ -193,15 +266,18 @@ public final class Client: Service, Sendable {
         }
 
         mutating func trimSent() {
+            let base = sentBase
             while let front = sent.first, case .empty = front {
                 sent.removeFirst()
                 sentBase += 1
             }
+            if sentBase != base { trimSends() }
         }
     }
 
-    private let inbox = Mutex(Inbox())
-    private let table = Mutex(Table())
+    /// Internal, not private, for the tests that drive the tables by hand.
+    let inbox = Mutex(Inbox())
+    let table = Mutex(Table())
     /// The last submission's token.
     private let tokens = Atomic<UInt64>(0)
 
@@ -248,13 +324,26 @@ public final class Client: Service, Sendable {
     /// a learner numbers the values it delivers); an application that needs it finds its value in its
     /// learner's ``Learner/deliveries(after:)``.
     ///
+    /// The timeout bounds how long the cluster takes to decide the value once it was sent, not how long it
+    /// waits to be sent: values are sent in the order submitted, at most the cluster's `client-window` undecided
+    /// at once, and one that waits behind a full window has its time counted from when it was handed to the
+    /// node or from the node's last send, whichever is later. So a value queued behind a window that keeps
+    /// moving (a large ``submit(contentsOf:timeout:)`` batch, many concurrent submitters) does not time out for
+    /// queueing, while with a cluster that decides nothing every submission times out: what was sent `timeout`
+    /// after it was sent, what waits behind it `timeout` after the window stopped moving (or its hand-over).
+    /// The deadlines are checked every tick of the cluster's configuration (`tick-ms`).
+    ///
     /// - Parameters:
     ///   - value: the bytes to broadcast, at most ``maximumValueBytes``.
-    ///   - timeout: how long to wait once the value is sent (``defaultTimeout`` if nil).
+    ///   - timeout: how long the cluster may take to decide the value once it was sent (``defaultTimeout`` if nil).
     /// - Throws: ``PaxosError/valueTooLarge(size:limit:)`` (nothing sent);
     ///   ``PaxosError/noQuorumReachable(_:)`` or ``PaxosError/configurationMismatch(_:_:)`` when the timeout
-    ///   passes; ``PaxosError/cancelled(_:)`` when the task is cancelled; ``PaxosError/clientNotRunning``.
-    ///   A value whose wait ended with an id may still be decided later: the client keeps it until then.
+    ///   passes; ``PaxosError/cancelled(_:)`` when the task is cancelled before the value is reported decided;
+    ///   ``PaxosError/clientNotRunning`` when the client does not run or stops first.
+    ///   An error ends the wait, not the value: one that carries an id (a timeout, a cancellation after the
+    ///   value was handed to the client's node) means the node keeps sending the value until it is decided or
+    ///   the client stops, so it may still be decided (learners then deliver it once, and the id tells it apart);
+    ///   ``PaxosError/cancelled(_:)`` without an id means it was never handed over and is never sent.
     @discardableResult
     nonisolated(nonsending)
     public func submit(_ value: [UInt8], timeout: Duration? = nil) async throws(PaxosError) -> SubmissionID {
@@ -277,11 +366,14 @@ public final class Client: Service, Sendable {
     /// one suspension, one lock and one deadline per call instead of per value, as the `paxos client`
     /// process does for the lines of one read. Learners deliver them in the order given, though values from
     /// other submissions may come between them. The window (`client-window`) applies per value: a batch larger
-    /// than it is sent a window at a time.
+    /// than it is sent a window at a time, and `timeout` applies to each value from when it is sent (see
+    /// ``submit(_:timeout:)``), so a batch of any size succeeds as long as the cluster decides each window in
+    /// time; it fails when one of its values sent is not decided within `timeout`, or when the window stops
+    /// moving for `timeout`.
     ///
     /// - Throws: as ``submit(_:timeout:)``; ``PaxosError/valueTooLarge(size:limit:)`` for the first value
-    ///   over the limit (then nothing is sent). An error after the values were sent names the first one
-    ///   not yet reported decided; those before it are decided, it and those after it may still be.
+    ///   over the limit (then nothing is sent). An error with an id names the batch's first value not yet
+    ///   reported decided; those before it are decided, it and those after it may still be.
     @discardableResult
     nonisolated(nonsending)
     public func submit(contentsOf values: [[UInt8]], timeout: Duration? = nil) async throws(PaxosError) -> [SubmissionID] {
@@ -318,6 +410,8 @@ public final class Client: Service, Sendable {
                         return (runtime, nil)
                     }
                     if let refusal { waiter.resume(throwing: refusal) }
+                    // Refused once the node's loop shut down or began to (the run is ending, its sockets would not
+                    // open): then the run's stop ends what waits in the inbox, this submission with it.
                     runtime?.withNode { node in (node as? EmbeddedClientNode)?.drain() }
                 }
             } onCancel: {
@@ -339,6 +433,9 @@ public final class Client: Service, Sendable {
             t.incarnation = incarnation
             t.nextSequence = 1
             t.sentBase = 1
+            t.sends = []
+            t.sentThrough = 0
+            t.lastSend = nil
             t.mismatch = nil
             inbox.withLock { s in
                 s.phase = .running(runtime)
@@ -362,8 +459,9 @@ public final class Client: Service, Sendable {
         for waiter in waiting { waiter.resume(throwing: PaxosError.clientNotRunning) }
     }
 
-    /// The values waiting to be sent, numbered as the node will number them; their deadlines start now.
-    fileprivate func takeQueue(into values: inout [[UInt8]]) {
+    /// The values waiting to be sent, numbered as the node will number them (it sends them in this order as the
+    /// client window lets it), handed over `now`.
+    func takeQueue(into values: inout [[UInt8]], now: NIODeadline = .now()) {
         table.withLock { t in
             var taken = t.spare
             inbox.withLock { s in
@@ -374,7 +472,6 @@ public final class Client: Service, Sendable {
                 t.spare = taken
                 return
             }
-            let now = NIODeadline.now()
             var timeoutAt = t.deadlines.isEmpty ? -1 : 0
             // Moved out one by one (from the back, so reversed first): no retain of values another thread made.
             taken.reverse()
@@ -382,7 +479,7 @@ public final class Client: Service, Sendable {
                 let first = t.nextSequence
                 let count = pending.values.count
                 t.nextSequence += UInt64(count)
-                var deadline = Table.Deadline(at: now + TimeAmount(pending.timeout), sequence: first, batch: nil)
+                var deadline = Table.Deadline(handedOver: now, sequence: first, batch: nil)
                 switch pending.values {
                 case .one(let value):
                     t.sent.append(.one(token: pending.token, waiter: pending.waiter))
@@ -408,12 +505,19 @@ public final class Client: Service, Sendable {
         }
     }
 
+    /// The node sent every value through `through` (on the node's loop, at the end of a burst that sent).
+    func noteSent(through: UInt64, now: NIODeadline = .now()) {
+        table.withLock { $0.noteSent(through: through, now: now) }
+    }
+
     /// Fails the values whose timeout passed (on the node's loop, every tick).
-    fileprivate func expire(now: NIODeadline) {
+    func expire(now: NIODeadline) {
         let (expired, mismatch) = table.withLock { t -> ([(Waiter, SubmissionID?)], String?) in
             var expired: [(Waiter, SubmissionID?)] = []
             for index in t.deadlines.indices {
-                while let front = t.deadlines[index].queue.first, !t.waits(front) || front.at <= now {
+                let timeout = t.deadlines[index].timeout
+                while let front = t.deadlines[index].queue.first {
+                    if let deadline = t.deadline(front, timeout: timeout), deadline > now { break }
                     t.deadlines[index].queue.removeFirst()
                     if let ended = t.end(sequence: front.sequence, batch: front.batch) { expired.append(ended) }
                 }
@@ -430,7 +534,7 @@ public final class Client: Service, Sendable {
         }
     }
 
-    private func decided(_ ids: [SubmissionID]) {
+    func decided(_ ids: [SubmissionID]) {
         var done: [(Waiter, Decided)] = []
         done.reserveCapacity(ids.count)
         table.withLock { t in
@@ -504,6 +608,8 @@ final class EmbeddedClientNode: Node {
 
     /// Reused between drains, so handing values over allocates nothing per drain once it is large enough.
     private var values: [[UInt8]] = []
+    /// The last of the node's sends told to the owner.
+    private var sentThrough: UInt64 = 0
 
     func drain() {
         owner.takeQueue(into: &values)
@@ -519,7 +625,14 @@ final class EmbeddedClientNode: Node {
         owner.expire(now: .now())
         inner.tick(now: now)
     }
-    func endOfBurst() throws { try inner.endOfBurst() }
+    func endOfBurst() throws {
+        try inner.endOfBurst()
+        // What the burst sent went out just now: the deadlines of those values start here.
+        if inner.sentThrough > sentThrough {
+            sentThrough = inner.sentThrough
+            owner.noteSent(through: sentThrough)
+        }
+    }
     var progress: NodeProgress { inner.progress }
     var logger: Logger? {
         get { inner.logger }

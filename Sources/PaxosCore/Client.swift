@@ -45,6 +45,9 @@ extension Paxos {
         public var isDone: Bool { inputClosed && queue.isEmpty && outstanding.isEmpty }
         /// Values read but not yet decided.
         public var undecided: Int { queue.count + outstanding.count }
+        /// The sequence number of the last value sent (0: none yet). Values are sent in the order read, each
+        /// first when it enters the window: those after it wait in this client's queue.
+        public var sentThrough: UInt64 { nextSequence - 1 }
 
         /// Values read from input, in order.
         public mutating func submit(_ values: [[UInt8]]) -> ClientEffects {

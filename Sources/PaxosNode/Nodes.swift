@@ -507,6 +507,9 @@ public final class ClientNode: Node {
 
     public func closeInput() { client.closeInput() }
 
+    /// The sequence number of the last value sent (``Paxos/Client/sentThrough``).
+    public var sentThrough: UInt64 { client.sentThrough }
+
     /// Told of every `chosen` message for this client's run: the ids of its values the leader reports decided
     /// (again, for a repeated report). An embedding application's client answers its submitters with it.
     public var onDecided: (([SubmissionID]) -> Void)?

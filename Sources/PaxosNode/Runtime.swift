@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import PaxosCore
 import PaxosTransport
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -78,6 +79,12 @@ public final class NodeRuntime: @unchecked Sendable {
     public private(set) var rejected = 0
     /// Called on the loop about once a second, and once more when the node stops.
     public var onStatus: ((StatusReport) -> Void)?
+    /// Whether the loop still takes work from other threads (``execute(_:)``, ``withNode(_:)``, ``stop(_:)``).
+    /// Cleared under its lock before the loop shuts down, on every path (stopped, sockets that would not open,
+    /// never run), and work is queued under the same lock: so a submitter's hand-over or a stop from another
+    /// thread is queued on a live loop or refused, never scheduled on a loop that is gone (NIO drops it with
+    /// an error line on standard error, or traps in its strict mode).
+    private let accepting = Mutex(true)
 
     /// Stamped on every datagram sent: the cluster's fingerprint and this process's identity.
     public let header: Wire.Header
@@ -137,7 +144,7 @@ public final class NodeRuntime: @unchecked Sendable {
             // A promise that goes away unfulfilled traps in NIO's debug builds (an embedding application's
             // runtime is freed once this throws).
             stopped.fail(error)
-            try? group.syncShutdownGracefully()
+            shutDownLoop()
             throw error
         }
         installSignalHandlers()
@@ -157,18 +164,22 @@ public final class NodeRuntime: @unchecked Sendable {
         return reason
     }
 
-    /// Runs `body` on the loop with the node, then ends the burst (used to feed a client's input).
-    public func execute(_ body: @escaping @Sendable () -> Void) {
-        eventLoop.execute { [unowned self] in
+    /// Runs `body` on the loop with the node, then ends the burst (used to feed a client's input). Once the
+    /// loop shut down (or began to), nothing: returns false.
+    @discardableResult
+    public func execute(_ body: @escaping @Sendable () -> Void) -> Bool {
+        schedule { [unowned self] in
             body()
             self.endOfBurst()
         }
     }
 
     /// Runs `body` on the loop with the node this runtime runs, then ends the burst; nothing before ``run(_:role:)``
-    /// has its node (an embedded client hands its submitters' values to its node so).
-    public func withNode(_ body: @escaping @Sendable (any Node) -> Void) {
-        eventLoop.execute { [unowned self] in
+    /// has its node (an embedded client hands its submitters' values to its node so). Returns false, and `body`
+    /// never runs, once the loop shut down (or began to): the node stopped, or its sockets would not open.
+    @discardableResult
+    public func withNode(_ body: @escaping @Sendable (any Node) -> Void) -> Bool {
+        schedule { [unowned self] in
             guard let node = self.node else { return }
             body(node)
             self.endOfBurst()
@@ -179,14 +190,32 @@ public final class NodeRuntime: @unchecked Sendable {
     /// promise is completed first (NIO traps on a promise that goes away uncompleted).
     public func discard() {
         stopped.fail(NotRun())
-        try? group.syncShutdownGracefully()
+        shutDownLoop()
     }
 
     private struct NotRun: Error {}
 
-    /// Stops the node (callable from any thread).
+    /// Stops the node (callable from any thread; nothing once the loop shut down).
     public func stop(_ reason: StopReason) {
-        eventLoop.execute { [unowned self] in self.finish(reason) }
+        schedule { [unowned self] in self.finish(reason) }
+    }
+
+    /// Queues `task` on the loop unless it shut down or is shutting down. A task queued runs before the loop's
+    /// thread ends, while ``run(_:role:)`` (or ``discard()``) still holds the runtime, so its unowned `self` is
+    /// safe.
+    @discardableResult
+    private func schedule(_ task: @escaping @Sendable () -> Void) -> Bool {
+        accepting.withLock { accepting in
+            guard accepting else { return false }
+            eventLoop.execute(task)
+            return true
+        }
+    }
+
+    /// Refuses work from other threads from now on, then shuts the loop down (from a thread other than the loop's).
+    private func shutDownLoop() {
+        accepting.withLock { $0 = false }
+        try? group.syncShutdownGracefully()
     }
 
     public var counters: NodeCounters? { node?.counters }
@@ -256,6 +285,6 @@ public final class NodeRuntime: @unchecked Sendable {
             try? eventLoop.flatSubmit { transport.close() }.wait()
         }
         node = nil
-        try? group.syncShutdownGracefully()
+        shutDownLoop()
     }
 }

@@ -257,7 +257,9 @@ func expectOneOrder(_ deliveries: [Delivery], values: Set<[UInt8]>) {
     @Test func timesOutWithoutAQuorumAndNamesAConfigurationMismatch() async throws {
         let test = try TestCluster()
         defer { test.remove() }
-        let c = test.configuration
+        var configuration = test.configuration
+        configuration.cluster.settings.clientWindow = 4
+        let c = configuration
         let client = Client(id: 1, configuration: c)
         try await withThrowingTaskGroup(of: Void.self) { group in
             // One acceptor of three: the proposer can never be elected.
@@ -270,6 +272,26 @@ func expectOneOrder(_ deliveries: [Delivery], values: Set<[UInt8]>) {
             } catch {
                 guard case .noQuorumReachable(let id)? = error as? PaxosError else { throw error }
                 #expect(id.client == 1 && id.sequence == 1)
+            }
+            // A batch three windows long (value 1 still holds a place in the window: three of it are sent), and a
+            // value behind it that is never sent: the window never moves, so both time out.
+            async let behind: Void = {
+                try await Task.sleep(for: .milliseconds(50))
+                try await client.submit("behind", timeout: .milliseconds(300))
+            }()
+            do {
+                try await client.submit(contentsOf: (0..<12).map { Array("batch \($0)".utf8) }, timeout: .milliseconds(300))
+                Issue.record("decided without a quorum")
+            } catch {
+                guard case .noQuorumReachable(let id)? = error as? PaxosError else { throw error }
+                #expect(id.sequence == 2)
+            }
+            do {
+                try await behind
+                Issue.record("decided without a quorum")
+            } catch {
+                guard case .noQuorumReachable(let id)? = error as? PaxosError else { throw error }
+                #expect(id.sequence == 14)
             }
             group.cancelAll()
         }
