@@ -345,12 +345,12 @@ public final class LearnerNode: Node {
     private var gate: Gate
     public var logger: Logger? { get { gate.logger } set { gate.logger = newValue } }
 
-    /// Whether a burst's deliveries are printed before they are persisted (``init(learner:store:outbox:output:printsFirst:printedAhead:admission:notify:)``).
+    /// Whether a burst's deliveries are printed before they are persisted (``init(learner:store:outbox:output:printsFirst:pacesCommits:printedAhead:admission:notify:)``).
     public let printsFirst: Bool
     /// Printing first, a learner commits on its ticks only (every `tick-ms`), or sooner once
     /// ``pacedCommitValues`` values wait: its commit is off the path to the output, and every fsync it
     /// spares is one the acceptors, whose commits are on that path, need not queue behind on a shared disk.
-    /// Its messages wait with the commit (persist, then send), a progress report 10 ms at most.
+    /// Its progress reports wait with the commit (persist, then send): one tick at most.
     public let pacesCommits: Bool
     /// Deliveries waiting for a paced commit, whatever the tick, once this many are printed and not persisted.
     public static let pacedCommitValues = 4_096
@@ -445,6 +445,12 @@ public final class LearnerNode: Node {
             if !deliveries.isEmpty { try output(deliveries) }
             if pacesCommits && !ticked && !last && cannotCatchUp == nil
                 && delivered.reduce(0, { $0 + $1.deliveries.count }) < Self.pacedCommitValues {
+                // Only progress reports name what is durable here: they wait for the commit. Catch-up requests
+                // and answers (decided values) leave now, or a learner catching up asked once a tick.
+                func isReport(_ out: Outgoing) -> Bool { if case .progress = out.message { true } else { false } }
+                var leaving = sends.filter { !isReport($0) }
+                sends = sends.filter(isReport)
+                gate.flush(&leaving, settings: learner.settings, outbox: outbox, counters: &counters)
                 return
             }
             if !delivered.isEmpty {

@@ -59,6 +59,15 @@ extension Journal: AcceptorPersistence, LearnerPersistence, ProposerPersistence 
 
 let ballot = Ballot(round: 1, proposer: 1)
 
+/// Learner 1 of a three-acceptor cluster that prints first (into a regular file), into `journal`.
+func printingLearner(_ journal: Journal, pacesCommits: Bool = false) -> LearnerNode {
+    var settings = ProtocolSettings()
+    settings.acceptorCount = 3
+    return LearnerNode(learner: Paxos.Learner(id: 1, settings: settings), store: journal, outbox: journal.outbox,
+                       output: { deliveries in journal.events.append(.printed(deliveries.map(\.position))) },
+                       printsFirst: true, pacesCommits: pacesCommits)
+}
+
 func submission(_ seq: UInt64, _ value: String) -> Submission {
     Submission(id: SubmissionID(client: 1, incarnation: 7, sequence: seq), value: Array(value.utf8))
 }
@@ -144,11 +153,7 @@ func datagram(_ m: Message) -> [UInt8] { Wire.encode(m) }
     /// acceptors trim name only what is durable here.
     @Test func learnerThatPrintsFirstPrintsThenPersistsThenSends() throws {
         let journal = Journal()
-        var settings = ProtocolSettings()
-        settings.acceptorCount = 3
-        let node = LearnerNode(learner: Paxos.Learner(id: 1, settings: settings), store: journal, outbox: journal.outbox,
-                               output: { deliveries in journal.events.append(.printed(deliveries.map(\.position))) },
-                               printsFirst: true)
+        let node = printingLearner(journal)
         let p = InstanceProposal(instance: 1, proposal: .batch([submission(1, "5"), submission(2, "5")]))
         node.receive(datagram(.accept(ballot: ballot, proposals: [p])), from: .acceptors)  // the leader's 2A: the values the 2Bs name by digest
         node.receive(datagram(.accepted(acceptor: 1, ballot: ballot, proposals: [p])))
@@ -168,11 +173,7 @@ func datagram(_ m: Message) -> [UInt8] { Wire.encode(m) }
     /// left to the acceptors, whose commits are on the way to the output.
     @Test func learnerPacingItsCommitsPrintsAtOncePersistsOnItsTickThenSends() throws {
         let journal = Journal()
-        var settings = ProtocolSettings()
-        settings.acceptorCount = 3
-        let node = LearnerNode(learner: Paxos.Learner(id: 1, settings: settings), store: journal, outbox: journal.outbox,
-                               output: { deliveries in journal.events.append(.printed(deliveries.map(\.position))) },
-                               printsFirst: true, pacesCommits: true)
+        let node = printingLearner(journal, pacesCommits: true)
         #expect(node.pacesCommits)
         let p1 = InstanceProposal(instance: 1, proposal: .batch([submission(1, "5"), submission(2, "5")]))
         let p2 = InstanceProposal(instance: 2, proposal: .batch([submission(3, "5")]))
@@ -205,7 +206,7 @@ func datagram(_ m: Message) -> [UInt8] { Wire.encode(m) }
         #expect(journal.events.dropFirst().first == .persisted("learner [3]"))
 
         // Into a pipe (not printing first) a learner commits every burst, paced or not.
-        let piped = LearnerNode(learner: Paxos.Learner(id: 1, settings: settings), store: journal, outbox: journal.outbox,
+        let piped = LearnerNode(learner: Paxos.Learner(id: 1, settings: ProtocolSettings()), store: journal, outbox: journal.outbox,
                                 output: { _ in }, printsFirst: false, pacesCommits: true)
         #expect(!piped.pacesCommits)
     }
