@@ -534,7 +534,7 @@ extension Paxos {
         /// Counts a 2B vote (`value`: the proposal, when the vote came with it, as in a catch-up answer).
         private mutating func vote(acceptor: UInt32, ballot b: Ballot, instance: Instance, digest: UInt64,
                                    value: Proposal? = nil, into effects: inout ProposerEffects) {
-            guard instance > 0, !decided.contains(instance) || isInFlight(instance),
+            guard instance > 0, !decided.contains(instance) || inFlight(at: instance) != nil,
                   instance <= max(decided.firstUndecided, nextInstance) &+ maxInstanceLead else { return }
             if case .decided(let d) = tally.record(acceptor: acceptor, ballot: b, instance: instance, digest: digest) {
                 // 2Bs name values by digest: the value is known when it came with the vote, or when it is
@@ -543,26 +543,21 @@ extension Paxos {
                 // queue (learners deliver each submission once) and tells clients nothing.
                 if value != nil {
                     onDecided(instance, value, into: &effects)
-                } else if let mine = inFlightProposal(instance, digest: d) {
-                    onDecided(instance, mine, into: &effects)
+                } else if let mine = inFlight(at: instance), mine.digest == d {
+                    onDecided(instance, mine.proposal, into: &effects)
                 } else {
                     onDecided(instance, nil, into: &effects)
                 }
             }
         }
 
-        /// This leader's proposal in flight at `instance`, if it is the one with `digest`. A function of its own
-        /// so that no copy of the leader outlives the lookup: one bound while `onDecided` ran shared the
-        /// leader's storage, and its first `queued.remove` copied the whole set, once per decided instance
-        /// (6.5% of the leader's samples in the closed-loop benchmark).
-        private func inFlightProposal(_ instance: Instance, digest: UInt64) -> Proposal? {
-            guard case .leader(let leader) = state, let mine = leader.inFlight[instance], mine.digest == digest else { return nil }
-            return mine.proposal
-        }
-
-        private func isInFlight(_ instance: Instance) -> Bool {
-            guard case .leader(let leader) = state else { return false }
-            return leader.inFlight[instance] != nil
+        /// This leader's entry in flight at `instance`, if any. A function of its own so that no copy of the
+        /// leader outlives the lookup: one bound while `onDecided` ran shared the leader's storage, and its
+        /// first `queued.remove` copied the whole set, once per decided instance (6.5% of the leader's samples
+        /// in the closed-loop benchmark).
+        private func inFlight(at instance: Instance) -> InFlight? {
+            guard case .leader(let leader) = state else { return nil }
+            return leader.inFlight[instance]
         }
 
         /// Every instance through `through` is decided.

@@ -453,23 +453,24 @@ public final class LearnerNode: Node {
                 gate.flush(&leaving, settings: learner.settings, outbox: outbox, counters: &counters)
                 return
             }
-            if !delivered.isEmpty {
-                try store.write(delivered)
-                counters.commits += 1
-                delivered = []
-                printedWaiting = 0
-            }
+            if !delivered.isEmpty { try commitDelivered() }
         } else if !delivered.isEmpty {
             let deliveries = try unprinted(delivered.flatMap(\.deliveries))
-            try store.write(delivered)
-            counters.commits += 1
-            delivered = []
+            try commitDelivered()
             // Committed first, the values are in the database whatever happens to the print (a reader
             // that went away): the learner goes on.
             if !deliveries.isEmpty { try? output(deliveries) }
         }
         gate.flush(&sends, settings: learner.settings, outbox: outbox, counters: &counters)
         if let why = cannotCatchUp { throw CannotCatchUp(description: why) }
+    }
+
+    /// Persists every delivery the learner holds, in one transaction.
+    private func commitDelivered() throws {
+        try store.write(delivered)
+        counters.commits += 1
+        delivered = []
+        printedWaiting = 0
     }
 
     /// The deliveries not printed yet: those whose position an earlier run printed before it crashed
