@@ -138,7 +138,7 @@ func seedCorpus() -> [(String, [UInt8])] {
     // Each message with the header of the process that would send it (the harness's own where it runs one).
     let singles: [(String, Message, Wire.Header)] = [
         ("submit", .submit([s1, s2]), C.header(.client, 2)),
-        ("chosen", .chosen([s1.id, s2.id]), leader),
+        ("chosen", .chosen(ChosenRun.runs(of: [s1.id, s2.id])), leader),
         ("prepare", .prepare(ballot: cb, from: 1), candidate),
         ("promise", .promise(promise(2, cb, [e1, e2])), h2),
         ("nack", .nack(acceptor: 2, promised: Ballot(round: cb.round + 1, proposer: cb.proposer, incarnation: cb.incarnation)), h2),
@@ -277,7 +277,13 @@ struct Gen {
     mutating func message() -> Message {
         switch below(17) {
         case 0: return .submit(list(4) { $0.submission() })
-        case 1: return .chosen(list(4) { g in g.submission().id })
+        case 1:
+            return .chosen(list(4) { g in
+                let id = g.submission().id
+                let first = max(id.sequence, 1)
+                let count = first > UInt64.max - 512 || g.chance(60) ? 1 : UInt64(g.below(512)) + 1
+                return ChosenRun(client: id.client, incarnation: id.incarnation, first: first, count: count)
+            })
         case 2: return .prepare(ballot: ballot(), from: instance())
         case 3: return .promise(promise(stateAnswer: false))
         case 4: return .nack(acceptor: acceptor(), promised: ballot())

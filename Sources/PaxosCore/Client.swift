@@ -4,6 +4,8 @@ extension Paxos {
     /// What a client asks of its shell after one input.
     public struct ClientEffects: Hashable, Sendable {
         public var send: [Outgoing] = []
+        /// Sequence numbers of this run's values first reported decided by this input, in the order reported.
+        public var decided: [UInt64] = []
         public init() {}
     }
 
@@ -23,8 +25,13 @@ extension Paxos {
         private var nextSequence: UInt64 = 1
         /// Values read and not yet submitted, in input order.
         private var queue: Deque<[UInt8]> = []
-        private var outstanding: [UInt64: Outstanding] = [:]
-        /// Bytes of the values in `outstanding`.
+        /// Values sent and not yet reported decided, by sequence number: `window[i]` is sequence
+        /// `windowBase + i`, nil once decided, and decided slots at the front are dropped. Sequence numbers
+        /// are consecutive, so a reported run is a walk over slots rather than a hash per value.
+        private var window: Deque<Outstanding?> = []
+        private var windowBase: UInt64 = 1
+        /// The values in `window` not yet decided, and their bytes.
+        private var outstandingCount = 0
         private var outstandingBytes = 0
         private var inputClosed = false
         /// The highest sequence number of this run the leader reported decided: outstanding values below it
@@ -42,9 +49,9 @@ extension Paxos {
         }
 
         /// Every value read has been submitted and decided, and no more will come.
-        public var isDone: Bool { inputClosed && queue.isEmpty && outstanding.isEmpty }
+        public var isDone: Bool { inputClosed && queue.isEmpty && outstandingCount == 0 }
         /// Values read but not yet decided.
-        public var undecided: Int { queue.count + outstanding.count }
+        public var undecided: Int { queue.count + outstandingCount }
         /// The sequence number of the last value sent (0: none yet). Values are sent in the order read, each
         /// first when it enters the window: those after it wait in this client's queue.
         public var sentThrough: UInt64 { nextSequence - 1 }
@@ -62,13 +69,26 @@ extension Paxos {
 
         public mutating func on(_ message: Message) -> ClientEffects {
             var effects = ClientEffects()
-            guard case .chosen(let ids) = message else { return effects }
-            for id in ids where id.client == self.id && id.incarnation == incarnation {
-                if let o = outstanding.removeValue(forKey: id.sequence) {
-                    decidedCount += 1
+            guard case .chosen(let runs) = message else { return effects }
+            for run in runs where run.client == id && run.incarnation == incarnation {
+                // Only slots this run has: the bounds come off the wire, and a forged run may name 2^64 values.
+                let from = max(run.first, windowBase)
+                let through = min(run.last, nextSequence - 1)
+                guard from <= through else { continue }
+                for sequence in from...through {
+                    let slot = Int(sequence - windowBase)
+                    guard let o = window[slot] else { continue }  // a repeated report counts once
+                    window[slot] = nil
+                    outstandingCount -= 1
                     outstandingBytes -= o.value.count
-                    highestChosen = max(highestChosen, id.sequence)
+                    decidedCount += 1
+                    highestChosen = max(highestChosen, sequence)
+                    effects.decided.append(sequence)
                 }
+            }
+            while case .some(.none) = window.first {
+                window.removeFirst()
+                windowBase += 1
             }
             sendFromQueue(into: &effects)
             return effects
@@ -79,13 +99,15 @@ extension Paxos {
             var effects = ClientEffects()
             var late: [Submission] = []
             let fast = settings.fastRetryTicks
-            for (seq, o) in outstanding where self.now - o.sentAt >= settings.clientRetryTicks
-                || (fast > 0 && seq < highestChosen && self.now - o.sentAt >= fast) {
+            for slot in window.indices {
+                guard let o = window[slot] else { continue }
+                let seq = windowBase + UInt64(slot)
+                guard self.now - o.sentAt >= settings.clientRetryTicks
+                    || (fast > 0 && seq < highestChosen && self.now - o.sentAt >= fast) else { continue }
                 late.append(Submission(id: submissionID(seq), value: o.value))
-                outstanding[seq]?.sentAt = self.now
+                window[slot]!.sentAt = self.now
             }
-            late.sort { $0.id.sequence < $1.id.sequence }
-            send(late, into: &effects)
+            send(late, into: &effects)  // in sequence order, as the window is
             sendFromQueue(into: &effects)
             return effects
         }
@@ -98,13 +120,14 @@ extension Paxos {
             var fresh: [Submission] = []
             // At most clientWindow values, and (one value at least) clientWindowBytes of them: with big
             // values a window of thousands would be gigabytes resubmitted at every retry.
-            while outstanding.count < settings.clientWindow, let next = queue.first,
-                  outstanding.isEmpty || outstandingBytes + next.count <= settings.clientWindowBytes {
+            while outstandingCount < settings.clientWindow, let next = queue.first,
+                  outstandingCount == 0 || outstandingBytes + next.count <= settings.clientWindowBytes {
                 let value = queue.removeFirst()
                 outstandingBytes += value.count
+                outstandingCount += 1
                 let seq = nextSequence
                 nextSequence += 1
-                outstanding[seq] = Outstanding(value: value, sentAt: now)
+                window.append(Outstanding(value: value, sentAt: now))
                 fresh.append(Submission(id: submissionID(seq), value: value))
             }
             send(fresh, into: &effects)

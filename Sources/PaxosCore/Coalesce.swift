@@ -104,10 +104,12 @@ extension Paxos {
             }
             return .accept(ballot: b, proposals: proposals, decidedThrough: decided)
         case .chosen:
-            return .chosen(messages.flatMap { m -> [SubmissionID] in
-                if case .chosen(let ids) = m { return ids }
-                preconditionFailure("a \(m.summary) folded into chosen")
-            })
+            var runs: [ChosenRun] = []
+            for m in messages {
+                guard case .chosen(let r) = m else { preconditionFailure("a \(m.summary) folded into chosen") }
+                for run in r { ChosenRun.append(run, to: &runs) }
+            }
+            return .chosen(runs)
         case .submit:
             return .submit(messages.flatMap { m -> [Submission] in
                 if case .submit(let s) = m { return s }
@@ -150,8 +152,8 @@ extension Paxos {
             return chunked(votes, budget: budget, size: Wire.size(of:)).map { Outgoing(.accepted(acceptor: a, ballot: b, votes: $0), to: group) }
         case .accept(let b, let proposals, let d):
             return chunked(proposals, budget: budget, size: Wire.size(of:)).map { Outgoing(.accept(ballot: b, proposals: $0, decidedThrough: d), to: group) }
-        case .chosen(let ids):
-            return chunked(ids, budget: budget, size: { _ in 24 }).map { Outgoing(.chosen($0), to: group) }
+        case .chosen(let runs):
+            return chunked(runs, budget: budget, size: Wire.size(of:)).map { Outgoing(.chosen($0), to: group) }
         case .submit(let submissions):
             // As the client splits them: a datagram carries at most one batch's worth.
             let batch = min(budget, settings.maxBatchBytes)

@@ -42,14 +42,68 @@ extension Paxos {
         struct Submissions: Hashable, Sendable {
             /// Waiting for an instance, in the order they came.
             var waiting: Deque<Submission> = []
-            /// Those waiting or in flight, so a client's resubmission is not queued twice.
-            var queued: Set<SubmissionID> = []
+            /// Those waiting or in flight, so a client's resubmission is not queued twice: per client run, their
+            /// sequence numbers as ranges. A client numbers its values consecutively, and they arrive, are
+            /// batched and are decided mostly in that order, so a datagram's or an instance's values are one
+            /// range or a few: a hash per range instead of per value (a set of ids took ~20% of the leader's
+            /// samples in the closed-loop benchmark).
+            private(set) var queued: [ClientRun: RangeSet<UInt64>] = [:]
 
+            /// Queues what is not queued already, in order, until `limit` wait. Sequence numbers 0 and 2^64 - 1
+            /// are dropped: no client numbers a value so (it counts from 1, and would need 2^64 values).
             mutating func add(_ incoming: [Submission], limit: Int) {
-                for s in incoming where s.id.sequence > 0 {
-                    guard waiting.count < limit else { break }
-                    // One hash per submission: inserted only if not queued already.
-                    if queued.insert(s.id).inserted { waiting.append(s) }
+                Self.forEachRun(of: incoming) { run, sequences, range in
+                    guard waiting.count < limit else { return }
+                    var ranges = queued.removeValue(forKey: run) ?? RangeSet()
+                    defer { if !ranges.isEmpty { queued[run] = ranges } }
+                    if ranges.ranges.last.map({ $0.upperBound <= sequences.lowerBound }) ?? true {
+                        // Above all this run has queued (fresh values, the usual case): every one is new.
+                        let taken = min(range.count, limit - waiting.count)
+                        waiting.append(contentsOf: incoming[range.prefix(taken)])
+                        ranges.insert(contentsOf: sequences.lowerBound ..< sequences.lowerBound + UInt64(taken))
+                        return
+                    }
+                    for (i, sequence) in zip(range, sequences) where !ranges.contains(sequence) {
+                        guard waiting.count < limit else { return }
+                        ranges.insert(contentsOf: sequence ..< sequence + 1)
+                        waiting.append(incoming[i])
+                    }
+                }
+            }
+
+            /// Counts `submissions` as queued (a recovered proposal being proposed again).
+            mutating func markQueued(_ submissions: [Submission]) {
+                Self.forEachRun(of: submissions) { run, sequences, _ in queued[run, default: RangeSet()].insert(contentsOf: sequences) }
+            }
+
+            /// `submissions` are no longer queued (decided, or no longer the leader's to propose).
+            mutating func unqueue(_ submissions: [Submission]) {
+                Self.forEachRun(of: submissions) { run, sequences, _ in
+                    guard var ranges = queued.removeValue(forKey: run) else { return }
+                    ranges.remove(contentsOf: sequences)
+                    if !ranges.isEmpty { queued[run] = ranges }
+                }
+            }
+
+            /// Calls `body` for each stretch of `submissions` that are one client run's consecutive sequence
+            /// numbers: the run, the sequence numbers, and the stretch's indices. Sequence numbers 0 and
+            /// 2^64 - 1 are left out (see `add`).
+            private static func forEachRun(of submissions: [Submission],
+                                    _ body: (ClientRun, Range<UInt64>, Range<Int>) -> Void) {
+                var start = 0
+                while start < submissions.count {
+                    let first = submissions[start].id
+                    guard first.sequence > 0 && first.sequence < .max else { start += 1; continue }
+                    var end = start + 1
+                    while end < submissions.count {
+                        let id = submissions[end].id
+                        guard id.client == first.client, id.incarnation == first.incarnation,
+                              id.sequence == first.sequence + UInt64(end - start), id.sequence < .max else { break }
+                        end += 1
+                    }
+                    body(ClientRun(client: first.client, incarnation: first.incarnation),
+                         first.sequence ..< first.sequence + UInt64(end - start), start ..< end)
+                    start = end
                 }
             }
 
@@ -485,7 +539,7 @@ extension Paxos {
                 let entry = InFlight(proposal: proposal, sentAt: now)
                 leader.inFlight[i] = entry
                 leader.inFlightBytes += entry.bytes
-                for s in proposal.submissions { leader.submissions.queued.insert(s.id) }
+                leader.submissions.markQueued(proposal.submissions)
                 fresh.append(InstanceProposal(instance: i, proposal: proposal))
             }
             let limit = flowLimit
@@ -576,7 +630,7 @@ extension Paxos {
                 leader.inFlight[i] = nil
                 leader.inFlightBytes -= f.bytes
                 // Whether or not they were decided there, resubmissions must be proposable again.
-                for s in f.proposal.submissions { leader.submissions.queued.remove(s.id) }
+                leader.submissions.unqueue(f.proposal.submissions)
             }
             leader.recoverNext = max(leader.recoverNext, through + 1)
             leader.recovering = leader.recovering.filter { $0.key > through }
@@ -603,9 +657,9 @@ extension Paxos {
                 }
             }
             guard let proposal else { return }
-            let ids = proposal.submissions.map(\.id)
-            for id in ids { leader.submissions.queued.remove(id) }
-            for chunk in chunked(ids, budget: settings.datagramPayloadBudget, size: { _ in 24 }) {
+            leader.submissions.unqueue(proposal.submissions)
+            let runs = ChosenRun.runs(of: proposal.submissions.lazy.map(\.id))
+            for chunk in chunked(runs, budget: settings.datagramPayloadBudget, size: Wire.size(of:)) {
                 effects.send.append(Outgoing(.chosen(chunk), to: .clients))
             }
         }

@@ -517,16 +517,16 @@ public final class ClientNode: Node {
     /// The sequence number of the last value sent (``Paxos/Client/sentThrough``).
     public var sentThrough: UInt64 { client.sentThrough }
 
-    /// Told of every `chosen` message for this client's run: the ids of its values the leader reports decided
-    /// (again, for a repeated report). An embedding application's client answers its submitters with it.
+    /// Told of the ids of this client run's values the leader reports decided, each once (the first report).
+    /// An embedding application's client answers its submitters with it.
     public var onDecided: (([SubmissionID]) -> Void)?
 
     public func receive(_ datagram: [UInt8]) {
         guard let message = gate.open(datagram, counters: &counters) else { return }
-        sends.append(contentsOf: client.on(message).send)
-        if let onDecided, case .chosen(let ids) = message {
-            let mine = ids.filter { $0.client == client.id && $0.incarnation == client.incarnation }
-            if !mine.isEmpty { onDecided(mine) }
+        let effects = client.on(message)
+        sends.append(contentsOf: effects.send)
+        if let onDecided, !effects.decided.isEmpty {
+            onDecided(effects.decided.map { SubmissionID(client: client.id, incarnation: client.incarnation, sequence: $0) })
         }
     }
 

@@ -150,9 +150,12 @@ public enum HostileMessages {
         add(.absurd, "decided-empty", [.decided([])])
         add(.absurd, "recover-learner-999-from-2^64-1", [.recover(learner: 999, from: max64)])
         add(.absurd, "recover-learner-999-from-0", [.recover(learner: 999, from: 0)])
-        add(.absurd, "chosen-client-2^32-1", [.chosen([SubmissionID(client: max32, incarnation: max64, sequence: max64),
-                                                      SubmissionID(client: 0, incarnation: 0, sequence: 0)])])
+        add(.absurd, "chosen-client-2^32-1", [.chosen([ChosenRun(client: max32, incarnation: max64, first: max64, count: 1)])])
+        // A run naming every sequence number (a client must walk only what it has in flight), for each real client.
+        add(.absurd, "chosen-runs-1-to-2^64-1", [.chosen((UInt32(0)...3).map { ChosenRun(client: $0, incarnation: 0, first: 1, count: max64) })])
         add(.absurd, "submit-empty", [.submit([])])
+        add(.absurd, "submit-sequence-2^64-1", [.submit([Submission(id: SubmissionID(client: 1, incarnation: 1, sequence: max64),
+                                                                     value: forgedValue)])])
         add(.absurd, "submit-sequence-0", [.submit([Submission(id: SubmissionID(client: max32, incarnation: max64, sequence: 0),
                                                                value: forgedValue)])])
         // trimming messages
@@ -237,7 +240,7 @@ public enum HostileMessages {
         add(.forged, "submit-forged-value", [.submit([forgedSubmission])])
         add(.forged, "accept-ballot-1.1-instances-1-32", [.accept(ballot: ballot(1, 1), proposals: (UInt64(1)...32).map { ip($0, forged) })])
         add(.forged, "prepare-round-2^62", [.prepare(ballot: hb, from: 1)])
-        add(.forged, "chosen-for-clients-1-2", [.chosen(([1, 2] as [UInt32]).flatMap { c in (UInt64(1)...8).map { SubmissionID(client: c, incarnation: 0, sequence: $0) } })])
+        add(.forged, "chosen-for-clients-1-2", [.chosen(([1, 2] as [UInt32]).map { ChosenRun(client: $0, incarnation: 0, first: 1, count: 8) })])
         // acceptor recovery: ask every acceptor for its state (barrier zero: its promise only; round 5: raise
         // the promise to it, then send everything), a forged state answer (believed by an acceptor recovering
         // at that moment), presence notices
@@ -417,8 +420,8 @@ public enum HostileMessages {
             let k = below(9)
             switch k {
             case 0:
-                // another version (1 and 2: older formats; 4: a newer one) before random bytes or a valid body
-                let v = pick([0, 1, 2, 4, 0x7F, 0xFF] as [UInt8])
+                // another version (1 to 3: older formats; 5: a newer one) before random bytes or a valid body
+                let v = pick([0, 1, 2, 3, 5, 0x7F, 0xFF] as [UInt8])
                 if below(2) == 1 {
                     return [Wire.magic.0, Wire.magic.1, v, UInt8(1 + below(Int(Self.maxType)))] + bytes(below(40))
                 }
@@ -500,7 +503,7 @@ public enum HostileMessages {
         }
         return [
             .submit([sub(1, 2, 3, "12345"), sub(2, 3, 4, "")]),
-            .chosen([SubmissionID(client: 1, incarnation: 2, sequence: 3), SubmissionID(client: 4, incarnation: 5, sequence: 6)]),
+            .chosen([ChosenRun(client: 1, incarnation: 2, first: 3, count: 1), ChosenRun(client: 4, incarnation: 5, first: 6, count: 300)]),
             .prepare(ballot: b, from: 1),
             .nack(acceptor: 2, promised: b),
             .accept(ballot: b, proposals: [InstanceProposal(instance: 7, proposal: .batch([sub(1, 2, 3, "123")]))], decidedThrough: 6),

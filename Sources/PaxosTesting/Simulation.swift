@@ -1030,7 +1030,7 @@ public struct Simulation {
     func short(_ m: Message) -> String {
         switch m {
         case .submit(let s): "submit \(s.map { "\($0.id.client)#\($0.id.sequence)" })"
-        case .chosen(let ids): "chosen \(ids.map { "\($0.client)#\($0.sequence)" })"
+        case .chosen(let runs): "chosen \(runs.map { $0.count == 1 ? "\($0.client)#\($0.first)" : "\($0.client)#\($0.first)...\($0.last)" })"
         case .prepare(let b, let from): "prepare \(b) from \(from)"
         case .promise(let p): "promise A\(p.acceptor) \(p.ballot) from \(p.from) answer \(p.answer % 1000) chunk \(p.chunk)/\(p.chunkCount) trimmed \(p.trimmedThrough) \(p.accepted.map { "\($0.instance)@\($0.ballot)=\(short($0.proposal))" })"
         case .nack(let a, let b): "nack A\(a) promised \(b)"

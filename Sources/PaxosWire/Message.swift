@@ -3,8 +3,9 @@
 public enum Message: Hashable, Sendable {
     /// Client → proposers: submissions to broadcast, several per datagram.
     case submit([Submission])
-    /// Leader → clients: these submissions are decided (a client stops resubmitting them).
-    case chosen([SubmissionID])
+    /// Leader → clients: these submissions are decided (a client stops resubmitting them), as runs of
+    /// consecutive sequence numbers.
+    case chosen([ChosenRun])
     /// 1A, leader → acceptors: promise `ballot` for every instance from `from` on.
     case prepare(ballot: Ballot, from: Instance)
     /// 1B, acceptor → proposers: one chunk of a promise.
@@ -108,7 +109,7 @@ extension Message {
         }
         switch self {
         case .submit(let s): return "submit of \(s.count) values"
-        case .chosen(let ids): return "chosen: \(ids.count) values decided"
+        case .chosen(let runs): return "chosen: \(runs.reduce(UInt64(0)) { $0 &+ $1.count }) values decided"
         case .prepare(let b, let from): return "prepare \(b) for instances from \(from)"
         case .promise(let p):
             return "promise of acceptor \(p.acceptor) for \(p.ballot) from \(p.from), chunk \(p.chunk + 1)/\(p.chunkCount), "

@@ -137,6 +137,61 @@ public struct SubmissionID: Hashable, Comparable, Sendable, CustomStringConverti
     public var description: String { "\(client)/\(incarnation)#\(sequence)" }
 }
 
+/// Consecutive submissions of one client run reported decided: sequence numbers `first ..< first + count`.
+///
+/// A client numbers its values one after another and a leader batches them in that order, so a decided
+/// instance names a few runs, not hundreds of ids: the leader reports, and each client reads, a few
+/// numbers per instance instead of three varints and a hash per value.
+public struct ChosenRun: Hashable, Sendable, CustomStringConvertible {
+    public var client: UInt32
+    public var incarnation: UInt64
+    /// The first sequence number (at least 1).
+    public var first: UInt64
+    /// How many, at least 1; `first + count - 1` does not overflow (the decoder refuses it).
+    public var count: UInt64
+
+    public init(client: UInt32, incarnation: UInt64, first: UInt64, count: UInt64) {
+        self.client = client
+        self.incarnation = incarnation
+        self.first = first
+        self.count = count
+    }
+
+    /// The last sequence number of the run.
+    public var last: UInt64 { first + (count - 1) }
+
+    public var description: String {
+        count == 1 ? "\(client)/\(incarnation)#\(first)" : "\(client)/\(incarnation)#\(first)...\(last)"
+    }
+
+    /// `ids` as runs, in their order: consecutive ids of one run with consecutive sequence numbers make one.
+    public static func runs<S: Sequence>(of ids: S) -> [ChosenRun] where S.Element == SubmissionID {
+        var runs: [ChosenRun] = []
+        for id in ids {
+            append(ChosenRun(client: id.client, incarnation: id.incarnation, first: id.sequence, count: 1), to: &runs)
+        }
+        return runs
+    }
+
+    /// Appends `run` to `runs`, extending the last run instead when `run` continues it.
+    public static func append(_ run: ChosenRun, to runs: inout [ChosenRun]) {
+        if let last = runs.last, last.client == run.client, last.incarnation == run.incarnation,
+           last.last < UInt64.max, run.first == last.last + 1 {
+            // Both valid runs (first ≥ 1, no overflow), so the merged one ends where `run` ends: valid too.
+            runs[runs.count - 1].count += run.count
+        } else {
+            runs.append(run)
+        }
+    }
+
+    /// The ids a list of runs names, in order (for tests and tools: a run may name many).
+    public static func ids(of runs: [ChosenRun]) -> [SubmissionID] {
+        runs.flatMap { r in
+            (r.first...r.last).lazy.map { SubmissionID(client: r.client, incarnation: r.incarnation, sequence: $0) }
+        }
+    }
+}
+
 /// One value a client asked to broadcast: the line exactly as the client read it.
 public struct Submission: Hashable, Sendable {
     public var id: SubmissionID

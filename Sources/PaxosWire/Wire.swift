@@ -1,4 +1,5 @@
-/// The binary wire format, version 3 (2Bs carry digests instead of values).
+/// The binary wire format, version 4 (2Bs carry digests instead of values; `chosen` names runs of sequence
+/// numbers).
 ///
 /// A datagram is `"PX"`, a version byte, a message-type byte, the header — the sender's cluster
 /// fingerprint (acceptor-count, learner-count) and identity (role, id, incarnation, start time) — then
@@ -8,7 +9,7 @@
 /// is allocated, so a hostile count cannot make a decoder allocate more than the datagram's size.
 public enum Wire {
     public static let magic: (UInt8, UInt8) = (0x50, 0x58)  // "PX"
-    public static let version: UInt8 = 3
+    public static let version: UInt8 = 4
     /// The fixed bytes: magic, version and message type, before the variable-length header.
     public static let headerSize = 4
     /// The highest instance number a datagram may carry. Beyond it numbers are absurd (a log that long
@@ -87,6 +88,11 @@ public enum Wire {
             + varintSize(UInt64(s.value.count)) + s.value.count
     }
 
+    /// Encoded size of one run inside a `chosen` message.
+    public static func size(of r: ChosenRun) -> Int {
+        varintSize(UInt64(r.client)) + varintSize(r.incarnation) + varintSize(r.first) + varintSize(r.count)
+    }
+
     /// Encoded size of a proposal.
     public static func size(of p: Proposal) -> Int {
         switch p {
@@ -133,10 +139,10 @@ public enum Wire {
         case .submit(let subs):
             type(.submit)
             w.list(subs) { $0.submission($1) }
-        case .chosen(let ids):
+        case .chosen(let runs):
             type(.chosen)
-            w.list(ids) { w, id in
-                w.varint(UInt64(id.client)); w.varint(id.incarnation); w.varint(id.sequence)
+            w.list(runs) { w, run in
+                w.varint(UInt64(run.client)); w.varint(run.incarnation); w.varint(run.first); w.varint(run.count)
             }
         case .prepare(let ballot, let from):
             type(.prepare)
@@ -447,6 +453,15 @@ public enum Wire {
             SubmissionID(client: try u32(), incarnation: try varint(), sequence: try varint())
         }
 
+        mutating func chosenRun() throws(DecodeError) -> ChosenRun {
+            let run = ChosenRun(client: try u32(), incarnation: try varint(), first: try varint(), count: try varint())
+            // Sequence numbers start at 1; a run names at least one and ends within 64 bits.
+            guard run.first > 0, run.count > 0, run.count - 1 <= UInt64.max - run.first else {
+                throw .malformed("chosen run of \(run.count) from sequence \(run.first)")
+            }
+            return run
+        }
+
         mutating func submission() throws(DecodeError) -> Submission {
             let id = try submissionID()
             let length = try count(minimumItemSize: 1)
@@ -476,7 +491,7 @@ public enum Wire {
             case .submit:
                 return .submit(try list(minimumItemSize: 4) { r throws(DecodeError) in try r.submission() })
             case .chosen:
-                return .chosen(try list(minimumItemSize: 3) { r throws(DecodeError) in try r.submissionID() })
+                return .chosen(try list(minimumItemSize: 4) { r throws(DecodeError) in try r.chosenRun() })
             case .prepare:
                 return .prepare(ballot: try ballot(), from: try instance())
             case .promise:

@@ -86,14 +86,14 @@ import Testing
     @Test func chosenForItsOwnRunRemovesThemAndRefillsTheWindow() {
         var c = Self.client()
         _ = c.submit((1...5).map(Self.value))
-        let e = c.on(.chosen([Self.id(1), Self.id(3)]))
+        let e = c.on(.chosen(ChosenRun.runs(of: [Self.id(1), Self.id(3)])))
         #expect(e.send == [Self.submit(4, 5)])
         #expect(c.decidedCount == 2)
         #expect(c.undecided == 3)
         // Only what is still outstanding is resubmitted, in sequence order.
         #expect(c.tick(now: 50).send == [Self.submit(2, 4), Self.submit(5)])
         // A repeated chosen counts once.
-        #expect(c.on(.chosen([Self.id(1), Self.id(3)])).send.isEmpty)
+        #expect(c.on(.chosen(ChosenRun.runs(of: [Self.id(1), Self.id(3)]))).send.isEmpty)
         #expect(c.decidedCount == 2)
     }
 
@@ -103,10 +103,29 @@ import Testing
         let others = [SubmissionID(client: 1, incarnation: Self.incarnation - 1, sequence: 1),
                       SubmissionID(client: 2, incarnation: Self.incarnation, sequence: 2),
                       Self.id(0), Self.id(4)]
-        #expect(c.on(.chosen(others)).send.isEmpty)
+        #expect(c.on(.chosen(ChosenRun.runs(of: others))).send.isEmpty)
         #expect(c.decidedCount == 0)
         #expect(c.undecided == 3)
         #expect(c.tick(now: 50).send == [Self.submit(1, 2), Self.submit(3)])
+    }
+
+    /// A run's bounds come off the wire: one naming every sequence number decides only what was sent, each
+    /// value once, and reports which (the library's client answers its submitters with them).
+    @Test func aRunReachingPastWhatWasSentDecidesOnlyWhatWasSentOnce() {
+        var c = Self.client()
+        c.closeInput()
+        #expect(Self.sequences(c.submit((1...5).map(Self.value))) == [1, 2, 3])
+        let everything = Message.chosen([ChosenRun(client: 1, incarnation: Self.incarnation, first: 2, count: .max - 1)])
+        let e = c.on(everything)
+        #expect(e.decided == [2, 3])
+        #expect(Self.sequences(e) == [4, 5])
+        #expect(c.on(everything).decided == [4, 5])
+        #expect(c.on(everything).decided.isEmpty)
+        #expect(c.decidedCount == 4 && c.undecided == 1)
+        // Only the value not decided is resubmitted.
+        #expect(Self.sequences(c.tick(now: 50)) == [1])
+        #expect(c.on(.chosen([ChosenRun(client: 1, incarnation: Self.incarnation, first: 1, count: 1)])).decided == [1])
+        #expect(c.isDone)
     }
 
     @Test func otherMessagesAreIgnored() {
@@ -124,17 +143,17 @@ import Testing
         var c = Self.client()
         #expect(!c.isDone)
         _ = c.submit((1...4).map(Self.value))
-        _ = c.on(.chosen([1, 2, 3].map(Self.id)))
+        _ = c.on(.chosen(ChosenRun.runs(of: [1, 2, 3].map(Self.id))))
         #expect(!c.isDone)
         c.closeInput()
         #expect(!c.isDone)  // value 4 is outstanding
-        _ = c.on(.chosen([Self.id(4)]))
+        _ = c.on(.chosen(ChosenRun.runs(of: [Self.id(4)])))
         #expect(c.isDone)
         #expect(c.decidedCount == 4 && c.undecided == 0)
         // All decided but input open: not done.
         var open = Self.client()
         _ = open.submit([Self.value(1)])
-        _ = open.on(.chosen([Self.id(1)]))
+        _ = open.on(.chosen(ChosenRun.runs(of: [Self.id(1)])))
         #expect(!open.isDone)
         // Nothing read and input closed: done at once.
         var empty = Self.client()
@@ -146,9 +165,9 @@ import Testing
         var c = Self.client()
         _ = c.submit((1...5).map(Self.value))
         c.closeInput()
-        _ = c.on(.chosen([1, 2, 3].map(Self.id)))  // 4 and 5 are now outstanding
+        _ = c.on(.chosen(ChosenRun.runs(of: [1, 2, 3].map(Self.id))))  // 4 and 5 are now outstanding
         #expect(!c.isDone)
-        _ = c.on(.chosen([Self.id(4), Self.id(5)]))
+        _ = c.on(.chosen(ChosenRun.runs(of: [Self.id(4), Self.id(5)])))
         #expect(c.isDone)
     }
 
@@ -168,7 +187,7 @@ import Testing
         var c = Self.client(settings: settings)
         let e = c.submit((1...5).map(Self.value))
         #expect(Self.sequences(e) == [1, 2])
-        let next = c.on(.chosen([Self.id(1)]))
+        let next = c.on(.chosen(ChosenRun.runs(of: [Self.id(1)])))
         #expect(Self.sequences(next) == [3])
         var big = Self.client(settings: settings)
         let alone = big.submit([[UInt8](repeating: 1, count: 1_000), Self.value(2)])

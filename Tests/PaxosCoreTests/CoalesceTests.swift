@@ -71,15 +71,15 @@ import Testing
         let ids = (UInt64(1)...3).map { SubmissionID(client: 1, incarnation: 9, sequence: $0) }
         let sends = [
             Outgoing(.accept(ballot: Self.b1, proposals: [p[0]], decidedThrough: 3), to: .acceptors),
-            Outgoing(.chosen([ids[0]]), to: .clients),
+            Outgoing(.chosen(ChosenRun.runs(of: [ids[0]])), to: .clients),
             Outgoing(.heartbeat(ballot: Self.b1, firstUndecided: 4), to: .proposers),
             Outgoing(.accept(ballot: Self.b1, proposals: [p[1], p[2]], decidedThrough: 5), to: .acceptors),
-            Outgoing(.chosen([ids[1], ids[2]]), to: .clients),
+            Outgoing(.chosen(ChosenRun.runs(of: [ids[1], ids[2]])), to: .clients),
             Outgoing(.heartbeat(ballot: Self.b1, firstUndecided: 6), to: .proposers),
         ]
         #expect(Paxos.coalesced(sends, settings: Self.on) == [
             Outgoing(.accept(ballot: Self.b1, proposals: p, decidedThrough: 5), to: .acceptors),
-            Outgoing(.chosen(ids), to: .clients),
+            Outgoing(.chosen(ChosenRun.runs(of: ids)), to: .clients),
             Outgoing(.heartbeat(ballot: Self.b1, firstUndecided: 6), to: .proposers),
         ])
     }

@@ -146,9 +146,9 @@ import Testing
                 return []
             }
         }
-        _ = c.on(.chosen([SubmissionID(client: 4, incarnation: 8, sequence: 2)]))
+        _ = c.on(.chosen(ChosenRun.runs(of: [SubmissionID(client: 4, incarnation: 8, sequence: 2)])))
         // Another run's or another client's decisions overtake nothing.
-        _ = c.on(.chosen([SubmissionID(client: 4, incarnation: 9, sequence: 3), SubmissionID(client: 5, incarnation: 8, sequence: 3)]))
+        _ = c.on(.chosen(ChosenRun.runs(of: [SubmissionID(client: 4, incarnation: 9, sequence: 3), SubmissionID(client: 5, incarnation: 8, sequence: 3)])))
         #expect(resubmitted(c.tick(now: 2)).isEmpty)
         #expect(resubmitted(c.tick(now: 3)) == [1])
         #expect(resubmitted(c.tick(now: 5)).isEmpty)

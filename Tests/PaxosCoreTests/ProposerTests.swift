@@ -244,7 +244,7 @@ import Testing
         #expect(p.on(.accepted(acceptor: 1, ballot: b, proposals: [first])).send.isEmpty)
         #expect(p.on(.accepted(acceptor: 1, ballot: b, proposals: [first])).send.isEmpty)
         let e = p.on(.accepted(acceptor: 3, ballot: b, proposals: [first]))
-        #expect(e.send == [Outgoing(.chosen([subs[0].id, subs[1].id]), to: .clients),
+        #expect(e.send == [Outgoing(.chosen(ChosenRun.runs(of: [subs[0].id, subs[1].id])), to: .clients),
                            Self.accept(b, [Self.ip(3, .batch([subs[4], subs[5]]))], decided: 1)])
         #expect(p.firstUndecided == 2)
         #expect(p.backlog == 2)
@@ -260,8 +260,8 @@ import Testing
         let two = Self.ip(2, .batch([Self.sub(3)]))
         _ = p.on(.replay(acceptor: 1, entries: [Self.entry(1, b, one.proposal)]))
         #expect(p.on(.replay(acceptor: 2, entries: [Self.entry(1, b, one.proposal)])).send
-                    == [Outgoing(.chosen([Self.sub(1).id, Self.sub(2).id]), to: .clients)])
-        #expect(p.on(.decided([two])).send == [Outgoing(.chosen([Self.sub(3).id]), to: .clients)])
+                    == [Outgoing(.chosen(ChosenRun.runs(of: [Self.sub(1).id, Self.sub(2).id])), to: .clients)])
+        #expect(p.on(.decided([two])).send == [Outgoing(.chosen(ChosenRun.runs(of: [Self.sub(3).id])), to: .clients)])
         #expect(p.firstUndecided == 3)
         #expect(p.backlog == 0)
     }
@@ -287,6 +287,36 @@ import Testing
         // A client's resubmission of what is in flight is not proposed twice.
         #expect(p.on(.submit([Self.sub(1)])).send.isEmpty)
         #expect(p.backlog == 1)
+    }
+
+    /// What a leader holds is kept as ranges of each client run's sequence numbers: a resubmission that
+    /// overlaps them adds only what is new, in order, a decided instance is reported as runs, and what was
+    /// decided is proposable again (a client that did not hear of it resubmits it).
+    @Test func resubmissionsOverlappingWhatIsQueuedAddOnlyWhatIsNew() {
+        var p = Self.leader()
+        let b = p.ballot
+        let subs = (1...8).map { Self.sub($0) }
+        _ = p.on(.submit(Array(subs[0..<6])))
+        #expect(p.backlog == 2 + 2)  // [1, 2] and [3, 4] in flight, 5 and 6 waiting
+        let other = Self.sub(1, client: 6)
+        let absurd = Submission(id: SubmissionID(client: 5, incarnation: 77, sequence: .max), value: [1])
+        #expect(p.on(.submit(Array(subs[2..<8]) + [other, absurd])).send.isEmpty)
+        #expect(p.backlog == 2 + 5)  // 7, 8 and client 6's first join 5 and 6; 2^64 - 1 is dropped
+        let first = Self.ip(1, .batch([subs[0], subs[1]]))
+        _ = p.on(.accepted(acceptor: 1, ballot: b, proposals: [first]))
+        let e = p.on(.accepted(acceptor: 2, ballot: b, proposals: [first]))
+        #expect(e.send == [Outgoing(.chosen([ChosenRun(client: 5, incarnation: 77, first: 1, count: 2)]), to: .clients),
+                           Self.accept(b, [Self.ip(3, .batch([subs[4], subs[5]]))], decided: 1)])
+        #expect(p.backlog == 2 + 3)
+        // 1 was decided and may be proposed again; 5 is in flight.
+        _ = p.on(.submit([subs[0], subs[4]]))
+        #expect(p.backlog == 2 + 4)
+        // The queue's order: 7, 8, client 6's first, then 1, two per instance as the window frees.
+        let second = Self.ip(2, .batch([subs[2], subs[3]]))
+        _ = p.on(.accepted(acceptor: 1, ballot: b, proposals: [second]))
+        #expect(p.on(.accepted(acceptor: 2, ballot: b, proposals: [second])).send
+                    == [Outgoing(.chosen([ChosenRun(client: 5, incarnation: 77, first: 3, count: 2)]), to: .clients),
+                        Self.accept(b, [Self.ip(4, .batch([subs[6], subs[7]]))], decided: 2)])
     }
 
     @Test func aFollowerDropsSubmissionsAndACandidateKeepsThem() {
@@ -485,7 +515,7 @@ import Testing
         _ = p.on(.heartbeat(ballot: Self.ballot(0, 7), firstUndecided: 1))
         #expect(p.knownBallot == b)
         // The honest second vote still decides.
-        #expect(p.on(.accepted(acceptor: 2, ballot: b, proposals: [one])).send == [Outgoing(.chosen([Self.sub(1).id]), to: .clients)])
+        #expect(p.on(.accepted(acceptor: 2, ballot: b, proposals: [one])).send == [Outgoing(.chosen(ChosenRun.runs(of: [Self.sub(1).id])), to: .clients)])
     }
 }
 

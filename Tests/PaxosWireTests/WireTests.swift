@@ -41,7 +41,8 @@ import Testing
         .submit([]),
         .submit(oddSubmissions),
         .chosen([]),
-        .chosen([maxID, SubmissionID(client: 0, incarnation: 0, sequence: 0), SubmissionID(client: 3, incarnation: 1 << 40, sequence: 9)]),
+        .chosen([ChosenRun(client: .max, incarnation: .max, first: .max, count: 1), ChosenRun(client: 0, incarnation: 0, first: 1, count: .max),
+                 ChosenRun(client: 3, incarnation: 1 << 40, first: 9, count: 4_096)]),
         .prepare(ballot: maxBallot, from: Wire.maxInstance),
         .prepare(ballot: .zero, from: 0),
         .promise(Promise(acceptor: 1, ballot: Ballot(round: 2, proposer: 1), from: 1, chunk: 0, chunkCount: 1, accepted: [])),
@@ -101,7 +102,7 @@ import Testing
     }
 
     /// `"PX"`, the wire version (3), then the message type: the fixed `Wire.headerSize` bytes.
-    static func prefix(_ type: UInt8) -> [UInt8] { [0x50, 0x58, 3, type] }
+    static func prefix(_ type: UInt8) -> [UInt8] { [0x50, 0x58, 4, type] }
 
     /// `Wire.Header.unattributed` on the wire: acceptor-count 3, learner-count 2 (the default settings),
     /// role 4 (client), id 0, incarnation 0, started at 0.
@@ -127,6 +128,31 @@ import Testing
     static func isMalformed(_ r: Result<Wire.Datagram, Wire.DecodeError>) -> Bool {
         if case .failure(.malformed) = r { return true }
         return false
+    }
+
+    /// A chosen run names at least one sequence number, from 1 on, within 64 bits: anything else is refused,
+    /// so a client never computes `first + count` past the end.
+    @Test func chosenRunsOutsideSequenceNumbersAreRefused() {
+        func chosen(first: UInt64, count: UInt64) -> [UInt8] {
+            Self.header(2) + [1, 7] + Self.varint(99) + Self.varint(first) + Self.varint(count)
+        }
+        #expect(Self.isMalformed(Wire.decode(chosen(first: 0, count: 1))))
+        #expect(Self.isMalformed(Wire.decode(chosen(first: 5, count: 0))))
+        #expect(Self.isMalformed(Wire.decode(chosen(first: 2, count: .max))))
+        #expect(Self.isMalformed(Wire.decode(chosen(first: .max, count: 2))))
+        #expect(Wire.decode(chosen(first: 1, count: .max)) == .success(.chosen([ChosenRun(client: 7, incarnation: 99, first: 1, count: .max)])))
+        #expect(Wire.decode(chosen(first: .max, count: 1)) == .success(.chosen([ChosenRun(client: 7, incarnation: 99, first: .max, count: 1)])))
+    }
+
+    @Test func runsOfIdsJoinConsecutiveSequenceNumbersOfOneRun() {
+        func id(_ c: UInt32, _ i: UInt64, _ s: UInt64) -> SubmissionID { SubmissionID(client: c, incarnation: i, sequence: s) }
+        let ids = [id(1, 5, 3), id(1, 5, 4), id(1, 5, 5), id(2, 5, 6), id(1, 5, 6), id(1, 6, 7), id(1, 6, 9), id(1, 6, .max), id(1, 6, 1)]
+        let runs = ChosenRun.runs(of: ids)
+        #expect(runs == [ChosenRun(client: 1, incarnation: 5, first: 3, count: 3), ChosenRun(client: 2, incarnation: 5, first: 6, count: 1),
+                         ChosenRun(client: 1, incarnation: 5, first: 6, count: 1), ChosenRun(client: 1, incarnation: 6, first: 7, count: 1),
+                         ChosenRun(client: 1, incarnation: 6, first: 9, count: 1), ChosenRun(client: 1, incarnation: 6, first: .max, count: 1),
+                         ChosenRun(client: 1, incarnation: 6, first: 1, count: 1)])
+        #expect(ChosenRun.ids(of: runs) == ids)
     }
 
     /// Instance numbers beyond 2^62 cannot occur (a log that long would take millennia to build): they
@@ -170,8 +196,8 @@ import Testing
     static let layouts: [(message: Message, fields: [UInt8])] = [
         // count 1; client 1, incarnation 2, sequence 3, value length 2, "AB"
         (.submit([submission(1, 2, 3, [0x41, 0x42])]), [1, 1, 2, 3, 2, 0x41, 0x42]),
-        // count 1; client 1, incarnation 300, sequence 2
-        (.chosen([SubmissionID(client: 1, incarnation: 300, sequence: 2)]), [1, 1, 0xAC, 0x02, 2]),
+        // count 1; client 1, incarnation 300, first sequence 2, count 3
+        (.chosen([ChosenRun(client: 1, incarnation: 300, first: 2, count: 3)]), [1, 1, 0xAC, 0x02, 2, 3]),
         // ballot (round 5, proposer 2, incarnation 9), from 7
         (.prepare(ballot: Ballot(round: 5, proposer: 2, incarnation: 9), from: 7), [5, 2, 9, 7]),
         // acceptor 1, ballot 2.1 incarnation 7, from 3, answer 300, chunk 0 of 1, trimmed through 2,
@@ -289,15 +315,17 @@ import Testing
 
     @Test func headerErrors() {
         #expect(Wire.decode([]) == .failure(.tooShort))
-        #expect(Wire.decode([0x50, 0x58, 3]) == .failure(.tooShort))
-        #expect(Wire.decode([0x51, 0x58, 3, 1] + Self.unattributedHeader + [0]) == .failure(.badMagic))
-        #expect(Wire.decode([0x50, 0x59, 3, 1] + Self.unattributedHeader + [0]) == .failure(.badMagic))
+        #expect(Wire.decode([0x50, 0x58, 4]) == .failure(.tooShort))
+        #expect(Wire.decode([0x51, 0x58, 4, 1] + Self.unattributedHeader + [0]) == .failure(.badMagic))
+        #expect(Wire.decode([0x50, 0x59, 4, 1] + Self.unattributedHeader + [0]) == .failure(.badMagic))
         // Version 1 datagrams (no header) are refused, whole or not.
         #expect(Wire.decode([0x50, 0x58, 1, 1, 0]) == .failure(.unsupportedVersion(1)))
         #expect(Wire.decode([0x50, 0x58, 1, 1] + Self.unattributedHeader + [0]) == .failure(.unsupportedVersion(1)))
         // Version 2 (2Bs with values): an older binary's datagrams are refused by their version, not misread.
         #expect(Wire.decode([0x50, 0x58, 2, 7] + Self.unattributedHeader + [2, 4, 1, 6, 1, 10, 0]) == .failure(.unsupportedVersion(2)))
-        #expect(Wire.decode([0x50, 0x58, 4, 1] + Self.unattributedHeader + [0]) == .failure(.unsupportedVersion(4)))
+        // Version 3 (chosen as ids, not runs): refused, not read as runs.
+        #expect(Wire.decode([0x50, 0x58, 3, 2] + Self.unattributedHeader + [1, 1, 2, 3]) == .failure(.unsupportedVersion(3)))
+        #expect(Wire.decode([0x50, 0x58, 5, 1] + Self.unattributedHeader + [0]) == .failure(.unsupportedVersion(5)))
         #expect(Wire.decode([0x50, 0x58, 0, 1, 0]) == .failure(.unsupportedVersion(0)))
         #expect(Wire.decode(Self.header(0) + [0]) == .failure(.unknownType(0)))
         #expect(Wire.decode(Self.header(18) + [0]) == .failure(.unknownType(18)))
@@ -346,10 +374,11 @@ import Testing
         #expect(Wire.decode(Self.header(1) + Self.varint(.max)) == .failure(.truncated))
         #expect(Wire.decode(Self.header(2) + Self.varint(.max) + [0, 0, 0]) == .failure(.truncated))
         #expect(Wire.decode(Self.header(11) + Self.varint(1 << 40) + [1, 0]) == .failure(.truncated))
-        // chosen: 3 bytes per id at least; 4 ids cannot fit in 9 bytes, 3 can.
-        #expect(Wire.decode(Self.header(2) + [4] + Array(repeating: 0, count: 9)) == .failure(.truncated))
-        let zero = SubmissionID(client: 0, incarnation: 0, sequence: 0)
-        #expect(Wire.decode(Self.header(2) + [3] + Array(repeating: 0, count: 9)) == .success(.chosen([zero, zero, zero])))
+        // chosen: 4 bytes per run at least; 4 runs cannot fit in 15 bytes, 3 can.
+        let run: [UInt8] = [0, 0, 1, 1]  // client 0, incarnation 0, sequence 1, one value
+        #expect(Wire.decode(Self.header(2) + [4] + Array([run, run, run].joined()) + [0, 0, 1]) == .failure(.truncated))
+        let one = ChosenRun(client: 0, incarnation: 0, first: 1, count: 1)
+        #expect(Wire.decode(Self.header(2) + [3] + Array([run, run, run].joined())) == .success(.chosen([one, one, one])))
         // A value length beyond the datagram.
         #expect(Wire.decode(Self.header(1) + [1, 1, 1, 1] + Self.varint(1 << 50) + [0x41]) == .failure(.truncated))
         #expect(Wire.decode(Self.header(1) + [1, 1, 1, 1, 2, 0x41]) == .failure(.truncated))
@@ -501,7 +530,7 @@ import Testing
         case .replay(_, let e): items = e.reduce(0) { $0 + Wire.size(of: $1) }
         case .accept(_, let p, _), .decided(let p): items = p.reduce(0) { $0 + Wire.size(of: $1) }
         case .accepted(_, _, let v): items = v.reduce(0) { $0 + Wire.size(of: $1) }
-        case .chosen(let ids): items = ids.count * 24  // the bound the leader packs `.chosen` with
+        case .chosen(let runs): items = runs.reduce(0) { $0 + Wire.size(of: $1) }
         default: items = 0
         }
         #expect(Wire.encode(message).count - items <= Wire.envelopeAllowance)
