@@ -18,7 +18,8 @@ extension Paxos {
         var floor: UInt64 = 1  // clients number their submissions from 1
         var above: Set<UInt64> = []
 
-        func contains(_ s: UInt64) -> Bool { s < floor || above.contains(s) }
+        // `above` is mostly empty (values come in order): no hash then.
+        func contains(_ s: UInt64) -> Bool { s < floor || (!above.isEmpty && above.contains(s)) }
 
         /// Adds `s`; returns false (changing nothing) if it was there already.
         @discardableResult
@@ -26,7 +27,7 @@ extension Paxos {
             guard !contains(s) else { return false }
             if s == floor {
                 floor += 1
-                while above.remove(floor) != nil { floor += 1 }
+                while !above.isEmpty, above.remove(floor) != nil { floor += 1 }
             } else {
                 above.insert(s)
             }
@@ -271,22 +272,34 @@ extension Paxos {
                 let submissions = proposal.submissions
                 var deliveries: [Delivery] = []
                 deliveries.reserveCapacity(submissions.count)
+                // A batch holds long stretches of one client run: its entry is taken out of `delivered` once per
+                // stretch, not looked up per value, and put back when the run changes.
+                var run: ClientRun?
+                var sequences = DeliveredSequences()
+                var known = false  // whether `run` has an entry (taken out, or made by a value of this batch)
                 for s in submissions {
-                    // One lookup per value: the client run's entry is found (or made) once and asked to add it.
-                    let run = ClientRun(client: s.id.client, incarnation: s.id.incarnation)
+                    let next = ClientRun(client: s.id.client, incarnation: s.id.incarnation)
+                    if next != run {
+                        if let run { delivered[run] = sequences }
+                        run = next
+                        let entry = delivered.removeValue(forKey: next)
+                        known = entry != nil
+                        sequences = entry ?? DeliveredSequences()
+                    }
                     let fresh: Bool
                     if s.id.sequence == 0 {
                         // No client numbers a value 0 and proposers drop it; as before, one is delivered
                         // only in the first value of its run this learner sees.
-                        fresh = delivered[run] == nil
-                        if fresh { delivered[run] = .init() }
+                        fresh = !known
                     } else {
-                        fresh = delivered[run, default: .init()].insert(s.id.sequence)
+                        fresh = sequences.insert(s.id.sequence)
                     }
+                    known = true
                     guard fresh else { continue }
                     deliveries.append(Delivery(position: nextPosition, submission: s))
                     nextPosition += 1
                 }
+                if let run { delivered[run] = sequences }
                 effects.persist.append(DeliveredInstance(instance: nextInstance, deliveries: deliveries))
                 remember(nextInstance, proposal)
                 nextInstance += 1
