@@ -658,7 +658,7 @@ extension Paxos {
             }
             guard let proposal else { return }
             leader.submissions.unqueue(proposal.submissions)
-            let runs = ChosenRun.runs(of: proposal.submissions.lazy.map(\.id))
+            let runs = ChosenRun.runs(of: proposal.submissions)
             for chunk in chunked(runs, budget: settings.datagramPayloadBudget, size: Wire.size(of:)) {
                 effects.send.append(Outgoing(.chosen(chunk), to: .clients))
             }

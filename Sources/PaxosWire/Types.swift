@@ -165,10 +165,20 @@ public struct ChosenRun: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// `ids` as runs, in their order: consecutive ids of one run with consecutive sequence numbers make one.
-    public static func runs<S: Sequence>(of ids: S) -> [ChosenRun] where S.Element == SubmissionID {
+    /// (Not generic: called from another module, a generic would look its metadata up at run time, per call.)
+    public static func runs(of ids: [SubmissionID]) -> [ChosenRun] {
         var runs: [ChosenRun] = []
         for id in ids {
             append(ChosenRun(client: id.client, incarnation: id.incarnation, first: id.sequence, count: 1), to: &runs)
+        }
+        return runs
+    }
+
+    /// The runs of the submissions' ids, in their order (as ``runs(of:)-([SubmissionID])``).
+    public static func runs(of submissions: [Submission]) -> [ChosenRun] {
+        var runs: [ChosenRun] = []
+        for s in submissions {
+            append(ChosenRun(client: s.id.client, incarnation: s.id.incarnation, first: s.id.sequence, count: 1), to: &runs)
         }
         return runs
     }

@@ -375,17 +375,34 @@ public enum Wire {
             return buffer[offset]
         }
 
+        @inline(__always)
         mutating func varint() throws(DecodeError) -> UInt64 {
+            // One byte (counts, ids, lengths, small numbers): inlined where it is read.
+            if offset < buffer.count, buffer[offset] < 0x80 {
+                defer { offset += 1 }
+                return UInt64(buffer[offset])
+            }
+            return try longVarint()
+        }
+
+        /// A varint of any length; the position moves once, at the end (the loop keeps it in a register).
+        mutating func longVarint() throws(DecodeError) -> UInt64 {
             var result: UInt64 = 0
             var shift: UInt64 = 0
-            while true {
-                let b = try byte()
+            var at = offset
+            while at < buffer.count {
+                let b = buffer[at]
+                at += 1
                 // The tenth byte may only hold the top bit of a 64-bit value.
                 if shift == 63 && b > 1 { throw .malformed("varint overflows 64 bits") }
                 result |= UInt64(b & 0x7F) << shift
-                if b & 0x80 == 0 { return result }
+                if b & 0x80 == 0 {
+                    offset = at
+                    return result
+                }
                 shift += 7
             }
+            throw .truncated
         }
 
         mutating func u64() throws(DecodeError) -> UInt64 {
