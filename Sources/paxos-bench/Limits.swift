@@ -3,6 +3,7 @@ import CSQLite
 import Foundation
 import PaxosCommandLine
 import PaxosNode
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -59,9 +60,102 @@ struct SQLiteLimits: Codable {
     var filesystem_of: String
     var results: [SQLiteCase]
     var raw_fdatasync: FsyncProbe?
+    var quorum_commit: QuorumCommitProbe?
+}
+
+/// The disk's share of a value's way at moderate rates: a learner may deliver a value only once a quorum of
+/// acceptors (2 of 3) committed it, and the three commit the same 2A at the same moment. Three writers, each on
+/// its own database, commit one 64-byte row at the same scheduled instants, `rounds_per_s` times a second (as
+/// acceptors at 10,000 values/s commit ~260 times a second); each commit is timed from its scheduled instant, and
+/// a round's quorum time is its second-fastest. Against one writer alone at the same pace: an acceptor on a disk
+/// of its own. The paced commit also costs more than back-to-back ones (`sqlite_full_1_row_tx`): an idle disk and
+/// core wake up for each.
+struct QuorumCommitProbe: Codable {
+    var writers: Int
+    var rounds: Int
+    var rounds_per_s: Double
+    var alone_ms_p50: Double
+    var alone_ms_p99: Double
+    var quorum_ms_p50: Double
+    var quorum_ms_p99: Double
+
+    /// Per round, the time by which a majority of the writers' commits were durable (`each[writer][round]`).
+    static func quorumTimes(_ each: [[UInt64]]) -> [UInt64] {
+        guard let rounds = each.map(\.count).min() else { return [] }
+        return (0..<rounds).map { k in each.map { $0[k] }.sorted()[each.count / 2] }
+    }
+
+    static func measure(directory: String, writers: Int = 3, roundsPerSecond: Double = 260, seconds: Double = 2) throws -> QuorumCommitProbe {
+        let rounds = max(Int(roundsPerSecond * seconds), 1)
+        let period = UInt64(1e9 / roundsPerSecond)
+        func together(_ n: Int) throws -> [[UInt64]] {
+            let startAt = monotonicNanoseconds() + 300_000_000
+            let results = Mutex<[Result<[UInt64], any Error>?]>(Array(repeating: nil, count: n))
+            let group = DispatchGroup()
+            for i in 0..<n {
+                group.enter()
+                Thread.detachNewThread {
+                    let r = Result {
+                        try SQLiteLimit.pacedWriter(path: "\(directory)/quorum-probe-\(i).sqlite", rounds: rounds,
+                                                    startAt: startAt, period: period)
+                    }
+                    results.withLock { $0[i] = r }
+                    group.leave()
+                }
+            }
+            group.wait()
+            return try results.withLock { $0 }.map { try $0!.get() }
+        }
+        func pct(_ xs: [UInt64], _ p: Double) -> Double { Double(xs.sorted()[min(Int(Double(xs.count) * p), xs.count - 1)]) / 1e6 }
+        let alone = try together(1)[0]
+        let each = try together(writers)
+        let quorum = quorumTimes(each)
+        return QuorumCommitProbe(writers: writers, rounds: rounds, rounds_per_s: roundsPerSecond,
+                                 alone_ms_p50: pct(alone, 0.5), alone_ms_p99: pct(alone, 0.99),
+                                 quorum_ms_p50: pct(quorum, 0.5), quorum_ms_p99: pct(quorum, 0.99))
+    }
 }
 
 enum SQLiteLimit {
+    /// One writer on its own database committing one 64-byte row at `startAt`, `startAt + period`, ...:
+    /// each commit's time from its scheduled instant until it is durable (ns), `rounds` of them.
+    static func pacedWriter(path: String, rounds: Int, startAt: UInt64, period: UInt64) throws -> [UInt64] {
+        func remove() { for s in ["", "-wal", "-shm"] { unlink(path + s) } }
+        remove()
+        defer { remove() }
+        var db: OpaquePointer?
+        guard sqlite3_open(path, &db) == SQLITE_OK, let db else { throw StartupError("cannot open SQLite database '\(path)'") }
+        defer { sqlite3_close(db) }
+        func exec(_ sql: String) throws {
+            guard sqlite3_exec(db, sql, nil, nil, nil) == SQLITE_OK else {
+                throw StartupError("\(sql): \(String(cString: sqlite3_errmsg(db)))")
+            }
+        }
+        try exec("PRAGMA journal_mode=WAL")
+        try exec("PRAGMA synchronous=FULL")
+        try exec("PRAGMA secure_delete=OFF")
+        try exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)")
+        var insert: OpaquePointer?
+        guard sqlite3_prepare_v2(db, "INSERT INTO t (v) VALUES (randomblob(64))", -1, &insert, nil) == SQLITE_OK else {
+            throw StartupError("prepare: \(String(cString: sqlite3_errmsg(db)))")
+        }
+        defer { sqlite3_finalize(insert) }
+        var times: [UInt64] = []
+        times.reserveCapacity(rounds)
+        for k in 0..<rounds {
+            let due = startAt + UInt64(k) * period
+            let now = monotonicNanoseconds()
+            if due > now { usleep(UInt32((due - now) / 1_000)) }
+            while monotonicNanoseconds() < due {}
+            try exec("BEGIN")
+            guard sqlite3_step(insert) == SQLITE_DONE else { throw StartupError("insert: \(String(cString: sqlite3_errmsg(db)))") }
+            sqlite3_reset(insert)
+            try exec("COMMIT")
+            times.append(monotonicNanoseconds() - due)
+        }
+        return times
+    }
+
     /// One writer on its own database: 64-byte rows, `rows` per transaction, for `seconds` from `startAt`.
     /// Returns the commit times (ns) and the elapsed time (s).
     static func writer(path: String, rows: Int, seconds: Double, startAt: UInt64, rowBytes: Int = 64) throws -> (times: [UInt64], elapsed: Double) {
@@ -140,7 +234,8 @@ enum SQLiteLimit {
         for writers in [1, 5] {
             for rows in [1, 100] { results.append(try measure(directory: directory, rows: rows, writers: writers, seconds: seconds)) }
         }
-        return SQLiteLimits(mode: "WAL, synchronous=FULL", filesystem_of: directory, results: results, raw_fdatasync: before)
+        return SQLiteLimits(mode: "WAL, synchronous=FULL", filesystem_of: directory, results: results, raw_fdatasync: before,
+                            quorum_commit: try QuorumCommitProbe.measure(directory: directory))
     }
 }
 
@@ -201,7 +296,7 @@ func readJSON<T: Decodable>(_ type: T.Type, _ path: String) -> T? {
 struct SQLiteLimitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sqlite",
-        abstract: "Machine limit: SQLite commits/s (WAL, synchronous=FULL, 64-byte rows; 1 and 100 rows a transaction, 1 and 5 writers).",
+        abstract: "Machine limit: SQLite commits/s (WAL, synchronous=FULL, 64-byte rows; 1 and 100 rows a transaction, 1 and 5 writers), and a quorum's commit (3 writers at once, 260 times a second).",
         discussion: "Put DIR on the filesystem of the paxos state. Prints one JSON object.")
     @Argument(help: "Folder for the probe databases.") var directory: String
     @Option(help: "Seconds per case.") var seconds: Double = 2

@@ -116,6 +116,10 @@ enum Summary {
                     loss: recvs.map { send.datagrams > 0 ? 1 - Double($0.datagrams) / Double(send.datagrams) : nil })
             }
         }
+        if let q = readJSON(SQLiteLimits.self, d + "/sqlite.json")?.quorum_commit {
+            res["sqlite_full_quorum_commit"] = Limit(commit_ms_p50: q.quorum_ms_p50, commit_ms_p99: q.quorum_ms_p99)
+            res["sqlite_full_paced_commit"] = Limit(commit_ms_p50: q.alone_ms_p50, commit_ms_p99: q.alone_ms_p99)
+        }
         for r in readJSON(SQLiteLimits.self, d + "/sqlite.json")?.results ?? [] {
             let key = "sqlite_full_\(r.rows_per_transaction)_row_tx" + (r.writers == 1 ? "" : "_\(r.writers)_writers")
             res[key] = Limit(transactions_per_s: r.transactions_per_s, rows_per_s: r.rows_per_s,
@@ -185,6 +189,9 @@ enum Summary {
                 s.ratio("latency p50 / one FULL commit (1 writer, p50)", rep.latency.p50_ms / p50)
                 if let five = lim["sqlite_full_1_row_tx_5_writers"]?.commit_ms_p50 {
                     s.ratio("latency p50 / one FULL commit (5 writers at once, p50)", rep.latency.p50_ms / five)
+                }
+                if let quorum = lim["sqlite_full_quorum_commit"]?.commit_ms_p50 {
+                    s.ratio("latency p50 / a quorum's commit (2nd of 3 writers at once, paced, p50)", rep.latency.p50_ms / quorum)
                 }
             }
         }
@@ -298,6 +305,11 @@ enum Summary {
         if let disk {
             md.append("| disk: \(disk.sequential_bytes >> 20) MiB written, then one fdatasync | \(fmt(disk.sequential_mb_per_s, 1)) MB/s |")
             md.append("| disk: SQLite WAL synchronous=FULL, \(disk.sqlite_row_bytes >> 10) KiB rows, \(disk.sqlite_rows_per_transaction) per transaction, 1 writer | \(fmt(disk.sqlite_mb_per_s, 1)) MB/s |")
+        }
+        if let q = readJSON(SQLiteLimits.self, out + "/limits/sqlite.json")?.quorum_commit {
+            md.append("| SQLite WAL synchronous=FULL, 1 row, \(q.writers) writers committing at the same instants \(fmt(q.rounds_per_s)) times a second: "
+                      + "until the second is durable (a quorum of acceptors on one disk) | p50 \(f3(q.quorum_ms_p50)) ms, p99 \(f3(q.quorum_ms_p99)) ms; "
+                      + "one writer alone at that pace p50 \(f3(q.alone_ms_p50)) ms, p99 \(f3(q.alone_ms_p99)) ms |")
         }
         if let rf = readJSON(SQLiteLimits.self, out + "/limits/sqlite.json")?.raw_fdatasync {
             md.append("| raw fdatasync of a 64-byte write, 1 s | \(fmt(rf.per_s))/s, p50 \(f3(rf.p50_ms)) ms, p99 \(f3(rf.p99_ms)) ms |")

@@ -81,6 +81,26 @@ import Testing
     }
 }
 
+@Suite struct LimitsTests {
+    /// A quorum of three is the second commit to be durable, of two the second, of five the third.
+    @Test func aRoundsQuorumTimeIsItsMajoritysLast() {
+        #expect(QuorumCommitProbe.quorumTimes([[5, 1, 9], [2, 7, 8], [3, 3, 1]]) == [3, 3, 8])
+        #expect(QuorumCommitProbe.quorumTimes([[5, 1], [2, 7]]) == [5, 7])
+        #expect(QuorumCommitProbe.quorumTimes([[1], [2], [3], [4], [5]]) == [3])
+    }
+
+    @Test func theQuorumProbeCommitsOnItsScheduleAndLeavesNoFiles() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("quorum-probe-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let probe = try QuorumCommitProbe.measure(directory: dir, writers: 3, roundsPerSecond: 200, seconds: 0.05)
+        #expect(probe.rounds == 10 && probe.writers == 3)
+        #expect(probe.alone_ms_p50 > 0 && probe.quorum_ms_p50 > 0)
+        #expect(probe.alone_ms_p50 <= probe.alone_ms_p99 && probe.quorum_ms_p50 <= probe.quorum_ms_p99)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty)
+    }
+}
+
 @Suite struct ProcessesTests {
     @Test func exitStatusesAndStops() throws {
         let procs = Processes(grace: 2)
