@@ -122,6 +122,12 @@ extension Paxos {
             }
         }
 
+        /// Runs reported chosen at one tick.
+        struct ChosenReport: Hashable, Sendable {
+            var runs: [ChosenRun]
+            var at: UInt64
+        }
+
         /// Phase 1: a prepare for `ballot` sent, promises being collected.
         struct Candidate: Hashable, Sendable {
             /// The first instance the prepare asks acceptors about.
@@ -150,6 +156,8 @@ extension Paxos {
             /// The highest instance of this leader's window found decided: those in flight below it were
             /// overtaken (fast retransmission).
             var overtakenBelow: Instance = 0
+            /// What it reported chosen in the last `chosenRepeatTicks` ticks, to repeat on them.
+            var recentlyChosen: Deque<ChosenReport> = []
 
             /// A leader standing for election again keeps its clients' submissions: those in flight go back to
             /// the front of the queue (if they were accepted somewhere, phase 1 re-proposes them too, and
@@ -358,6 +366,7 @@ extension Paxos {
                 }
                 retry.sort { $0.instance < $1.instance }
                 sendAccept(retry, into: &effects)
+                repeatChosen(&leader, into: &effects)
                 fillWindow(&leader, into: &effects)
                 state = .leader(leader)
             }
@@ -659,9 +668,31 @@ extension Paxos {
             guard let proposal else { return }
             leader.submissions.unqueue(proposal.submissions)
             let runs = ChosenRun.runs(of: proposal.submissions)
+            sendChosen(runs, into: &effects)
+            guard settings.chosenRepeatTicks > 0, !runs.isEmpty else { return }
+            if leader.recentlyChosen.last?.at == now {
+                leader.recentlyChosen[leader.recentlyChosen.count - 1].runs += runs
+            } else {
+                leader.recentlyChosen.append(ChosenReport(runs: runs, at: now))
+            }
+        }
+
+        private func sendChosen(_ runs: [ChosenRun], into effects: inout ProposerEffects) {
             for chunk in chunked(runs, budget: settings.datagramPayloadBudget, size: Wire.size(of:)) {
                 effects.send.append(Outgoing(.chosen(chunk), to: .clients))
             }
+        }
+
+        /// Repeats the reports of the last `chosenRepeatTicks` ticks before this one (see ``ProtocolSettings/chosenRepeatTicks``).
+        private func repeatChosen(_ leader: inout Leader, into effects: inout ProposerEffects) {
+            while let first = leader.recentlyChosen.first, now - first.at > settings.chosenRepeatTicks {
+                leader.recentlyChosen.removeFirst()
+            }
+            var runs: [ChosenRun] = []
+            for report in leader.recentlyChosen where report.at < now {
+                for run in report.runs { ChosenRun.append(run, to: &runs) }
+            }
+            sendChosen(runs, into: &effects)
         }
     }
 }

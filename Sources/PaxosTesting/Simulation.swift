@@ -153,6 +153,8 @@ public struct Simulation {
             c.settings.coalesceSends = pick([true, true, true, false])
             // Learners printing first commit every burst, or on their ticks only (as the processes do).
             c.learnersPaceCommits = c.learnersPrintFirst && pick([true, true, false])
+            // Chosen reports repeated on the next ticks: never, once, or for a while.
+            c.settings.chosenRepeatTicks = pick([0, 1, 2, 6])
             return c
         }
 
@@ -165,7 +167,7 @@ public struct Simulation {
                 + "burst≤\(maxBurst) faulty=\(faultyTicks) window=\(s.window) datagram=\(s.maxDatagramBytes) "
                 + "batch=\(s.maxBatchBytes) trimBatch=\(s.trimBatch) catchUpChunk=\(s.catchUpChunk) "
                 + "serveCache=\(s.learnerServeCache) clientWindow=\(s.clientWindow) prepareAttempts=\(s.prepareAttempts) "
-                + "flowLead=\(s.flowLead) flowStale=\(s.flowStaleTicks) fastRetry=\(s.fastRetryTicks)"
+                + "flowLead=\(s.flowLead) flowStale=\(s.flowStaleTicks) fastRetry=\(s.fastRetryTicks) chosenRepeat=\(s.chosenRepeatTicks)"
                 + (learnerAcceptLoss > 0 ? " learner2ALoss=\(learnerAcceptLoss)" : "")
                 + (s.catchUpBytes < 1 << 20 ? " catchUpBytes=\(s.catchUpBytes)" : "")
                 + (valueBytes > 0 ? " valueBytes≤\(valueBytes)" : "")

@@ -231,7 +231,10 @@ import Testing
         // Once instance 1 is decided only instance 2 is resent.
         _ = p.on(.accepted(acceptor: 1, ballot: b, proposals: [all[0]]))
         _ = p.on(.accepted(acceptor: 2, ballot: b, proposals: [all[0]]))
-        for t: UInt64 in 22...40 { #expect(p.tick(now: t).send.isEmpty, "tick \(t)") }
+        // (Its chosen report is repeated on the next two ticks.)
+        let report = Outgoing(.chosen([ChosenRun(client: 5, incarnation: 77, first: 1, count: 2)]), to: .clients)
+        #expect(p.tick(now: 22).send == [report] && p.tick(now: 23).send == [report])
+        for t: UInt64 in 24...40 { #expect(p.tick(now: t).send.isEmpty, "tick \(t)") }
         #expect(p.tick(now: 41).send == [Self.accept(b, [all[1]], decided: 1)])
     }
 
@@ -317,6 +320,30 @@ import Testing
         #expect(p.on(.accepted(acceptor: 2, ballot: b, proposals: [second])).send
                     == [Outgoing(.chosen([ChosenRun(client: 5, incarnation: 77, first: 3, count: 2)]), to: .clients),
                         Self.accept(b, [Self.ip(4, .batch([subs[6], subs[7]]))], decided: 2)])
+    }
+
+    /// A client hears of decisions only through chosen reports: each is repeated on the next
+    /// `chosenRepeatTicks` ticks (a client whose whole window was in a lost one has nothing later to notice by).
+    @Test func chosenReportsAreRepeatedOnTheNextTicksThenDropped() {
+        var p = Self.leader()  // elected at tick 1
+        let b = p.ballot
+        _ = p.on(.submit([Self.sub(1), Self.sub(2)]))
+        let one = Self.ip(1, .batch([Self.sub(1), Self.sub(2)]))
+        _ = p.on(.accepted(acceptor: 1, ballot: b, proposals: [one]))
+        let report = Outgoing(.chosen([ChosenRun(client: 5, incarnation: 77, first: 1, count: 2)]), to: .clients)
+        #expect(p.on(.accepted(acceptor: 2, ballot: b, proposals: [one])).send == [report])
+        #expect(p.tick(now: 1).send.isEmpty)  // not again in the tick it was sent
+        #expect(p.tick(now: 2).send == [report])
+        #expect(p.tick(now: 3).send == [report])
+        #expect(p.tick(now: 4).send.isEmpty)
+        // Off: never repeated.
+        var settings = Self.settings
+        settings.chosenRepeatTicks = 0
+        var quiet = Self.leader(settings: settings)
+        _ = quiet.on(.submit([Self.sub(1), Self.sub(2)]))
+        _ = quiet.on(.accepted(acceptor: 1, ballot: quiet.ballot, proposals: [one]))
+        #expect(quiet.on(.accepted(acceptor: 2, ballot: quiet.ballot, proposals: [one])).send == [report])
+        #expect((1...4).allSatisfy { quiet.tick(now: $0).send.isEmpty })
     }
 
     @Test func aFollowerDropsSubmissionsAndACandidateKeepsThem() {
