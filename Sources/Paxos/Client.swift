@@ -85,6 +85,14 @@ public final class Client: Service, Sendable {
         case empty
         case one(token: UInt64, waiter: Waiter)
         case batch(Batch)
+        /// A value of a ``Submissions`` stream, at this position in it.
+        case stream(Submissions, UInt64)
+    }
+
+    /// A wait ended (a timeout, a cancellation): whom to tell.
+    enum Ended {
+        case waiter(Waiter, SubmissionID?)
+        case stream(Submissions, position: UInt64, SubmissionID)
     }
 
     /// The ids of a decided submission: `count` consecutive sequence numbers from `first` (no array per value).
@@ -108,6 +116,10 @@ public final class Client: Service, Sendable {
     struct Inbox {
         var phase = Phase.idle
         var pending: [Pending] = []
+        /// Streams with values waiting to be handed to the node (each once, however many values it holds).
+        var streams: [Submissions] = []
+        /// Every open stream (``withSubmissions(timeout:capacity:_:outcomes:)``), told when the client stops.
+        var sessions: [ObjectIdentifier: Submissions] = [:]
         var drainScheduled = false
         /// Whether a `run()` is under way (it claims the client before it starts, releases it after it stopped).
         var runClaimed = false
@@ -152,8 +164,9 @@ public final class Client: Service, Sendable {
         var deadlineQueues: [Duration: Int] = [:]
         /// What the node heard from a process with other cluster settings, if anything.
         var mismatch: String?
-        /// The array the inbox's next swap hands back (its capacity kept between drains).
+        /// The arrays the inbox's next swap hands back (their capacity kept between drains).
         var spare: [Pending] = []
+        var spareStreams: [Submissions] = []
 
         struct Deadline {
             /// When the submission was handed to the node.
@@ -178,8 +191,11 @@ public final class Client: Service, Sendable {
                 guard next < end else { return nil }
                 sequence = next
             } else {
-                guard d.sequence >= sentBase, Int(d.sequence - sentBase) < sent.count,
-                      case .one = sent[Int(d.sequence - sentBase)] else { return nil }
+                guard d.sequence >= sentBase, Int(d.sequence - sentBase) < sent.count else { return nil }
+                switch sent[Int(d.sequence - sentBase)] {
+                case .one, .stream: break
+                case .empty, .batch: return nil
+                }
                 sequence = d.sequence
             }
             return (sentAt(sequence) ?? max(d.handedOver, lastSend ?? d.handedOver)) + TimeAmount(timeout)
@@ -213,6 +229,14 @@ public final class Client: Service, Sendable {
             trimSends()
         }
 
+        /// The index in `deadlines` of the queue of `timeout`, made if there is none.
+        mutating func deadlineQueue(for timeout: Duration) -> Int {
+            if let index = deadlineQueues[timeout] { return index }
+            deadlines.append((timeout, []))
+            deadlineQueues[timeout] = deadlines.count - 1
+            return deadlines.count - 1
+        }
+
         mutating func trimSends() {
             while let first = sends.first, first.through < sentBase { sends.removeFirst() }
         }
@@ -220,7 +244,7 @@ public final class Client: Service, Sendable {
         /// Ends the wait of the submission whose (first) value has `sequence` (or of `batch`), if it still
         /// waits: its undecided values' slots are cleared (so a later report of them finds nothing) and the
         /// first of them is returned with its waiter.
-        mutating func end(sequence: UInt64, batch: Batch?) -> (Waiter, SubmissionID?)? {
+        mutating func end(sequence: UInt64, batch: Batch?) -> Ended? {
             if let batch {
                 guard let waiter = batch.waiter else { return nil }
                 batch.waiter = nil
@@ -233,21 +257,27 @@ public final class Client: Service, Sendable {
                     if firstUndecided == nil { firstUndecided = id(sequence) }
                 }
                 trimSent()
-                return (waiter, firstUndecided)
+                return .waiter(waiter, firstUndecided)
             }
-            guard sequence >= sentBase, Int(sequence - sentBase) < sent.count,
-                  case .one(_, let waiter) = sent[Int(sequence - sentBase)] else { return nil }
+            guard sequence >= sentBase, Int(sequence - sentBase) < sent.count else { return nil }
+            let ended: Ended
+            switch sent[Int(sequence - sentBase)] {
+            case .one(_, let waiter): ended = .waiter(waiter, id(sequence))
+            case .stream(let stream, let position): ended = .stream(stream, position: position, id(sequence))
+            case .empty, .batch: return nil
+            }
             sent[Int(sequence - sentBase)] = .empty
             trimSent()
-            return (waiter, id(sequence))
+            return ended
         }
 
-        /// Every wait of a value handed to the node, ended (the node stopped, or another run replaced it).
+        /// Every wait of a value handed to the node, ended (the node stopped, or another run replaced it). The
+        /// streams' values are told by their streams (``Submissions/clientStopped()``).
         mutating func endAll() -> [Waiter] {
             var waiters: [Waiter] = []
             for slot in sent {
                 switch slot {
-                case .empty: break
+                case .empty, .stream: break
                 case .one(_, let waiter): waiters.append(waiter)
                 case .batch(let batch):
                     if let waiter = batch.waiter { waiters.append(waiter) }
@@ -424,6 +454,100 @@ public final class Client: Service, Sendable {
         }
     }
 
+    /// Submits values handed over one at a time, and reads their outcomes in the same order, without a wait for
+    /// each value's decision: `body` hands values over with ``Submissions/submit(_:)``, which returns at once
+    /// unless the stream is full, while `outcomes` reads ``Submissions/Outcomes``, one outcome per value handed
+    /// over (its id once decided, or the error that ended its wait), taken in runs.
+    ///
+    /// ```swift
+    /// let decided = try await client.withSubmissions { submissions in
+    ///     for try await line in lines { try await submissions.submit(line) }
+    /// } outcomes: { outcomes in
+    ///     var decided = 0
+    ///     for try await outcome in outcomes { _ = try outcome.get(); decided += 1 }
+    ///     return decided
+    /// }
+    /// ```
+    ///
+    /// For an application that makes values one at a time and need not wait for each decision before the next (a
+    /// log shipper, an event stream, a request handler that answers later): ``submit(_:timeout:)`` costs a task
+    /// suspension and resumption per value; here a steady stream costs neither side a suspension per value, and
+    /// the values share datagrams as a batch's do. The values are numbered, sent, resent and timed out as
+    /// ``submit(_:timeout:)``'s (see there: `timeout` runs from a value's sending, and an error ends its wait,
+    /// not the value), in the order handed over; learners deliver them in that order (other submitters' values
+    /// may come between them).
+    ///
+    /// `body` runs in a child task and `outcomes` in this one, concurrently. When `body` returns, no more values
+    /// come, and the outcomes end once each value it handed over has its outcome; if `body` throws, the same
+    /// (the values it handed over keep their outcomes), then this call throws its error. If `outcomes` throws,
+    /// or returns before its sequence ended, the stream closes (values the client's node has not taken yet are
+    /// withdrawn, never sent; later `submit` calls throw ``PaxosError/cancelled(_:)``) and `body`'s task is
+    /// cancelled; this call then throws `outcomes`' error, or else `body`'s, or returns what `outcomes` returned.
+    /// Cancelling this task cancels both: the reader's wait throws ``PaxosError/cancelled(_:)`` naming the first
+    /// value whose outcome it did not read (it and those after it that the node took may still be decided).
+    /// When the client stops, every value not yet reported gets ``PaxosError/clientNotRunning`` as its
+    /// outcome, `submit` throws it, and so does the sequence after the last outcome.
+    ///
+    /// - Parameters:
+    ///   - timeout: how long the cluster may take to decide each value once it was sent (``defaultTimeout`` if
+    ///     nil).
+    ///   - capacity: how many values may be handed over with their outcome not yet read: `submit` suspends
+    ///     beyond it (``Submissions`` says more). Nil: 4 × the cluster's `client-window` (16,384 by default), as
+    ///     far as the `paxos client` process reads ahead; the bytes of those values are bounded to 4 ×
+    ///     `client-window`'s 8 MiB besides (a larger value still goes alone).
+    ///   - body: hands the values over.
+    ///   - outcomes: reads their outcomes; what it returns is returned.
+    nonisolated(nonsending)
+    public func withSubmissions<Outcome>(
+        timeout: Duration? = nil, capacity: Int? = nil,
+        _ body: @escaping @Sendable (Submissions) async throws -> Void,
+        outcomes read: (Submissions.Outcomes) async throws -> Outcome
+    ) async throws -> Outcome {
+        let settings = configuration.cluster.settings
+        let submissions = Submissions(client: self, timeout: timeout ?? defaultTimeout,
+                                      capacity: capacity ?? 4 * settings.clientWindow,
+                                      capacityBytes: 4 * settings.clientWindowBytes)
+        let key = ObjectIdentifier(submissions)
+        let open = inbox.withLock { s -> Bool in
+            if case .stopped = s.phase { return false }
+            s.sessions[key] = submissions
+            return true
+        }
+        if !open { submissions.clientStopped() }
+        defer { inbox.withLock { _ = $0.sessions.removeValue(forKey: key) } }
+        return try await withThrowingTaskGroup(of: Void.self) { writer in
+            writer.addTask {
+                defer { submissions.finish() }
+                try await body(submissions)
+            }
+            let outcome: Outcome
+            do {
+                outcome = try await read(Submissions.Outcomes(submissions: submissions))
+            } catch {
+                submissions.readerLeft()
+                // Leaving the group by a throw cancels the writer and waits for it.
+                throw error
+            }
+            if submissions.readerLeft() { writer.cancelAll() }
+            try await writer.waitForAll()
+            return outcome
+        }
+    }
+
+    /// `stream` holds values for the node: it waits in the inbox (once, however many values it holds) until the
+    /// node's loop takes them, which is asked for once per burst as for single submissions.
+    func handOver(_ stream: Submissions) {
+        let runtime = inbox.withLock { s -> NodeRuntime? in
+            // Once stopped, the stop closes the stream (what it holds gets its outcome there).
+            if case .stopped = s.phase { return nil }
+            s.streams.append(stream)
+            guard !s.drainScheduled, case .running(let runtime) = s.phase else { return nil }
+            s.drainScheduled = true
+            return runtime
+        }
+        runtime?.withNode { node in (node as? EmbeddedClientNode)?.drain() }
+    }
+
     // MARK: on the node's loop
 
     private func started(_ runtime: NodeRuntime, incarnation: UInt64) {
@@ -446,17 +570,20 @@ public final class Client: Service, Sendable {
     }
 
     private func stopped() {
-        let waiting = table.withLock { t in
+        let (waiting, sessions) = table.withLock { t in
             var waiting = t.endAll()
-            inbox.withLock { s in
+            let sessions = inbox.withLock { s in
                 s.phase = .stopped
                 waiting.append(contentsOf: s.pending.map(\.waiter))
                 s.pending = []
+                s.streams = []
                 s.drainScheduled = false
+                return Array(s.sessions.values)
             }
-            return waiting
+            return (waiting, sessions)
         }
         for waiter in waiting { waiter.resume(throwing: PaxosError.clientNotRunning) }
+        for session in sessions { session.clientStopped() }
     }
 
     /// The values waiting to be sent, numbered as the node will number them (it sends them in this order as the
@@ -464,11 +591,17 @@ public final class Client: Service, Sendable {
     func takeQueue(into values: inout [[UInt8]], now: NIODeadline = .now()) {
         table.withLock { t in
             var taken = t.spare
+            var streams = t.spareStreams
             inbox.withLock { s in
                 s.drainScheduled = false
                 swap(&taken, &s.pending)
+                swap(&streams, &s.streams)
             }
-            guard !taken.isEmpty else {
+            defer {
+                streams.removeAll(keepingCapacity: true)
+                t.spareStreams = streams
+            }
+            guard !taken.isEmpty || !streams.isEmpty else {
                 t.spare = taken
                 return
             }
@@ -491,17 +624,27 @@ public final class Client: Service, Sendable {
                     values.append(contentsOf: many)
                 }
                 if timeoutAt < 0 || t.deadlines[timeoutAt].timeout != pending.timeout {
-                    if let index = t.deadlineQueues[pending.timeout] {
-                        timeoutAt = index
-                    } else {
-                        t.deadlines.append((pending.timeout, []))
-                        timeoutAt = t.deadlines.count - 1
-                        t.deadlineQueues[pending.timeout] = timeoutAt
-                    }
+                    timeoutAt = t.deadlineQueue(for: pending.timeout)
                 }
                 t.deadlines[timeoutAt].queue.append(deadline)
             }
             t.spare = taken
+            // The streams' values after the single submissions, each stream's in its order: a slot and a deadline
+            // each, its waiting outcome kept by the stream.
+            for stream in streams {
+                let first = t.nextSequence
+                let (streamed, position) = stream.takeBuffer(first: first, id: t.id)
+                guard !streamed.isEmpty else { continue }
+                t.nextSequence += UInt64(streamed.count)
+                if timeoutAt < 0 || t.deadlines[timeoutAt].timeout != stream.timeout {
+                    timeoutAt = t.deadlineQueue(for: stream.timeout)
+                }
+                for offset in 0..<UInt64(streamed.count) {
+                    t.sent.append(.stream(stream, position + offset))
+                    t.deadlines[timeoutAt].queue.append(Table.Deadline(handedOver: now, sequence: first + offset, batch: nil))
+                }
+                values.append(contentsOf: streamed)
+            }
         }
     }
 
@@ -512,8 +655,8 @@ public final class Client: Service, Sendable {
 
     /// Fails the values whose timeout passed (on the node's loop, every tick).
     func expire(now: NIODeadline) {
-        let (expired, mismatch) = table.withLock { t -> ([(Waiter, SubmissionID?)], String?) in
-            var expired: [(Waiter, SubmissionID?)] = []
+        let (expired, mismatch) = table.withLock { t -> ([Ended], String?) in
+            var expired: [Ended] = []
             for index in t.deadlines.indices {
                 let timeout = t.deadlines[index].timeout
                 while let front = t.deadlines[index].queue.first {
@@ -528,15 +671,21 @@ public final class Client: Service, Sendable {
             }
             return (expired, t.mismatch)
         }
-        for (waiter, id) in expired {
-            let error: PaxosError = id.map { id in mismatch.map { .configurationMismatch($0, id) } ?? .noQuorumReachable(id) } ?? .clientNotRunning
-            waiter.resume(throwing: error)
+        func error(_ id: SubmissionID?) -> PaxosError {
+            id.map { id in mismatch.map { .configurationMismatch($0, id) } ?? .noQuorumReachable(id) } ?? .clientNotRunning
+        }
+        for ended in expired {
+            switch ended {
+            case .waiter(let waiter, let id): waiter.resume(throwing: error(id))
+            case .stream(let stream, let position, let id): stream.failed(position, error(id))
+            }
         }
     }
 
     func decided(_ ids: [SubmissionID]) {
         var done: [(Waiter, Decided)] = []
-        done.reserveCapacity(ids.count)
+        // The streams' values, a run per stream in the order reported (one lock of the stream per run).
+        var streamed: [(Submissions, [(UInt64, SubmissionID)])] = []
         table.withLock { t in
             for id in ids {
                 guard id.sequence >= t.sentBase, Int(id.sequence - t.sentBase) < t.sent.count else { continue }
@@ -555,25 +704,33 @@ public final class Client: Service, Sendable {
                         batch.waiter = nil
                         done.append((waiter, Decided(first: batch.first, count: batch.count)))
                     }
+                case .stream(let stream, let position):
+                    t.sent[index] = .empty
+                    if let last = streamed.indices.last, streamed[last].0 === stream {
+                        streamed[last].1.append((position, id))
+                    } else {
+                        streamed.append((stream, [(position, id)]))
+                    }
                 }
             }
             t.trimSent()
         }
         for (waiter, decided) in done { waiter.resume(returning: decided) }
+        for (stream, positions) in streamed { stream.decided(positions) }
     }
 
     private func fail(_ token: UInt64) {
         // Rare (a cancellation): a look through what waits rather than an index kept for every submission.
-        let found = table.withLock { t -> (Waiter, SubmissionID?)? in
+        let found = table.withLock { t -> Ended? in
             let queued = inbox.withLock { s -> Waiter? in
                 guard let index = s.pending.firstIndex(where: { $0.token == token }) else { return nil }
                 return s.pending.remove(at: index).waiter
             }
             // Cancelled before it was handed to the node: never sent.
-            if let queued { return (queued, nil) }
+            if let queued { return .waiter(queued, nil) }
             guard let index = t.sent.firstIndex(where: { slot in
                 switch slot {
-                case .empty: false
+                case .empty, .stream: false
                 case .one(let slotToken, _): slotToken == token
                 case .batch(let batch): batch.token == token && batch.waiter != nil
                 }
@@ -583,7 +740,7 @@ public final class Client: Service, Sendable {
             default: return t.end(sequence: t.sentBase + UInt64(index), batch: nil)
             }
         }
-        guard let (waiter, id) = found else { return }
+        guard case .waiter(let waiter, let id)? = found else { return }
         waiter.resume(throwing: PaxosError.cancelled(id))
     }
 
