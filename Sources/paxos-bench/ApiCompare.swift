@@ -14,8 +14,9 @@ import Glibc
 ///            both running before the clock starts; timed from writing N lines into the fifo until the
 ///            learner's output holds N lines (looked at every 10 ms);
 ///   api:     a `paxos-bench api 1 <config> -n N --tasks T --batch B` process (an in-process `Learner` and
-///            `Client`: N values from T concurrent tasks, B per submission), which times itself from the first
-///            submission to the N-th delivery.
+///            `Client`: N values from T concurrent tasks, B per submission; with `--writer`, handed over one at a
+///            time into a `withSubmissions` stream from T tasks), which times itself from the first submission to
+///            the N-th delivery.
 /// Besides values/s, the CPU each side's own processes took (learner + client; the api process, its start
 /// included in both), per 100,000 values.
 struct ApiCompareCommand: ParsableCommand {
@@ -25,6 +26,8 @@ struct ApiCompareCommand: ParsableCommand {
     @Option(name: .short, help: "Values per round and side.") var n = 100_000
     @Option(help: "Concurrent submitting tasks on the api side.") var tasks = 4_096
     @Option(help: "Values per submission on the api side (1: submit(_:) per value).") var batch = 1
+    @Flag(help: "The api side hands values over one at a time through Client.withSubmissions from --tasks tasks.")
+    var writer = false
     @Option(help: "Rounds (each: process, then api).") var rounds = 3
     @Option(help: "Folder holding the paxos and paxos-bench binaries (default: this one's).") var bin: String?
 
@@ -48,9 +51,9 @@ struct ApiCompareCommand: ParsableCommand {
             let loadBefore = ProcFS.loadAverage()
             for round in 1...rounds {
                 let process = try ApiComparison.processSide(paxos: paxos, n: n)
-                let api = try ApiComparison.apiSide(paxos: paxos, bench: bench, n: n, tasks: tasks, batch: batch)
+                let api = try ApiComparison.apiSide(paxos: paxos, bench: bench, n: n, tasks: tasks, batch: batch, writer: writer)
                 let r = ApiComparison.Round(process: process, api: api)
-                print(ApiComparison.line(round: round, r, n: n, tasks: tasks, batch: batch))
+                print(ApiComparison.line(round: round, r, n: n, tasks: tasks, batch: writer ? 0 : batch))
                 results.append(r)
             }
             print(ApiComparison.summary(results))
@@ -71,9 +74,11 @@ enum ApiComparison {
         var api: Side
     }
 
+    /// `batch` 0: the api side streamed its values (`--writer`).
     static func line(round: Int, _ r: Round, n: Int, tasks: Int, batch: Int) -> String {
-        String(format: "round %d: process %.0f values/s, %.2f CPU-s per 100,000; api (%d tasks x %d) %.0f values/s, %.2f CPU-s per 100,000",
-               round, r.process.valuesPerSecond, r.process.cpuPer100k, tasks, batch, r.api.valuesPerSecond, r.api.cpuPer100k)
+        let how = batch == 0 ? "\(tasks) \(tasks == 1 ? "writer" : "writers") x stream" : "\(tasks) tasks x \(batch)"
+        return String(format: "round %d: process %.0f values/s, %.2f CPU-s per 100,000; ", round, r.process.valuesPerSecond, r.process.cpuPer100k)
+            + "api (\(how)) " + String(format: "%.0f values/s, %.2f CPU-s per 100,000", r.api.valuesPerSecond, r.api.cpuPer100k)
     }
 
     static func summary(_ rounds: [Round]) -> String {
@@ -157,7 +162,7 @@ enum ApiComparison {
         return Side(valuesPerSecond: Double(n) / seconds, cpuPer100k: Double(ticks) / ProcFS.clockTicks * 100_000 / Double(n))
     }
 
-    static func apiSide(paxos: String, bench: String, n: Int, tasks: Int, batch: Int) throws -> Side {
+    static func apiSide(paxos: String, bench: String, n: Int, tasks: Int, batch: Int, writer: Bool = false) throws -> Side {
         let processes = Processes()
         let dir = try cluster(paxos: paxos, processes)
         defer {
@@ -165,7 +170,8 @@ enum ApiComparison {
             try? FileManager.default.removeItem(atPath: dir)
         }
         try processes.spawn("api", stdout: "\(dir)/api.out", stderr: "\(dir)/api.log",
-                            [bench, "api", "1", "\(dir)/paxos.conf", "-n", "\(n)", "--tasks", "\(tasks)", "--batch", "\(batch)"])
+                            [bench, "api", "1", "\(dir)/paxos.conf", "-n", "\(n)", "--tasks", "\(tasks)", "--batch", "\(batch)"]
+                                + (writer ? ["--writer"] : []))
         guard let pid = processes.records["api"]?.pid else { throw StartupError("the api process did not start") }
         // Waited for without reaping it, so that its /proc entry still tells its CPU time; given up (and
         // stopped, on the way out) when it runs far longer than the values can take.

@@ -139,6 +139,7 @@ import Testing
     @Test func readsTheApiLine() {
         #expect(ApiComparison.valuesPerSecond(in: "api: 300000 values from 4096 tasks, 1 per submission, in 2.87 s: 104270 values/s") == 104_270)
         #expect(ApiComparison.valuesPerSecond(in: "api: 10 values from 1 tasks, 1 per submission, in 0.10 s: 99.5 values/s") == 99.5)
+        #expect(ApiComparison.valuesPerSecond(in: "api: 300000 values from 1 tasks, one at a time into a withSubmissions stream, in 1.50 s: 200000 values/s") == 200_000)
         #expect(ApiComparison.valuesPerSecond(in: "paxos-bench: error: cannot open") == nil)
         #expect(ApiComparison.valuesPerSecond(in: "") == nil)
     }
@@ -151,12 +152,17 @@ import Testing
                 == "mean: process 250000 values/s, api 150000 values/s: api/process 60.0%; CPU-s per 100,000 values: process 0.40, api 0.90 (2.25x)")
         #expect(ApiComparison.line(round: 2, rounds[1], n: 10, tasks: 16, batch: 1024)
                 == "round 2: process 300000 values/s, 0.40 CPU-s per 100,000; api (16 tasks x 1024) 200000 values/s, 0.80 CPU-s per 100,000")
+        #expect(ApiComparison.line(round: 1, rounds[0], n: 10, tasks: 1, batch: 0)
+                == "round 1: process 200000 values/s, 0.40 CPU-s per 100,000; api (1 writer x stream) 100000 values/s, 1.00 CPU-s per 100,000")
     }
 
     @Test func refusesEmptyWork() throws {
         #expect(throws: (any Error).self) { try ApiCompareCommand.parse(["-n", "0"]) }
         let command = try ApiCompareCommand.parse(["-n", "5000", "--tasks", "16", "--batch", "1024", "--rounds", "2", "--bin", "/x"])
         #expect(command.n == 5_000 && command.tasks == 16 && command.batch == 1_024 && command.rounds == 2 && command.bin == "/x")
+        #expect(!command.writer)
+        #expect(try ApiCompareCommand.parse(["--writer", "--tasks", "1"]).writer)
+        #expect(try ApiBenchCommand.parse(["1", "paxos.conf", "--writer"]).writer)
     }
 }
 
