@@ -633,7 +633,7 @@ public final class Client: Service, Sendable {
             // each, its waiting outcome kept by the stream.
             for stream in streams {
                 let first = t.nextSequence
-                let (streamed, position) = stream.takeBuffer(first: first, id: t.id)
+                let (streamed, position) = stream.takeBuffer(first: t.id(first))
                 guard !streamed.isEmpty else { continue }
                 t.nextSequence += UInt64(streamed.count)
                 if timeoutAt < 0 || t.deadlines[timeoutAt].timeout != stream.timeout {

@@ -208,7 +208,7 @@ public final class Submissions: Sendable {
     /// When the reading task is cancelled while it waits for an outcome it throws ``PaxosError/cancelled(_:)``
     /// naming the first value whose outcome it did not read (nil if the client's node had not taken it); the
     /// stream is then closed: values not yet taken by the node are withdrawn (never sent), those taken go on,
-    /// and `submit` throws ``PaxosError/cancelled(_:)``. One reader per stream.
+    /// and `submit` throws ``PaxosError/cancelled(_:)``. One reader per stream (a second one waiting beside it traps).
     public struct Outcomes: AsyncSequence, Sendable {
         public typealias Element = Result<SubmissionID, PaxosError>
         public typealias Failure = PaxosError
@@ -309,6 +309,7 @@ public final class Submissions: Sendable {
             await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
                 let ready = state.withLock { s -> Bool in
                     if s.readable || Task.isCancelled { return true }
+                    precondition(s.reader == nil, "two readers of one Submissions.Outcomes")
                     s.reader = continuation
                     return false
                 }
@@ -389,17 +390,19 @@ public final class Submissions: Sendable {
 
     // MARK: on the client's node's loop
 
-    /// Moves the values waiting in the stream to the client's node: `first` is the sequence number the first of
-    /// them gets; returns them with the stream position of the first.
-    func takeBuffer(first: UInt64, id: (UInt64) -> SubmissionID) -> (values: [[UInt8]], position: UInt64) {
+    /// Moves the values waiting in the stream to the client's node: `first` is the id the first of them gets, the
+    /// others the sequence numbers after it; returns them with the stream position of the first.
+    func takeBuffer(first: SubmissionID) -> (values: [[UInt8]], position: UInt64) {
         state.withLock { s in
             s.registered = false
             let taken = s.buffer
             s.buffer = []
             s.buffer.reserveCapacity(taken.count)
             let position = s.base + UInt64(s.outcomes.count)
-            for (offset, value) in taken.enumerated() {
-                s.outcomes.append(.waiting(id(first + UInt64(offset)), bytes: value.count))
+            var id = first
+            for value in taken {
+                s.outcomes.append(.waiting(id, bytes: value.count))
+                id.sequence += 1
             }
             return (taken, position)
         }

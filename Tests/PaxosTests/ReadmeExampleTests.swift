@@ -25,20 +25,62 @@ func readmeExample(_ configuration: PaxosConfiguration) async throws -> [String]
     return learned
 }
 
+/// The README's example of a stream of submissions, line for line between its markers.
+func readmeStreamExample(_ client: Client, lines: [String]) async throws -> Int {
+    // README stream example begins
+    let decided = try await client.withSubmissions { submissions in
+        for line in lines { try await submissions.submit(line) }   // at once, unless the stream is full
+    } outcomes: { outcomes in
+        var decided = 0
+        for try await outcome in outcomes { _ = try outcome.get(); decided += 1 }   // in the order submitted
+        return decided
+    }
+    // README stream example ends
+    return decided
+}
+
 @Test func theReadmeExampleRuns() async throws {
     let test = try TestCluster()
     defer { test.remove() }
     #expect(try await readmeExample(test.configuration) == ["hello", "ordered", "world"])
 }
 
-@Test func theReadmeShowsTheExampleAsTheTestRunsIt() throws {
+@Test func theReadmeStreamExampleRuns() async throws {
+    let test = try TestCluster()
+    defer { test.remove() }
+    let c = test.configuration
+    let learner = Learner(id: 1, configuration: c)
+    let client = Client(id: 1, configuration: c)
+    let lines = (1...100).map { "line \($0)" }
+    try await withThrowingTaskGroup(of: Void.self) { roles in
+        for id in 1...3 { roles.addTask { try await Acceptor(id: UInt32(id), configuration: c).run() } }
+        roles.addTask { try await Proposer(id: 1, configuration: c).run() }
+        roles.addTask { try await learner.run() }
+        roles.addTask { try await client.run() }
+        #expect(try await readmeStreamExample(client, lines: lines) == 100)
+        var learned: [String] = []
+        for try await delivery in learner.deliveries(after: 0) {
+            learned.append(String(decoding: delivery.value, as: UTF8.self))
+            if learned.count == 100 { break }
+        }
+        #expect(learned == lines)
+        roles.cancelAll()
+    }
+}
+
+@Test(arguments: ["README example", "README stream example"])
+func theReadmeShowsTheExampleAsTheTestRunsIt(_ marker: String) throws {
     let here = URL(fileURLWithPath: #filePath)
     let root = here.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     let source = try String(contentsOf: here, encoding: .utf8)
     let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
     let lines = source.components(separatedBy: "\n")
-    let begin = try #require(lines.firstIndex { $0.contains("// README example begins") })
-    let end = try #require(lines.firstIndex { $0.contains("// README example ends") })
-    let body = lines[(begin + 1)..<end].map { String($0.dropFirst(4)) }.joined(separator: "\n")
-    #expect(readme.contains(body))
+    let begin = try #require(lines.firstIndex { $0.contains("// \(marker) begins") })
+    let end = try #require(lines.firstIndex { $0.contains("// \(marker) ends") })
+    // Compared line by line without the indentation (the README indents a block inside a list item).
+    func unindented(_ lines: some Sequence<String>) -> String {
+        lines.map { String($0.drop { $0 == " " }) }.joined(separator: "\n")
+    }
+    let body = unindented(lines[(begin + 1)..<end])
+    #expect(unindented(readme.components(separatedBy: "\n")).contains(body))
 }
