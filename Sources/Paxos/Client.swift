@@ -21,6 +21,9 @@ import Synchronization
 /// resubmits a value until the leader reports it decided, so a lost datagram or a leader change only delays
 /// it; every learner delivers each value exactly once.
 ///
+/// An application that makes values one at a time and need not wait for each decision hands them over through
+/// ``withSubmissions(timeout:capacity:_:outcomes:)`` instead: no wait per value, outcomes read in order.
+///
 /// Its id shares one namespace with the `paxos client` processes of the cluster: two clients running at once
 /// never share one (the older one would stop).
 public final class Client: Service, Sendable {
