@@ -14,9 +14,11 @@ import Synchronization
 ///
 /// **Backpressure.** At most ``capacity`` values, and ``capacityBytes`` of their bytes (one value at least),
 /// are *unread*: handed over with `submit` and their outcome not yet taken by the reader of ``Outcomes``.
-/// `submit` suspends while the stream is full and returns once the reader took outcomes enough to make room,
-/// so a reader that stops reading stops the writers, and memory (values waiting to be sent, outcomes waiting
-/// to be read) stays bounded. Writers waiting for room get it in the order they came.
+/// `submit` suspends while the stream is full and returns once the reader took outcomes enough to bring the
+/// unread values down to half the capacity (a high and a low watermark, as NIOAsyncWriter's): a writer that
+/// keeps the stream full is woken once per half capacity, not once per run of outcomes, and hands over that
+/// many values without a suspension. A reader that stops reading stops the writers, and memory (values waiting
+/// to be sent, outcomes waiting to be read) stays bounded. Writers waiting for room get it in the order they came.
 ///
 /// Safe to use from many tasks at once (values then go in the order their `submit` calls took them).
 public final class Submissions: Sendable {
@@ -24,6 +26,8 @@ public final class Submissions: Sendable {
     public let capacity: Int
     /// How many bytes of values may be unread at once; a value larger than this still goes alone.
     public let capacityBytes: Int
+    /// Writers that wait for room resume once at most this many values are unread (half the capacity).
+    let resumeAt: Int
     /// How long the cluster may take to decide each value once it was sent (as ``Client/submit(_:timeout:)``).
     public let timeout: Duration
     let client: Client
@@ -99,6 +103,7 @@ public final class Submissions: Sendable {
         self.timeout = timeout
         self.capacity = max(capacity, 1)
         self.capacityBytes = max(capacityBytes, 1)
+        resumeAt = max(capacity, 1) / 2
     }
 
     /// Hands `value` to the client, to be submitted after every value handed over before it; returns once it is,
@@ -268,7 +273,7 @@ public final class Submissions: Sendable {
 
     /// Moves every outcome ready from the front into `run`, making that much room for the writers.
     func take(into run: inout [Outcomes.Element]) -> Take {
-        let (capacity, capacityBytes) = (capacity, capacityBytes)
+        let (capacity, capacityBytes, resumeAt) = (capacity, capacityBytes, resumeAt)
         let (take, admitted, register) = state.withLock { s -> (Take, [UnsafeContinuation<PaxosError?, Never>], Bool) in
             var freed = 0
             while case .done(let result, let bytes) = s.outcomes.first {
@@ -285,9 +290,10 @@ public final class Submissions: Sendable {
             }
             s.base += UInt64(run.count)
             s.unreadBytes -= freed
-            // Room for the writers that waited, in their order.
+            // Room for the writers that waited, in their order, once the stream is down to its low watermark.
             var admitted: [UnsafeContinuation<PaxosError?, Never>] = []
-            while let writer = s.writers.first, s.hasRoom(for: writer.value.count, capacity: capacity, capacityBytes: capacityBytes) {
+            while let writer = s.writers.first, admitted.count > 0 || s.unread <= resumeAt,
+                  s.hasRoom(for: writer.value.count, capacity: capacity, capacityBytes: capacityBytes) {
                 s.writers.removeFirst()
                 s.buffer.append(writer.value)
                 s.unreadBytes += writer.value.count

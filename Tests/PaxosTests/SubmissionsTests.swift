@@ -122,6 +122,58 @@ import Testing
         }
     }
 
+    /// Driven by hand on a client that never runs (the test plays its node, as ClientDeadlineTests do): a writer
+    /// waiting for room resumes only once the reader brought the unread values down to half the capacity, then
+    /// fills the stream again in one go; outcomes come in order, as the node reported them, in runs.
+    @Test(.timeLimit(.minutes(1))) func aWaitingWriterResumesAtHalfTheCapacity() async throws {
+        let test = try TestCluster()
+        defer { test.remove() }
+        let client = Client(id: 1, configuration: test.configuration)
+        final class Shared: Sendable {
+            let session = Mutex<Submissions?>(nil)
+            let read = Mutex<[SubmissionID]>([])
+        }
+        let shared = Shared()
+        let stream = Task {
+            try await client.withSubmissions(capacity: 8) { submissions in
+                shared.session.withLock { $0 = submissions }
+                for v in 0..<14 { try await submissions.submit("v\(v)") }
+            } outcomes: { outcomes in
+                for try await outcome in outcomes { shared.read.withLock { $0.append(try! outcome.get()) } }
+            }
+        }
+        func ids(_ sequences: ClosedRange<UInt64>) -> [SubmissionID] {
+            sequences.map { SubmissionID(client: 0, incarnation: 0, sequence: $0) }
+        }
+        func state() -> (unread: Int, waiting: Int) {
+            shared.session.withLock { $0!.state.withLock { ($0.unread, $0.writers.count) } }
+        }
+        try await eventually { shared.session.withLock { $0 != nil } && state() == (8, 1) }
+        var values: [[UInt8]] = []
+        client.takeQueue(into: &values)
+        #expect(values.count == 8)
+        // Three read: five unread, above the low watermark of four: the writer still waits.
+        client.decided(ids(1...3))
+        try await eventually { shared.read.withLock { $0.count } == 3 }
+        #expect(state() == (5, 1))
+        // The fourth: down to four, the writer resumes and fills the stream (8 unread), its ninth value waiting.
+        client.decided(ids(4...4))
+        try await eventually { shared.read.withLock { $0.count } == 4 && state() == (8, 1) }
+        values = []
+        client.takeQueue(into: &values)
+        #expect(values.map { String(decoding: $0, as: UTF8.self) } == (8..<12).map { "v\($0)" })
+        // Decided out of order: the outcomes still come in order (6 to 12 wait for 5).
+        client.decided(ids(6...12))
+        #expect(state() == (8, 1))
+        client.decided(ids(5...5))
+        try await eventually { shared.read.withLock { $0.count } == 12 && state() == (2, 0) }
+        values = []
+        client.takeQueue(into: &values)
+        client.decided(ids(13...14))
+        try await stream.value
+        #expect(shared.read.withLock { $0 } == ids(1...14))
+    }
+
     /// A value refused to a cancelled task is not handed over and has no outcome; the stream goes on.
     @Test(.timeLimit(.minutes(2))) func aCancelledWriterHandsNothingOver() async throws {
         try await withCluster { client, learner in
