@@ -477,8 +477,9 @@ public final class Client: Service, Sendable {
     /// suspension and resumption per value; here a steady stream costs neither side a suspension per value, and
     /// the values share datagrams as a batch's do. The values are numbered, sent, resent and timed out as
     /// ``submit(_:timeout:)``'s (see there: `timeout` runs from a value's sending, and an error ends its wait,
-    /// not the value), in the order handed over; learners deliver them in that order (other submitters' values
-    /// may come between them).
+    /// not the value), in the order handed over: the leader decides them in that order unless a datagram is lost
+    /// (a value resent after a loss may be decided after later ones), and learners deliver each once, in the
+    /// order decided. Their outcomes come in the order handed over whatever the order of the decisions.
     ///
     /// `body` runs in a child task and `outcomes` in this one, concurrently. When `body` returns, no more values
     /// come, and the outcomes end once each value it handed over has its outcome; if `body` throws, the same

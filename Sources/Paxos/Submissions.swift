@@ -196,9 +196,8 @@ public final class Submissions: Sendable {
     // MARK: the reader
 
     /// The outcomes of the values handed over with ``Submissions/submit(_:)``, one each, in the order they were
-    /// handed over: `.success(id)` once the cluster decided the value (learners deliver it once, in the order
-    /// it was submitted relative to this stream's other values), `.failure(error)` when its wait ended without a
-    /// report of its decision:
+    /// handed over, whatever the order the cluster decided them in: `.success(id)` once the cluster decided the
+    /// value (learners deliver it once), `.failure(error)` when its wait ended without a report of its decision:
     ///
     /// - ``PaxosError/noQuorumReachable(_:)`` or ``PaxosError/configurationMismatch(_:_:)``: not decided within
     ///   ``Submissions/timeout`` of its sending (as for ``Client/submit(_:timeout:)``). Only the wait ended: the

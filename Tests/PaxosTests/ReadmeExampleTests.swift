@@ -63,7 +63,8 @@ func readmeStreamExample(_ client: Client, lines: [String]) async throws -> Int 
             learned.append(String(decoding: delivery.value, as: UTF8.self))
             if learned.count == 100 { break }
         }
-        #expect(learned == lines)
+        // Each once (in the order sent unless a datagram was lost: then a resent value comes later).
+        #expect(learned.sorted() == lines.sorted())
         roles.cancelAll()
     }
 }
