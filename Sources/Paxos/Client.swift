@@ -480,6 +480,7 @@ public final class Client: Service, Sendable {
     /// not the value), in the order handed over: the leader decides them in that order unless a datagram is lost
     /// (a value resent after a loss may be decided after later ones), and learners deliver each once, in the
     /// order decided. Their outcomes come in the order handed over whatever the order of the decisions.
+    /// Values handed over before the client runs wait for it in the stream (up to `capacity`), as `submit`'s do.
     ///
     /// `body` runs in a child task and `outcomes` in this one, concurrently. When `body` returns, no more values
     /// come, and the outcomes end once each value it handed over has its outcome; if `body` throws, the same
