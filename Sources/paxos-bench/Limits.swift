@@ -120,6 +120,28 @@ enum SQLiteLimit {
     /// One writer on its own database committing one 64-byte row at `startAt`, `startAt + period`, ...:
     /// each commit's time from its scheduled instant until it is durable (ns), `rounds` of them.
     static func pacedWriter(path: String, rounds: Int, startAt: UInt64, period: UInt64) throws -> [UInt64] {
+        try withProbeDatabase(path: path, insert: "INSERT INTO t (v) VALUES (randomblob(64))") { db, exec, insert in
+            var times: [UInt64] = []
+            times.reserveCapacity(rounds)
+            for k in 0..<rounds {
+                let due = startAt + UInt64(k) * period
+                let now = monotonicNanoseconds()
+                if due > now { usleep(UInt32((due - now) / 1_000)) }
+                while monotonicNanoseconds() < due {}
+                try exec("BEGIN")
+                guard sqlite3_step(insert) == SQLITE_DONE else { throw StartupError("insert: \(String(cString: sqlite3_errmsg(db)))") }
+                sqlite3_reset(insert)
+                try exec("COMMIT")
+                times.append(monotonicNanoseconds() - due)
+            }
+            return times
+        }
+    }
+
+    /// A fresh database at `path` (WAL, synchronous=FULL, as paxos opens its stores) with one table `t (k, v)`
+    /// and `insert` prepared, removed again when `body` returns.
+    static func withProbeDatabase<T>(path: String, insert sql: String,
+                                     _ body: (OpaquePointer, (String) throws -> Void, OpaquePointer) throws -> T) throws -> T {
         func remove() { for s in ["", "-wal", "-shm"] { unlink(path + s) } }
         remove()
         defer { remove() }
@@ -136,64 +158,34 @@ enum SQLiteLimit {
         try exec("PRAGMA secure_delete=OFF")
         try exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)")
         var insert: OpaquePointer?
-        guard sqlite3_prepare_v2(db, "INSERT INTO t (v) VALUES (randomblob(64))", -1, &insert, nil) == SQLITE_OK else {
+        guard sqlite3_prepare_v2(db, sql, -1, &insert, nil) == SQLITE_OK, let insert else {
             throw StartupError("prepare: \(String(cString: sqlite3_errmsg(db)))")
         }
         defer { sqlite3_finalize(insert) }
-        var times: [UInt64] = []
-        times.reserveCapacity(rounds)
-        for k in 0..<rounds {
-            let due = startAt + UInt64(k) * period
-            let now = monotonicNanoseconds()
-            if due > now { usleep(UInt32((due - now) / 1_000)) }
-            while monotonicNanoseconds() < due {}
-            try exec("BEGIN")
-            guard sqlite3_step(insert) == SQLITE_DONE else { throw StartupError("insert: \(String(cString: sqlite3_errmsg(db)))") }
-            sqlite3_reset(insert)
-            try exec("COMMIT")
-            times.append(monotonicNanoseconds() - due)
-        }
-        return times
+        return try body(db, exec, insert)
     }
 
     /// One writer on its own database: 64-byte rows, `rows` per transaction, for `seconds` from `startAt`.
     /// Returns the commit times (ns) and the elapsed time (s).
     static func writer(path: String, rows: Int, seconds: Double, startAt: UInt64, rowBytes: Int = 64) throws -> (times: [UInt64], elapsed: Double) {
-        func remove() { for s in ["", "-wal", "-shm"] { unlink(path + s) } }
-        remove()
-        defer { remove() }
-        var db: OpaquePointer?
-        guard sqlite3_open(path, &db) == SQLITE_OK, let db else { throw StartupError("cannot open SQLite database '\(path)'") }
-        defer { sqlite3_close(db) }
-        func exec(_ sql: String) throws {
-            guard sqlite3_exec(db, sql, nil, nil, nil) == SQLITE_OK else {
-                throw StartupError("\(sql): \(String(cString: sqlite3_errmsg(db)))")
+        try withProbeDatabase(path: path, insert: "INSERT INTO t (v) VALUES (?)") { db, exec, insert in
+            let row = (0..<rowBytes).map { _ in UInt8.random(in: 0...255) }
+            while monotonicNanoseconds() < startAt { usleep(1_000) }
+            var times: [UInt64] = []
+            let start = monotonicNanoseconds(), end = start + UInt64(seconds * 1e9)
+            while monotonicNanoseconds() < end {
+                let t = monotonicNanoseconds()
+                try exec("BEGIN")
+                for _ in 0..<rows {
+                    _ = row.withUnsafeBytes { sqlite3_bind_blob(insert, 1, $0.baseAddress, Int32(rowBytes), csqlite_transient()) }
+                    guard sqlite3_step(insert) == SQLITE_DONE else { throw StartupError("insert: \(String(cString: sqlite3_errmsg(db)))") }
+                    sqlite3_reset(insert)
+                }
+                try exec("COMMIT")
+                times.append(monotonicNanoseconds() - t)
             }
+            return (times, Double(monotonicNanoseconds() - start) / 1e9)
         }
-        try exec("PRAGMA journal_mode=WAL")
-        try exec("PRAGMA synchronous=FULL")
-        try exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)")
-        var insert: OpaquePointer?
-        guard sqlite3_prepare_v2(db, "INSERT INTO t (v) VALUES (?)", -1, &insert, nil) == SQLITE_OK else {
-            throw StartupError("prepare: \(String(cString: sqlite3_errmsg(db)))")
-        }
-        defer { sqlite3_finalize(insert) }
-        let row = (0..<rowBytes).map { _ in UInt8.random(in: 0...255) }
-        while monotonicNanoseconds() < startAt { usleep(1_000) }
-        var times: [UInt64] = []
-        let start = monotonicNanoseconds(), end = start + UInt64(seconds * 1e9)
-        while monotonicNanoseconds() < end {
-            let t = monotonicNanoseconds()
-            try exec("BEGIN")
-            for _ in 0..<rows {
-                _ = row.withUnsafeBytes { sqlite3_bind_blob(insert, 1, $0.baseAddress, Int32(rowBytes), csqlite_transient()) }
-                guard sqlite3_step(insert) == SQLITE_DONE else { throw StartupError("insert: \(String(cString: sqlite3_errmsg(db)))") }
-                sqlite3_reset(insert)
-            }
-            try exec("COMMIT")
-            times.append(monotonicNanoseconds() - t)
-        }
-        return (times, Double(monotonicNanoseconds() - start) / 1e9)
     }
 
     /// `writers` threads at once, each on its own database in `directory` (a cluster on one machine has
