@@ -397,8 +397,9 @@ public final class Client: Service, Sendable {
     ///
     /// One wait for the lot: an application with many values at hand (a log shipper, a bulk import) pays for
     /// one suspension, one lock and one deadline per call instead of per value, as the `paxos client`
-    /// process does for the lines of one read. Learners deliver them in the order given, though values from
-    /// other submissions may come between them. The window (`client-window`) applies per value: a batch larger
+    /// process does for the lines of one read. Learners deliver them in the order given unless a datagram is
+    /// lost (a value resent after a loss may be decided after later ones), and values from other submissions
+    /// may come between them. The window (`client-window`) applies per value: a batch larger
     /// than it is sent a window at a time, and `timeout` applies to each value from when it is sent (see
     /// ``submit(_:timeout:)``), so a batch of any size succeeds as long as the cluster decides each window in
     /// time; it fails when one of its values sent is not decided within `timeout`, or when the window stops
