@@ -90,21 +90,10 @@ struct QuorumCommitProbe: Codable {
         let period = UInt64(1e9 / roundsPerSecond)
         func together(_ n: Int) throws -> [[UInt64]] {
             let startAt = monotonicNanoseconds() + 300_000_000
-            let results = Mutex<[Result<[UInt64], any Error>?]>(Array(repeating: nil, count: n))
-            let group = DispatchGroup()
-            for i in 0..<n {
-                group.enter()
-                Thread.detachNewThread {
-                    let r = Result {
-                        try SQLiteLimit.pacedWriter(path: "\(directory)/quorum-probe-\(i).sqlite", rounds: rounds,
-                                                    startAt: startAt, period: period)
-                    }
-                    results.withLock { $0[i] = r }
-                    group.leave()
-                }
+            return try SQLiteLimit.onThreads(n) { i in
+                try SQLiteLimit.pacedWriter(path: "\(directory)/quorum-probe-\(i).sqlite", rounds: rounds,
+                                            startAt: startAt, period: period)
             }
-            group.wait()
-            return try results.withLock { $0 }.map { try $0!.get() }
         }
         func pct(_ xs: [UInt64], _ p: Double) -> Double { Double(xs.sorted()[min(Int(Double(xs.count) * p), xs.count - 1)]) / 1e6 }
         let alone = try together(1)[0]
@@ -188,25 +177,30 @@ enum SQLiteLimit {
         }
     }
 
-    /// `writers` threads at once, each on its own database in `directory` (a cluster on one machine has
-    /// 3 acceptors and 2 learners committing to the same disk).
-    static func measure(directory: String, rows: Int, writers: Int, seconds: Double) throws -> SQLiteCase {
-        final class Box: @unchecked Sendable { var results: [Result<(times: [UInt64], elapsed: Double), Error>?] = [] }
-        let box = Box()
-        box.results = Array(repeating: nil, count: writers)
-        let startAt = monotonicNanoseconds() + 300_000_000
+    /// `body(0)` ... `body(n - 1)`, each on a thread of its own (the probes' writers block in SQLite and fsync:
+    /// threads, not tasks), and their results in that order; the first error, if any, once all returned.
+    static func onThreads<T: Sendable>(_ n: Int, _ body: @escaping @Sendable (Int) throws -> T) throws -> [T] {
+        let results = Mutex<[Result<T, any Error>?]>(Array(repeating: nil, count: n))
         let group = DispatchGroup()
-        let lock = NSLock()
-        for i in 0..<writers {
+        for i in 0..<n {
             group.enter()
             Thread.detachNewThread {
-                let r = Result { try writer(path: "\(directory)/sqlite-probe-\(i).sqlite", rows: rows, seconds: seconds, startAt: startAt) }
-                lock.lock(); box.results[i] = r; lock.unlock()
+                let r = Result { try body(i) }
+                results.withLock { $0[i] = r }
                 group.leave()
             }
         }
         group.wait()
-        let results = try box.results.map { try $0!.get() }
+        return try results.withLock { $0 }.map { try $0!.get() }
+    }
+
+    /// `writers` threads at once, each on its own database in `directory` (a cluster on one machine has
+    /// 3 acceptors and 2 learners committing to the same disk).
+    static func measure(directory: String, rows: Int, writers: Int, seconds: Double) throws -> SQLiteCase {
+        let startAt = monotonicNanoseconds() + 300_000_000
+        let results = try onThreads(writers) { i in
+            try writer(path: "\(directory)/sqlite-probe-\(i).sqlite", rows: rows, seconds: seconds, startAt: startAt)
+        }
         let commits = results.reduce(0) { $0 + $1.times.count }
         let elapsed = results.map(\.elapsed).max() ?? seconds
         let times = results.flatMap(\.times).sorted()
