@@ -24,6 +24,8 @@ extension Paxos {
         struct InFlight: Hashable, Sendable {
             var proposal: Proposal
             var sentAt: UInt64
+            /// Whether its 2A went out more than once: its decision then times no round trip.
+            var resent = false
             /// The proposal's encoded size, counted in `Leader.inFlightBytes`.
             var bytes: Int
             /// What acceptors' 2Bs name it by (``Wire/digest(of:)``).
@@ -156,6 +158,8 @@ extension Paxos {
             /// The highest instance of this leader's window found decided: those in flight below it were
             /// overtaken (fast retransmission).
             var overtakenBelow: Instance = 0
+            /// 2A to decision, timed on instances sent once: how long an undecided one waits to be re-sent.
+            var roundTrip = RoundTrip()
             /// What it reported chosen in the last `chosenRepeatTicks` ticks, to repeat on them.
             var recentlyChosen: Deque<ChosenReport> = []
 
@@ -313,8 +317,10 @@ extension Paxos {
                     learnerProgress = learnerProgress.filter { now - min($0.value.heardAt, now) <= settings.flowStaleTicks }
                     guard learnerProgress.count < 64 else { break }
                 }
-                let previous = learnerProgress[learner]?.delivered ?? 0
-                learnerProgress[learner] = LearnerReport(delivered: max(previous, delivered), heardAt: now)
+                // Fresh from when the prefix advanced: learners repeat a report while it binds (see `flowLimit`), and a
+                // repeat must not keep a learner stuck on a gap binding.
+                if let previous = learnerProgress[learner], previous.delivered >= delivered { break }
+                learnerProgress[learner] = LearnerReport(delivered: delivered, heardAt: now)
             case .recover(let learner, let from):
                 // Only a configured learner may make the leader run an election (when learners are counted).
                 guard mode == .leader, from > 0,
@@ -359,11 +365,20 @@ extension Paxos {
                 }
                 var retry: [InstanceProposal] = []
                 let fast = settings.fastRetryTicks
-                for (i, f) in leader.inFlight where self.now - f.sentAt >= settings.acceptRetryTicks
+                // With fast retransmission on, an instance nothing overtook (the last ones in flight, or all of them
+                // while flow control holds the leader back) waits the round-trip estimate, not `acceptRetryTicks`.
+                let timeout = fast > 0
+                    ? leader.roundTrip.timeout(floor: fast, ceiling: settings.acceptRetryTicks) : settings.acceptRetryTicks
+                var timedOut = false
+                for (i, f) in leader.inFlight where self.now - f.sentAt >= timeout
                     || (fast > 0 && i < leader.overtakenBelow && self.now - f.sentAt >= fast) {
+                    // Fast retransmission (overtaken) says nothing of the estimate; only what nothing overtook times out.
+                    if i >= leader.overtakenBelow && self.now - f.sentAt >= timeout { timedOut = true }
                     retry.append(InstanceProposal(instance: i, proposal: f.proposal))
                     leader.inFlight[i]?.sentAt = self.now
+                    leader.inFlight[i]?.resent = true
                 }
+                if timedOut { leader.roundTrip.timedOut() }
                 retry.sort { $0.instance < $1.instance }
                 sendAccept(retry, into: &effects)
                 repeatChosen(&leader, into: &effects)
@@ -564,10 +579,10 @@ extension Paxos {
         }
 
         /// The highest fresh instance flow control lets the leader propose: `flowLead` past the delivered
-        /// prefix of the slowest learner that keeps up. Learners report only when their prefix advances,
-        /// so a learner heard from within `flowStaleTicks` is one that delivers; a learner that stopped
-        /// (dead, or stuck on a gap) goes stale and stops counting, so it holds the cluster back for
-        /// `flowStaleTicks` at most. A learner more than `4 × flowLead` behind the fastest (restarted,
+        /// prefix of the slowest learner that keeps up. A report counts from when it first brought a higher
+        /// prefix (learners repeat theirs on every tick while it can bind), so a learner whose prefix advanced
+        /// within `flowStaleTicks` is one that delivers; a learner that stopped (dead, or stuck on a gap) goes
+        /// stale and stops counting, so it holds the cluster back for `flowStaleTicks` at most. A learner more than `4 × flowLead` behind the fastest (restarted,
         /// catching up from acceptors and learners) does not count either, until it is back within that
         /// distance: the cluster goes on at the pace of the learners that keep up. Without any fresh
         /// report (none configured, all silent, none heard yet) nothing bounds the leader. Instances
@@ -654,7 +669,10 @@ extension Paxos {
             defer { state = .leader(leader) }
             let mine = leader.inFlight.removeValue(forKey: instance)
             if let mine { leader.inFlightBytes -= mine.bytes }
-            if mine != nil { leader.overtakenBelow = max(leader.overtakenBelow, instance) }
+            if let mine {
+                leader.overtakenBelow = max(leader.overtakenBelow, instance)
+                if !mine.resent { leader.roundTrip.sample(now - mine.sentAt) }
+            }
             guard isNew || mine != nil else { return }
             // Mostly the leader's own proposal was decided: nothing of it goes back in the queue, and no set of
             // its ids need be built (two more hashes per value, on the leader's busiest path).

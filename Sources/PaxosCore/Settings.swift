@@ -13,7 +13,8 @@ public struct ProtocolSettings: Hashable, Sendable {
     /// ... and about this many bytes of proposals in flight (one instance at least): 256 values of 1 MiB
     /// at once would overflow every receiver's socket buffer.
     public var windowBytes: Int = 2 << 20
-    /// A leader re-sends the 2A of an instance not decided after this long.
+    /// A leader re-sends the 2A of an instance not decided after this long; with fast retransmission on, after
+    /// its estimate of a 2A's round trip (at least `fastRetryTicks`), which this bounds.
     public var acceptRetryTicks: UInt64 = 20
     /// Fast retransmission (0: off): a leader re-sends the 2A of an undecided instance this long after
     /// sending it once a later instance of its own was decided, and a client resubmits a value this long
@@ -72,8 +73,9 @@ public struct ProtocolSettings: Hashable, Sendable {
     /// their durable delivered prefix to the proposers as it advances, so the cluster decides no faster
     /// than its learners absorb, instead of flooding their receive buffers and letting them lag.
     public var flowLead: Int = 32
-    /// A learner not heard from this long (it reports only when it delivers) no longer bounds the leader:
-    /// a dead or stuck learner holds the cluster back this long at most.
+    /// A learner whose delivered prefix the leader has not seen advance for this long no longer bounds it: a
+    /// dead or stuck learner holds the cluster back this long at most. Learners repeat their report on every
+    /// tick for this long after they last delivered, so a lost report costs a tick, not this.
     public var flowStaleTicks: UInt64 = 20
     /// Acceptors trim in stretches of at least this many instances (or everything they hold).
     public var trimBatch: Int = 1_024

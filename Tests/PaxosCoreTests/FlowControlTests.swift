@@ -55,6 +55,22 @@ import Testing
         #expect(Self.proposed(p.tick(now: 12)) == [4, 5, 6])
     }
 
+    @Test func aRepeatedReportDoesNotKeepAStuckLearnerBinding() {
+        var p = ProposerTests.leader(settings: Self.settings)
+        _ = p.on(.progress(learner: 1, delivered: 0))
+        #expect(Self.proposed(p.on(Self.submit(1...6))) == [1, 2, 3])
+        // Stuck on a gap, the learner repeats its prefix on every tick: it still goes stale flowStaleTicks after
+        // the leader first heard that prefix, as a silent learner does.
+        for t: UInt64 in 2...11 {
+            _ = p.tick(now: t)
+            _ = p.on(.progress(learner: 1, delivered: 0))
+        }
+        #expect(Self.proposed(p.tick(now: 12)).filter { $0 > 3 } == [4, 5, 6])
+        // A report that advances counts from when it is heard.
+        _ = p.on(.progress(learner: 1, delivered: 6))
+        #expect(Self.proposed(p.on(Self.submit(7...20))) == [7, 8, 9])
+    }
+
     @Test func withoutReportsOrWithNoLeadNothingIsBounded() {
         var p = ProposerTests.leader(settings: Self.settings)
         #expect(Self.proposed(p.on(Self.submit(1...5))) == [1, 2, 3, 4, 5])
@@ -87,18 +103,24 @@ import Testing
         var l = Paxos.Learner(id: 2, settings: s, restoring: LearnerDurableState(nextInstance: 8, nextPosition: 20))
         let first = l.tick(now: 1).send
         #expect(first.contains(Outgoing(.progress(learner: 2, delivered: 7), to: .proposers)))
-        // Nothing new delivered: nothing to report.
-        #expect(!l.tick(now: 2).send.contains { $0.group == .proposers })
+        // Nothing new delivered: the same report on every tick while it can bind the leader (flowStaleTicks after
+        // the learner last delivered, here since it started at 0), so a lost one costs a tick; then nothing.
+        for t in 2...s.flowStaleTicks {
+            #expect(l.tick(now: t).send.filter { $0.group == .proposers } == [Outgoing(.progress(learner: 2, delivered: 7), to: .proposers)])
+        }
+        #expect(!l.tick(now: s.flowStaleTicks + 1).send.contains { $0.group == .proposers })
         // Every flowLead/4 instances delivered it reports at once, without waiting for a tick.
         let b = Ballot(round: 1, proposer: 1)
         let one = l.on(.decided([InstanceProposal(instance: 8, proposal: .noop)]))
         #expect(!one.send.contains { $0.group == .proposers })
         let two = l.on(.decided([InstanceProposal(instance: 9, proposal: .noop)]))
         #expect(two.send.contains(Outgoing(.progress(learner: 2, delivered: 9), to: .proposers)))
-        // The rest on its next tick.
+        // The rest on its next tick, repeated on the ticks after.
         _ = l.onVote(acceptor: 1, ballot: b, proposals: [InstanceProposal(instance: 10, proposal: .noop)])
         _ = l.onVote(acceptor: 2, ballot: b, proposals: [InstanceProposal(instance: 10, proposal: .noop)])
-        #expect(l.tick(now: 3).send.contains(Outgoing(.progress(learner: 2, delivered: 10), to: .proposers)))
+        let t = s.flowStaleTicks + 2
+        #expect(l.tick(now: t).send.contains(Outgoing(.progress(learner: 2, delivered: 10), to: .proposers)))
+        #expect(l.tick(now: t + 1).send.contains(Outgoing(.progress(learner: 2, delivered: 10), to: .proposers)))
         // Off without flow control.
         s.flowLead = 0
         var m = Paxos.Learner(id: 2, settings: s, restoring: LearnerDurableState(nextInstance: 8, nextPosition: 20))
@@ -107,24 +129,34 @@ import Testing
 
     // MARK: fast retransmission
 
-    @Test func aLeaderResendsAnOvertakenInstanceSoonAndTheRestAfterTheFullDelay() {
+    @Test func aLeaderResendsAnOvertakenInstanceSoonAndTheRestAfterItsRoundTripEstimate() {
         var s = Self.settings
         s.flowLead = 0
         s.fastRetryTicks = 3
         var p = ProposerTests.leader(settings: s)
+        // Before any round trip was timed an instance waits acceptRetryTicks (20).
         #expect(Self.proposed(p.on(Self.submit(1...3))) == [1, 2, 3])
-        // Instance 2 decided (a quorum of 2B votes); 1 and 3 not.
+        #expect(Self.proposed(p.tick(now: 20)).isEmpty)
+        #expect(Self.proposed(p.tick(now: 21)) == [1, 2, 3])
+        // Instance 2 decided (a quorum of 2B votes) in the tick of its re-sending: a re-sent instance times nothing.
         let two = [InstanceProposal(instance: 2, proposal: .batch([ProposerTests.sub(2)]))]
         _ = p.on(.accepted(acceptor: 1, ballot: p.ballot, proposals: two))
         _ = p.on(.accepted(acceptor: 2, ballot: p.ballot, proposals: two))
-        #expect(Self.proposed(p.tick(now: 3)).isEmpty)
-        #expect(Self.proposed(p.tick(now: 4)) == [1])  // overtaken by 2, sent at tick 1
-        #expect(Self.proposed(p.tick(now: 6)).isEmpty)
-        #expect(Self.proposed(p.tick(now: 7)) == [1])
-        // Nothing overtook 3: it waits for acceptRetryTicks (20) like before (1, still overtaken, goes
-        // on every fastRetryTicks).
-        #expect(Self.proposed(p.tick(now: 20)) == [1])
-        #expect(Self.proposed(p.tick(now: 21)) == [3])
+        #expect(Self.proposed(p.tick(now: 23)).isEmpty)
+        #expect(Self.proposed(p.tick(now: 24)) == [1])  // overtaken by 2, re-sent at tick 21
+        #expect(Self.proposed(p.tick(now: 40)) == [1])
+        #expect(Self.proposed(p.tick(now: 41)) == [3])  // nothing overtook 3, and no round trip was timed
+        // Instances sent once and decided within their tick: the estimate comes down to fastRetryTicks.
+        #expect(Self.proposed(p.on(Self.submit(4...6))) == [4, 5, 6])
+        let five = [InstanceProposal(instance: 5, proposal: .batch([ProposerTests.sub(5)]))]
+        _ = p.on(.accepted(acceptor: 1, ballot: p.ballot, proposals: five))
+        _ = p.on(.accepted(acceptor: 2, ballot: p.ballot, proposals: five))
+        #expect(Self.proposed(p.tick(now: 43)) == [1])
+        // 3 and 4 overtaken (by 5); 6 overtaken by nothing, but not decided within the estimate (3 ticks).
+        #expect(Self.proposed(p.tick(now: 44)) == [3, 4, 6])
+        // That timeout doubled the wait of what nothing overtakes (6 now waits 6 ticks), not of the overtaken.
+        #expect(Self.proposed(p.tick(now: 47)) == [1, 3, 4])
+        #expect(Self.proposed(p.tick(now: 50)).filter { $0 != 1 && $0 != 3 && $0 != 4 } == [6])
         // Off: only the full delay.
         s.fastRetryTicks = 0
         var q = ProposerTests.leader(settings: s)
