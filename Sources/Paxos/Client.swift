@@ -498,7 +498,7 @@ public final class Client: Service, Sendable {
     ///   - timeout: how long the cluster may take to decide each value once it was sent (``defaultTimeout`` if
     ///     nil).
     ///   - capacity: how many values may be handed over with their outcome not yet read: `submit` suspends
-    ///     beyond it, until the reader brought them down to half of it (``Submissions`` says more). Nil: 4 × the cluster's `client-window` (16,384 by default), as
+    ///     beyond it, until the reader brought them down to half of it (``Submissions`` says more). Nil: 4 × the cluster's `client-window` (8,192 by default), as
     ///     far as the `paxos client` process reads ahead; the bytes of those values are bounded to 4 ×
     ///     `client-window`'s 8 MiB besides (a larger value still goes alone).
     ///   - body: hands the values over.

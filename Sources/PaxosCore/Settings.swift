@@ -38,7 +38,7 @@ public struct ProtocolSettings: Hashable, Sendable {
     /// A client resubmits a value not known decided after this long.
     public var clientRetryTicks: UInt64 = 50
     /// Submissions a client keeps outstanding at once.
-    public var clientWindow: Int = 4_096
+    public var clientWindow: Int = 2_048
     /// ... and at most this many bytes of values (one value at least, whatever its size).
     public var clientWindowBytes: Int = 8 << 20
     /// Submissions a leader queues before it drops new ones (clients resubmit them).

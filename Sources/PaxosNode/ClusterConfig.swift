@@ -51,7 +51,7 @@ public struct ClusterConfig: Hashable, Sendable {
         ("window", "instances a leader keeps in flight, 1-100000 (default 256)"),
         ("batch-bytes", "largest batch of values in one instance, 64-60000 bytes (default 8000)"),
         ("datagram-bytes", "largest datagram sent, 512-65000 bytes (default 60000)"),
-        ("client-window", "values a client keeps outstanding, 1-1000000 (default 4096)"),
+        ("client-window", "values a client keeps outstanding, 1-1000000 (default 2048)"),
         ("retry-ticks", "ticks before a leader re-sends an undecided instance (default 20)"),
         ("client-retry-ticks", "ticks before a client resubmits an undecided value (default 50)"),
         ("leader-timeout-ticks", "ticks of silence before a standby proposer takes over (default 50)"),
