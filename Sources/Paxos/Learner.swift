@@ -97,12 +97,29 @@ public struct Deliveries: AsyncSequence, Sendable {
     /// the backlog from it fails.
     public struct Iterator: AsyncIteratorProtocol {
         let subscription: Feed.Subscription
-        private var page: Deque<Delivery> = []
+        @usableFromInline var page: Deque<Delivery> = []
         private var reader: LearnerStore?
 
         init(subscription: Feed.Subscription) { self.subscription = subscription }
 
+        // Inlinable, the next delivery of the page taken costs no async call of its own.
+        @inlinable
         public mutating func next() async throws -> Delivery? {
+            if let d = page.popFirst() { return d }
+            return try await nextPage()
+        }
+
+        // What `for try await` calls: without it the standard library's default would wrap `next()`.
+        @inlinable
+        public mutating func next(isolation actor: isolated (any Actor)?) async throws -> Delivery? {
+            if let d = page.popFirst() { return d }
+            return try await nextPage()
+        }
+
+        /// Takes the next page of deliveries (waiting for one), and returns its first.
+        @usableFromInline
+        nonisolated(nonsending)
+        mutating func nextPage() async throws -> Delivery? {
             while true {
                 if let d = page.popFirst() { return d }
                 try Task.checkCancellation()

@@ -118,8 +118,19 @@ public final class Submissions: Sendable {
     ///   not handed over and never sent.
     ///   ``PaxosError/clientNotRunning`` once the client stopped (or when it was stopped when the stream began).
     ///   Values handed over earlier are not affected by any of these: each still has its outcome.
+    // Inlinable, with everything but the wait for room in a synchronous call: a value admitted at once then costs
+    // its caller no async call of its own (a frame from the task allocator per value, ~5% of a one-writer stream's
+    // process in a profile).
+    @inlinable
     nonisolated(nonsending)
     public func submit(_ value: [UInt8]) async throws(PaxosError) {
+        if try admit(value) { return }
+        try await waitForRoom(value)
+    }
+
+    /// Hands `value` over if the stream has room; false if it is full (the caller then waits for room).
+    @usableFromInline
+    func admit(_ value: [UInt8]) throws(PaxosError) -> Bool {
         let limit = client.maximumValueBytes
         if value.count > limit { throw .valueTooLarge(size: value.count, limit: limit) }
         if Task.isCancelled { throw .cancelled(nil) }
@@ -143,10 +154,11 @@ public final class Submissions: Sendable {
         switch admission {
         case .accepted(let register):
             if register { client.handOver(self) }
+            return true
         case .refused(let error):
             throw error
         case .full:
-            try await waitForRoom(value)
+            return false
         }
     }
 
@@ -156,8 +168,9 @@ public final class Submissions: Sendable {
         try await submit(Array(value.utf8))
     }
 
+    @usableFromInline
     nonisolated(nonsending)
-    private func waitForRoom(_ value: [UInt8]) async throws(PaxosError) {
+    func waitForRoom(_ value: [UInt8]) async throws(PaxosError) {
         let token = state.withLock { s in
             s.nextToken += 1
             return s.nextToken
@@ -221,15 +234,27 @@ public final class Submissions: Sendable {
         public func makeAsyncIterator() -> Iterator { Iterator(submissions: submissions) }
 
         public struct Iterator: AsyncIteratorProtocol {
-            let submissions: Submissions
+            @usableFromInline let submissions: Submissions
             /// The run taken last, read from `next`.
-            private var run: [Element] = []
-            private var next = 0
+            @usableFromInline var run: [Element] = []
+            @usableFromInline var next = 0
             private var ended = false
 
             init(submissions: Submissions) { self.submissions = submissions }
 
+            // Inlinable, the next outcome of the run taken costs no async call (as `submit`'s fast path).
+            @inlinable
             public mutating func next(isolation actor: isolated (any Actor)?) async throws(PaxosError) -> Element? {
+                if next < run.count {
+                    defer { next += 1 }
+                    return run[next]
+                }
+                return try await nextRun(isolation: actor)
+            }
+
+            /// Takes the next run (waiting for one), and returns its first outcome; nil at the end.
+            @usableFromInline
+            mutating func nextRun(isolation actor: isolated (any Actor)?) async throws(PaxosError) -> Element? {
                 while true {
                     if next < run.count {
                         defer { next += 1 }
