@@ -118,12 +118,12 @@ public final class Submissions: Sendable {
     ///   not handed over and never sent.
     ///   ``PaxosError/clientNotRunning`` once the client stopped (or when it was stopped when the stream began).
     ///   Values handed over earlier are not affected by any of these: each still has its outcome.
-    // Inlinable, with everything but the wait for room in a synchronous call: a value admitted at once then costs
-    // its caller no async call of its own (a frame from the task allocator per value, ~5% of a one-writer stream's
-    // process in a profile).
     @inlinable
     nonisolated(nonsending)
     public func submit(_ value: [UInt8]) async throws(PaxosError) {
+        // Inlined, with everything but the wait for room in a synchronous call: a value admitted at once costs its
+        // caller no async call of its own (the task allocator, executor lookups and switches of three such calls
+        // per value were ~8% of a one-writer stream's process: BENCHMARKS.md, 2026-12-02 s9).
         if try admit(value) { return }
         try await waitForRoom(value)
     }

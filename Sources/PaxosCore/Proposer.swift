@@ -582,11 +582,11 @@ extension Paxos {
         /// prefix of the slowest learner that keeps up. A report counts from when it first brought a higher
         /// prefix (learners repeat theirs on every tick while it can bind), so a learner whose prefix advanced
         /// within `flowStaleTicks` is one that delivers; a learner that stopped (dead, or stuck on a gap) goes
-        /// stale and stops counting, so it holds the cluster back for `flowStaleTicks` at most. A learner more than `4 × flowLead` behind the fastest (restarted,
-        /// catching up from acceptors and learners) does not count either, until it is back within that
-        /// distance: the cluster goes on at the pace of the learners that keep up. Without any fresh
-        /// report (none configured, all silent, none heard yet) nothing bounds the leader. Instances
-        /// phase 1 found are re-proposed whatever the bound.
+        /// stale and stops counting, so it holds the cluster back for `flowStaleTicks` at most. A learner more
+        /// than `4 × flowLead` behind the fastest (restarted, catching up from acceptors and learners) does not
+        /// count either, until it is back within that distance: the cluster goes on at the pace of the learners
+        /// that keep up. Without any fresh report (none configured, all silent, none heard yet) nothing bounds
+        /// the leader. Instances phase 1 found are re-proposed whatever the bound.
         var flowLimit: Instance {
             guard settings.flowLead > 0 else { return .max }
             let lead = UInt64(settings.flowLead)
