@@ -15,6 +15,8 @@ extension Paxos {
         struct Outstanding: Hashable, Sendable {
             var value: [UInt8]
             var sentAt: UInt64
+            /// Whether it was resubmitted: its decision then times no round trip.
+            var resent = false
         }
 
         public let id: UInt32
@@ -37,6 +39,9 @@ extension Paxos {
         /// The highest sequence number of this run the leader reported decided: outstanding values below it
         /// were overtaken, most likely lost (fast retransmission).
         private var highestChosen: UInt64 = 0
+        /// Submission to the report of its decision, timed on values sent once (one per reported run): how long a
+        /// value nothing overtook waits to be resubmitted (with fast retransmission on).
+        private var roundTrip = RoundTrip()
         public private(set) var decidedCount = 0
 
         /// `incarnation` must differ between runs of the same client id (the shell draws it at random),
@@ -75,9 +80,14 @@ extension Paxos {
                 let from = max(run.first, windowBase)
                 let through = min(run.last, nextSequence - 1)
                 guard from <= through else { continue }
+                var timed = false
                 for sequence in from...through {
                     let slot = Int(sequence - windowBase)
                     guard let o = window[slot] else { continue }  // a repeated report counts once
+                    if !timed && !o.resent {
+                        timed = true
+                        roundTrip.sample(now - o.sentAt)
+                    }
                     window[slot] = nil
                     outstandingCount -= 1
                     outstandingBytes -= o.value.count
@@ -99,14 +109,21 @@ extension Paxos {
             var effects = ClientEffects()
             var late: [Submission] = []
             let fast = settings.fastRetryTicks
+            // With fast retransmission on, a value nothing overtook (the last ones of an input, lost) waits the
+            // round-trip estimate, not `clientRetryTicks`.
+            let timeout = fast > 0 ? roundTrip.timeout(floor: fast, ceiling: settings.clientRetryTicks) : settings.clientRetryTicks
+            var timedOut = false
             for slot in window.indices {
                 guard let o = window[slot] else { continue }
                 let seq = windowBase + UInt64(slot)
-                guard self.now - o.sentAt >= settings.clientRetryTicks
-                    || (fast > 0 && seq < highestChosen && self.now - o.sentAt >= fast) else { continue }
+                let overtaken = fast > 0 && seq < highestChosen
+                guard self.now - o.sentAt >= timeout || (overtaken && self.now - o.sentAt >= fast) else { continue }
+                if !overtaken && self.now - o.sentAt >= timeout { timedOut = true }
                 late.append(Submission(id: submissionID(seq), value: o.value))
                 window[slot]!.sentAt = self.now
+                window[slot]!.resent = true
             }
+            if timedOut { roundTrip.timedOut() }
             send(late, into: &effects)  // in sequence order, as the window is
             sendFromQueue(into: &effects)
             return effects

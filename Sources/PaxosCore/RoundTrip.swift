@@ -1,15 +1,14 @@
-/// How long a leader's 2A takes to be decided, estimated as TCP estimates its retransmission timeout (RFC 6298):
-/// a smoothed mean and mean deviation of samples taken only from instances sent once (a decision after a re-send
-/// could answer either sending), in ticks.
+/// How long a round trip takes — a leader's 2A to its decision, a client's submission to the report of its
+/// decision — estimated as TCP estimates its retransmission timeout (RFC 6298): a smoothed mean and mean
+/// deviation of samples taken only from what was sent once (a decision after a re-send could answer either
+/// sending), in ticks.
 ///
 /// A retry waits `timeout`: a few ticks when decisions come quickly (a datagram lost under load is re-sent
 /// then, not after the long fixed retry), and longer when round trips grow (big values, a slow disk), where a
 /// fixed short retry would re-send what is only slow. As in TCP, each tick on which something timed out doubles
 /// the wait until a round trip is timed again: round trips that grow faster than the estimate follows them (a
-/// disk stalling under big values) do not have everything in flight re-sent again and again.
-///
-/// Clients keep their fixed `clientRetryTicks`: their round trip includes the wait in the leader's queue, which
-/// such an estimate follows badly (with it, clients re-sent more 64 KiB values: BENCHMARKS.md, 2026-12-02 s9).
+/// disk stalling under big values, a client's values queueing at the leader behind big ones) do not have
+/// everything in flight re-sent again and again.
 struct RoundTrip: Hashable, Sendable {
     /// Smoothed round trip and its mean deviation, in 1/256 of a tick (nil: no sample yet): eighths, as RFC 6298's
     /// gains, would leave the mean stuck up to 7/8 of a tick above steady round trips (integer division).

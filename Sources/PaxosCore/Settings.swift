@@ -35,7 +35,8 @@ public struct ProtocolSettings: Hashable, Sendable {
     public var leaderTimeoutTicks: UInt64 = 50
     /// Upper bound of the random delay added to elections, so competing proposers do not livelock.
     public var electionBackoffTicks: UInt64 = 30
-    /// A client resubmits a value not known decided after this long.
+    /// A client resubmits a value not known decided after this long; with fast retransmission on, after its
+    /// estimate of a submission's round trip (at least `fastRetryTicks`), which this bounds.
     public var clientRetryTicks: UInt64 = 50
     /// Submissions a client keeps outstanding at once.
     public var clientWindow: Int = 2_048

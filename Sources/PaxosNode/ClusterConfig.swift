@@ -53,7 +53,7 @@ public struct ClusterConfig: Hashable, Sendable {
         ("datagram-bytes", "largest datagram sent, 512-65000 bytes (default 60000)"),
         ("client-window", "values a client keeps outstanding, 1-1000000 (default 2048)"),
         ("retry-ticks", "ticks at most before a leader re-sends an undecided instance, sooner by its round-trip estimate (default 20)"),
-        ("client-retry-ticks", "ticks before a client resubmits an undecided value (default 50)"),
+        ("client-retry-ticks", "ticks at most before a client resubmits an undecided value, sooner by its round-trip estimate (default 50)"),
         ("leader-timeout-ticks", "ticks of silence before a standby proposer takes over (default 50)"),
         ("max-value-bytes", "longest value (line) a client submits, 1-16777216 bytes (default 1048576)"),
     ]
