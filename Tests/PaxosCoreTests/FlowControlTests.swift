@@ -26,6 +26,14 @@ import Testing
 
     static func submit(_ range: ClosedRange<UInt64>) -> Message { .submit(range.map { ProposerTests.sub($0) }) }
 
+    /// The sequence numbers a client's effects (re)submit.
+    static func resubmitted(_ e: Paxos.ClientEffects) -> [UInt64] {
+        e.send.flatMap { out -> [UInt64] in
+            if case .submit(let subs) = out.message { return subs.map(\.id.sequence) }
+            return []
+        }
+    }
+
     @Test func aLeaderStaysWithinTheLeadOfTheSlowestLearnerThatKeepsUp() {
         var p = ProposerTests.leader(settings: Self.settings)
         _ = p.on(.progress(learner: 1, delivered: 0))
@@ -172,30 +180,24 @@ import Testing
         s.clientRetryTicks = 50
         var c = Paxos.Client(id: 4, incarnation: 8, settings: s)
         _ = c.submit([[1], [2], [3]])
-        func resubmitted(_ e: Paxos.ClientEffects) -> [UInt64] {
-            e.send.flatMap { out -> [UInt64] in
-                if case .submit(let subs) = out.message { return subs.map(\.id.sequence) }
-                return []
-            }
-        }
         _ = c.on(.chosen(ChosenRun.runs(of: [SubmissionID(client: 4, incarnation: 8, sequence: 2)])))
         // Another run's or another client's decisions overtake nothing.
         _ = c.on(.chosen(ChosenRun.runs(of: [SubmissionID(client: 4, incarnation: 9, sequence: 3), SubmissionID(client: 5, incarnation: 8, sequence: 3)])))
-        #expect(resubmitted(c.tick(now: 2)).isEmpty)
+        #expect(Self.resubmitted(c.tick(now: 2)).isEmpty)
         // 1 overtaken by 2; 3 overtaken by nothing, but not reported within the round trip 2 took (0 ticks; at
         // least fastRetryTicks).
-        #expect(resubmitted(c.tick(now: 3)) == [1, 3])
-        #expect(resubmitted(c.tick(now: 5)).isEmpty)
+        #expect(Self.resubmitted(c.tick(now: 3)) == [1, 3])
+        #expect(Self.resubmitted(c.tick(now: 5)).isEmpty)
         // 3's timeout doubled the wait of what nothing overtakes (6 ticks); the overtaken 1 goes on every 3.
-        #expect(resubmitted(c.tick(now: 6)) == [1])
-        #expect(resubmitted(c.tick(now: 9)) == [1, 3])
+        #expect(Self.resubmitted(c.tick(now: 6)) == [1])
+        #expect(Self.resubmitted(c.tick(now: 9)) == [1, 3])
         // Off: overtaken or not, clientRetryTicks.
         s.fastRetryTicks = 0
         var d = Paxos.Client(id: 4, incarnation: 8, settings: s)
         _ = d.submit([[1], [2], [3]])
         _ = d.on(.chosen(ChosenRun.runs(of: [SubmissionID(client: 4, incarnation: 8, sequence: 2)])))
-        #expect(resubmitted(d.tick(now: 49)).isEmpty)
-        #expect(resubmitted(d.tick(now: 50)) == [1, 3])
+        #expect(Self.resubmitted(d.tick(now: 49)).isEmpty)
+        #expect(Self.resubmitted(d.tick(now: 50)) == [1, 3])
     }
 
     @Test func aClientTimesOnlyValuesSentOnceAndBacksOff() {
@@ -203,29 +205,23 @@ import Testing
         s.fastRetryTicks = 3
         s.clientRetryTicks = 50
         var c = Paxos.Client(id: 4, incarnation: 8, settings: s)
-        func resubmitted(_ e: Paxos.ClientEffects) -> [UInt64] {
-            e.send.flatMap { out -> [UInt64] in
-                if case .submit(let subs) = out.message { return subs.map(\.id.sequence) }
-                return []
-            }
-        }
         func chosen(_ seq: UInt64) -> Message { .chosen(ChosenRun.runs(of: [SubmissionID(client: 4, incarnation: 8, sequence: seq)])) }
         // Before a round trip was timed, the last value waits clientRetryTicks.
         _ = c.submit([[1]])
-        #expect(resubmitted(c.tick(now: 49)).isEmpty)
-        #expect(resubmitted(c.tick(now: 50)) == [1])
+        #expect(Self.resubmitted(c.tick(now: 49)).isEmpty)
+        #expect(Self.resubmitted(c.tick(now: 50)) == [1])
         // Reported 10 ticks after its resubmission: that times nothing (it could answer either sending).
-        #expect(resubmitted(c.tick(now: 60)).isEmpty)
+        #expect(Self.resubmitted(c.tick(now: 60)).isEmpty)
         _ = c.on(chosen(1))
         // 2, sent once and reported within its tick: the estimate is fastRetryTicks, and 3 is resubmitted after it.
         _ = c.submit([[2], [3]])
         _ = c.on(chosen(2))
-        #expect(resubmitted(c.tick(now: 62)).isEmpty)
-        #expect(resubmitted(c.tick(now: 63)) == [3])
+        #expect(Self.resubmitted(c.tick(now: 62)).isEmpty)
+        #expect(Self.resubmitted(c.tick(now: 63)) == [3])
         // Each timeout doubles the wait until a value sent once is reported again.
-        #expect(resubmitted(c.tick(now: 68)).isEmpty)
-        #expect(resubmitted(c.tick(now: 69)) == [3])
-        #expect(resubmitted(c.tick(now: 80)).isEmpty)
-        #expect(resubmitted(c.tick(now: 81)) == [3])
+        #expect(Self.resubmitted(c.tick(now: 68)).isEmpty)
+        #expect(Self.resubmitted(c.tick(now: 69)) == [3])
+        #expect(Self.resubmitted(c.tick(now: 80)).isEmpty)
+        #expect(Self.resubmitted(c.tick(now: 81)) == [3])
     }
 }
