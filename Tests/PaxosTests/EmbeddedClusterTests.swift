@@ -25,6 +25,30 @@ struct TestCluster {
     func remove() { try? FileManager.default.removeItem(atPath: directory) }
 }
 
+/// Runs `body` with a cluster of 3 acceptors, a proposer, learner 1 and client 1 running (`acceptors: false`:
+/// the client alone, nothing is ever decided), then stops them and removes the cluster's state.
+func withCluster(acceptors: Bool = true, clientTimeout: Duration = .seconds(120),
+                 configure: (inout PaxosConfiguration) -> Void = { _ in },
+                 _ body: @escaping @Sendable (Client, Learner) async throws -> Void) async throws {
+    let test = try TestCluster()
+    defer { test.remove() }
+    var configuration = test.configuration
+    configure(&configuration)
+    let c = configuration
+    let learner = Learner(id: 1, configuration: c)
+    let client = Client(id: 1, configuration: c, defaultTimeout: clientTimeout)
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        if acceptors {
+            for id in 1...3 { group.addTask { try await Acceptor(id: UInt32(id), configuration: c).run() } }
+            group.addTask { try await Proposer(id: 1, configuration: c).run() }
+            group.addTask { try await learner.run() }
+        }
+        group.addTask { try await client.run() }
+        try await body(client, learner)
+        group.cancelAll()
+    }
+}
+
 /// Every value exactly once, at positions 1, 2, 3... without a gap.
 func expectOneOrder(_ deliveries: [Delivery], values: Set<[UInt8]>) {
     #expect(deliveries.map(\.position) == Array(1...UInt64(deliveries.count)))

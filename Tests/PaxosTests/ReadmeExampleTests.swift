@@ -46,17 +46,8 @@ func readmeStreamExample(_ client: Client, lines: [String]) async throws -> Int 
 }
 
 @Test func theReadmeStreamExampleRuns() async throws {
-    let test = try TestCluster()
-    defer { test.remove() }
-    let c = test.configuration
-    let learner = Learner(id: 1, configuration: c)
-    let client = Client(id: 1, configuration: c)
     let lines = (1...100).map { "line \($0)" }
-    try await withThrowingTaskGroup(of: Void.self) { roles in
-        for id in 1...3 { roles.addTask { try await Acceptor(id: UInt32(id), configuration: c).run() } }
-        roles.addTask { try await Proposer(id: 1, configuration: c).run() }
-        roles.addTask { try await learner.run() }
-        roles.addTask { try await client.run() }
+    try await withCluster(clientTimeout: .seconds(30)) { client, learner in
         #expect(try await readmeStreamExample(client, lines: lines) == 100)
         var learned: [String] = []
         for try await delivery in learner.deliveries(after: 0) {
@@ -65,7 +56,6 @@ func readmeStreamExample(_ client: Client, lines: [String]) async throws -> Int 
         }
         // Each once (in the order sent unless a datagram was lost: then a resent value comes later).
         #expect(learned.sorted() == lines.sorted())
-        roles.cancelAll()
     }
 }
 

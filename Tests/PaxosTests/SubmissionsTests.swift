@@ -6,29 +6,6 @@ import Testing
 /// ``Client/withSubmissions(timeout:capacity:_:outcomes:)``: values handed over one at a time through a stream,
 /// their outcomes read in order, on a real in-process cluster (or a client alone, where nothing is decided).
 @Suite(.serialized) struct SubmissionsTests {
-    /// Runs `body` with a cluster of 3 acceptors, a proposer, learner 1 and client 1 running (`acceptors: false`:
-    /// the client alone, nothing is ever decided).
-    func withCluster(acceptors: Bool = true, configure: (inout PaxosConfiguration) -> Void = { _ in },
-                     _ body: @escaping @Sendable (Client, Learner) async throws -> Void) async throws {
-        let test = try TestCluster()
-        defer { test.remove() }
-        var configuration = test.configuration
-        configure(&configuration)
-        let c = configuration
-        let learner = Learner(id: 1, configuration: c)
-        let client = Client(id: 1, configuration: c, defaultTimeout: .seconds(120))
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            if acceptors {
-                for id in 1...3 { group.addTask { try await Acceptor(id: UInt32(id), configuration: c).run() } }
-                group.addTask { try await Proposer(id: 1, configuration: c).run() }
-                group.addTask { try await learner.run() }
-            }
-            group.addTask { try await client.run() }
-            try await body(client, learner)
-            group.cancelAll()
-        }
-    }
-
     /// Waits (no time limit of its own: the test's) until `condition` holds.
     func eventually(_ condition: () -> Bool) async throws {
         while !condition() { try await Task.sleep(for: .milliseconds(5)) }
